@@ -1,0 +1,385 @@
+//! Serf's layer on top of memberlist (`serf/messages.go`): Serf messages ride inside
+//! memberlist user messages as `[8][serf type][msgpack …]`, and node tags live in
+//! memberlist `Meta` as `0xFF` + msgpack `map[string]string`.
+
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::msgpack::{measure, DecodeError, EncodeError, Reader, Writer};
+use crate::wire::{append_with, msg_type};
+
+/// Serf `messageLeave`.
+pub const LEAVE: u8 = 0;
+/// Serf `messageJoin`.
+pub const JOIN: u8 = 1;
+/// Serf `messagePushPull` (push/pull user state).
+pub const PUSH_PULL: u8 = 2;
+/// Serf `messageUserEvent`.
+pub const USER_EVENT: u8 = 3;
+/// Serf `messageQuery`.
+pub const QUERY: u8 = 4;
+/// Serf `messageQueryResponse`.
+pub const QUERY_RESPONSE: u8 = 5;
+/// Serf `messageConflictResponse`.
+pub const CONFLICT_RESPONSE: u8 = 6;
+/// Serf `messageKeyRequest`.
+pub const KEY_REQUEST: u8 = 7;
+/// Serf `messageKeyResponse`.
+pub const KEY_RESPONSE: u8 = 8;
+/// Serf `messageRelay`.
+pub const RELAY: u8 = 9;
+/// First byte of tag-encoded `Meta`.
+pub const TAG_MAGIC: u8 = 0xff;
+
+/// True if `body` (a memberlist user message after its `8` byte) looks like a Serf
+/// message: a known Serf type byte followed by a msgpack map.
+pub fn is_serf_message(body: &[u8]) -> bool {
+    matches!(body.first(), Some(&(LEAVE..=RELAY)))
+        && matches!(body.get(1), Some(&(0x80..=0x8f | 0xde | 0xdf)))
+}
+
+fn fields<'a>(
+    serf_msg: &'a [u8],
+    ty: u8,
+    mut f: impl FnMut(&'a [u8], &mut Reader<'a>) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    let (&t, body) = serf_msg.split_first().ok_or(DecodeError::Truncated)?;
+    if t != ty {
+        return Err(DecodeError::UnknownMessageType(t));
+    }
+    let mut r = Reader::new(body);
+    let n = r.read_map_len()?;
+    for _ in 0..n {
+        let k = r.read_bytes()?;
+        f(k, &mut r)?;
+    }
+    Ok(())
+}
+
+fn get_str<'a>(r: &mut Reader<'a>) -> Result<&'a str, DecodeError> {
+    Ok(r.read_nil_or(|r| r.read_str())?.unwrap_or(""))
+}
+
+fn get_bool(r: &mut Reader<'_>) -> Result<bool, DecodeError> {
+    Ok(r.read_nil_or(|r| r.read_bool())?.unwrap_or(false))
+}
+
+fn get_u64(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
+    Ok(r.read_nil_or(|r| r.read_uint())?.unwrap_or(0))
+}
+
+fn encode_with(
+    out: &mut [u8],
+    ty: u8,
+    body: impl FnOnce(&mut Writer<'_>) -> Result<(), EncodeError>,
+) -> Result<usize, EncodeError> {
+    let mut w = Writer::new(out);
+    w.raw(&[msg_type::USER, ty])?;
+    body(&mut w)?;
+    Ok(w.position())
+}
+
+/// Serf `messageUserEvent{LTime, Name, Payload, CC}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UserEvent<'a> {
+    /// Event Lamport time.
+    pub ltime: u64,
+    /// Event name.
+    pub name: &'a str,
+    /// Event payload.
+    pub payload: &'a [u8],
+    /// Whether the event may be coalesced.
+    pub cc: bool,
+}
+
+impl<'a> UserEvent<'a> {
+    fn write_body(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.map_header(4)?;
+        w.str("CC")?;
+        w.bool(self.cc)?;
+        w.str("LTime")?;
+        w.uint(self.ltime)?;
+        w.str("Name")?;
+        w.str(self.name)?;
+        w.str("Payload")?;
+        w.bytes_or_nil(self.payload)
+    }
+
+    /// Writes the whole memberlist user message `[8][3]{CC, LTime, Name, Payload}`.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        encode_with(out, USER_EVENT, |w| self.write_body(w))
+    }
+
+    /// Length of [`Self::encode`]'s output.
+    pub fn encoded_len(&self) -> usize {
+        2 + measure(|w| self.write_body(w))
+    }
+
+    /// Decodes a Serf message starting at its Serf type byte (after memberlist's `8`).
+    pub fn decode(serf_msg: &'a [u8]) -> Result<Self, DecodeError> {
+        let (mut ev, mut ltime, mut name) = (UserEvent::default(), None, None);
+        fields(serf_msg, USER_EVENT, |k, r| {
+            match k {
+                b"LTime" => ltime = Some(get_u64(r)?),
+                b"Name" => name = Some(get_str(r)?),
+                b"Payload" => ev.payload = r.read_bytes()?,
+                b"CC" => ev.cc = get_bool(r)?,
+                _ => r.skip_value()?,
+            }
+            Ok(())
+        })?;
+        ev.ltime = ltime.ok_or(DecodeError::MissingField("LTime"))?;
+        ev.name = name.ok_or(DecodeError::MissingField("Name"))?;
+        Ok(ev)
+    }
+}
+
+/// Serf `messageJoin{LTime, Node}` (a join intent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Join<'a> {
+    /// Lamport time of the intent.
+    pub ltime: u64,
+    /// Joining node.
+    pub node: &'a str,
+}
+
+impl<'a> Join<'a> {
+    fn write_body(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.map_header(2)?;
+        w.str("LTime")?;
+        w.uint(self.ltime)?;
+        w.str("Node")?;
+        w.str(self.node)
+    }
+
+    /// Writes `[8][1]{LTime, Node}`.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        encode_with(out, JOIN, |w| self.write_body(w))
+    }
+
+    /// Decodes a Serf message starting at its Serf type byte.
+    pub fn decode(serf_msg: &'a [u8]) -> Result<Self, DecodeError> {
+        let (mut ltime, mut node) = (None, None);
+        fields(serf_msg, JOIN, |k, r| {
+            match k {
+                b"LTime" => ltime = Some(get_u64(r)?),
+                b"Node" => node = Some(get_str(r)?),
+                _ => r.skip_value()?,
+            }
+            Ok(())
+        })?;
+        Ok(Join {
+            ltime: ltime.ok_or(DecodeError::MissingField("LTime"))?,
+            node: node.ok_or(DecodeError::MissingField("Node"))?,
+        })
+    }
+}
+
+/// Serf `messageLeave{LTime, Node, Prune}` (a leave intent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Leave<'a> {
+    /// Lamport time of the intent.
+    pub ltime: u64,
+    /// Leaving node.
+    pub node: &'a str,
+    /// Whether to prune the node immediately.
+    pub prune: bool,
+}
+
+impl<'a> Leave<'a> {
+    fn write_body(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.map_header(3)?;
+        w.str("LTime")?;
+        w.uint(self.ltime)?;
+        w.str("Node")?;
+        w.str(self.node)?;
+        w.str("Prune")?;
+        w.bool(self.prune)
+    }
+
+    /// Writes `[8][0]{LTime, Node, Prune}`.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        encode_with(out, LEAVE, |w| self.write_body(w))
+    }
+
+    /// Decodes a Serf message starting at its Serf type byte.
+    pub fn decode(serf_msg: &'a [u8]) -> Result<Self, DecodeError> {
+        let (mut ltime, mut node, mut prune) = (None, None, false);
+        fields(serf_msg, LEAVE, |k, r| {
+            match k {
+                b"LTime" => ltime = Some(get_u64(r)?),
+                b"Node" => node = Some(get_str(r)?),
+                b"Prune" => prune = get_bool(r)?,
+                _ => r.skip_value()?,
+            }
+            Ok(())
+        })?;
+        Ok(Leave {
+            ltime: ltime.ok_or(DecodeError::MissingField("LTime"))?,
+            node: node.ok_or(DecodeError::MissingField("Node"))?,
+            prune,
+        })
+    }
+}
+
+/// Appends Serf-encoded tags (`0xFF` + msgpack map of str → str) to `out`, in the
+/// iterator's order.
+pub fn encode_tags<'t>(tags: impl Iterator<Item = (&'t str, &'t str)>, out: &mut Vec<u8>) {
+    out.push(TAG_MAGIC);
+    // Reserve the largest map header, fill in the entries, then shrink the header.
+    let hdr = out.len();
+    out.extend_from_slice(&[0; 5]);
+    let mut n = 0usize;
+    for (k, v) in tags {
+        let entry = |w: &mut Writer<'_>| {
+            w.str(k)?;
+            w.str(v)
+        };
+        let len = measure(entry);
+        let ok = append_with(out, len, |b| {
+            let mut w = Writer::new(b);
+            entry(&mut w)?;
+            Ok(w.position())
+        });
+        n += usize::from(ok.is_ok());
+    }
+    let mut h = [0u8; 5];
+    let mut w = Writer::new(&mut h);
+    let hl = match w.map_header(n) {
+        Ok(()) => w.position(),
+        Err(_) => 0,
+    };
+    out[hdr..hdr + hl].copy_from_slice(&h[..hl]);
+    out.drain(hdr + hl..hdr + 5);
+}
+
+/// Decodes Serf tags from memberlist `Meta`: `0xFF` + map → its entries; other non-empty
+/// bytes → `[("role", bytes as lossy UTF-8)]`; empty → empty. Never pre-allocates from
+/// the declared count.
+pub fn decode_tags(meta: &[u8]) -> Result<Vec<(String, String)>, DecodeError> {
+    match meta.split_first() {
+        None => Ok(Vec::new()),
+        Some((&TAG_MAGIC, body)) => {
+            let mut r = Reader::new(body);
+            let n = r.read_map_len()?;
+            let mut tags = Vec::new();
+            for _ in 0..n {
+                let k = get_str(&mut r)?;
+                let v = get_str(&mut r)?;
+                tags.push((k.to_owned(), v.to_owned()));
+            }
+            Ok(tags)
+        }
+        Some(_) => Ok(alloc::vec![("role".to_owned(), String::from_utf8_lossy(meta).into_owned())]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::tests::{hex, read_shared};
+    use crate::wire::Message;
+    use alloc::vec;
+    use proptest::prelude::*;
+
+    #[test]
+    fn join_and_leave_from_captures() {
+        let mut joins = 0;
+        let mut leaves = 0;
+        for dir in ["vectors_plain", "vectors_encrypted"] {
+            let decoded = read_shared(&alloc::format!("serf/{dir}/decoded.json"));
+            for chunk in decoded.split("\"trailing_raw_hex\": \"").skip(1) {
+                let body = hex(&chunk[..chunk.find('"').unwrap()]);
+                assert!(is_serf_message(&body));
+                match body[0] {
+                    JOIN => {
+                        let j = Join::decode(&body).unwrap();
+                        assert!(j.node.starts_with('s') && j.ltime > 0);
+                        let mut out = vec![0u8; 64];
+                        let n = j.encode(&mut out).unwrap();
+                        assert_eq!(&out[2..n], &body[1..], "re-encodes exactly");
+                        joins += 1;
+                    }
+                    LEAVE => {
+                        let l = Leave::decode(&body).unwrap();
+                        assert!(!l.prune);
+                        let mut out = vec![0u8; 64];
+                        let n = l.encode(&mut out).unwrap();
+                        assert_eq!(&out[2..n], &body[1..]);
+                        leaves += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(joins >= 48 && leaves >= 32, "{joins} {leaves}");
+    }
+
+    #[test]
+    fn user_event_round_trip_and_key_order() {
+        let ev = UserEvent { ltime: 7, name: "deploy", payload: b"v1", cc: true };
+        let mut out = vec![0u8; ev.encoded_len()];
+        assert_eq!(ev.encode(&mut out), Ok(out.len()));
+        assert_eq!(&out[..2], &[8, 3]);
+        assert_eq!(
+            &out[2..],
+            &hex("84a24343c3a54c54696d6507a44e616d65a66465706c6f79a75061796c6f6164a27631")[..]
+        );
+        assert_eq!(Message::decode(&out), Ok(Message::User(&out[1..])));
+        assert_eq!(UserEvent::decode(&out[1..]), Ok(ev));
+        assert_eq!(UserEvent::decode(&[1, 0x80]), Err(DecodeError::UnknownMessageType(1)));
+        assert_eq!(UserEvent::decode(&[3, 0x80]), Err(DecodeError::MissingField("LTime")));
+    }
+
+    #[test]
+    fn tags() {
+        let mut out = Vec::new();
+        encode_tags([("role", "web"), ("dc", "x")].into_iter(), &mut out);
+        assert_eq!(out, hex("ff82a4726f6c65a3776562a26463a178"));
+        assert_eq!(
+            decode_tags(&out).unwrap(),
+            vec![("role".into(), "web".into()), ("dc".into(), "x".into())]
+        );
+        let mut empty = Vec::new();
+        encode_tags(core::iter::empty(), &mut empty);
+        assert_eq!(empty, [0xff, 0x80], "matches Serf's Meta in the captures");
+        assert_eq!(decode_tags(&[]).unwrap(), vec![]);
+        assert_eq!(decode_tags(b"db").unwrap(), vec![("role".into(), "db".into())]);
+        assert_eq!(decode_tags(&[0xff, 0xdf, 0xff, 0xff, 0xff, 0xff]), Err(DecodeError::Truncated));
+        let many: Vec<(String, String)> = (0..20).map(|i| (alloc::format!("k{i}"), String::new())).collect();
+        let mut out = Vec::new();
+        encode_tags(many.iter().map(|(k, v)| (k.as_str(), v.as_str())), &mut out);
+        assert_eq!(&out[..3], &[0xff, 0xde, 0]);
+        assert_eq!(decode_tags(&out).unwrap(), many);
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips(ltime in any::<u64>(), name in ".{0,40}", payload in proptest::collection::vec(any::<u8>(), 0..100), cc in any::<bool>(),
+                       tags in proptest::collection::vec((".{0,10}", ".{0,10}"), 0..20)) {
+            let ev = UserEvent { ltime, name: &name, payload: &payload, cc };
+            let mut out = vec![0u8; ev.encoded_len()];
+            ev.encode(&mut out).unwrap();
+            prop_assert_eq!(UserEvent::decode(&out[1..]), Ok(ev));
+            let mut t = Vec::new();
+            encode_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), &mut t);
+            prop_assert_eq!(decode_tags(&t).unwrap(), tags);
+        }
+
+        #[test]
+        fn arbitrary_never_panics(b in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = UserEvent::decode(&b);
+            let _ = Join::decode(&b);
+            let _ = Leave::decode(&b);
+            let _ = decode_tags(&b);
+            let _ = is_serf_message(&b);
+            let mut v = vec![TAG_MAGIC];
+            v.extend_from_slice(&b);
+            let _ = decode_tags(&v);
+            let mut v = vec![USER_EVENT];
+            v.extend_from_slice(&b);
+            let _ = UserEvent::decode(&v);
+        }
+    }
+}

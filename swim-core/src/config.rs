@@ -1,0 +1,332 @@
+//! Configuration: the seed's fields and defaults, plus memberlist's LAN defaults
+//! for everything the seed does not set.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::{IpAddr, Ipv4Addr};
+use core::time::Duration;
+
+/// Largest metadata (encoded tags) memberlist accepts in an alive message.
+pub const META_MAX_SIZE: usize = 512;
+/// Smallest `udp_buffer_size` that leaves room for a probe with gossip.
+pub const MIN_UDP_BUFFER_SIZE: usize = 512;
+/// Largest UDP payload over IPv4.
+pub const MAX_UDP_BUFFER_SIZE: usize = 65_507;
+
+/// Delegate (application) protocol versions advertised in every alive message
+/// (the last three bytes of memberlist's `Vsn`). memberlist refuses a push-pull
+/// merge when any live node's `current` is outside every other node's `[min, max]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DelegateVersions {
+    /// Oldest delegate protocol understood.
+    pub min: u8,
+    /// Newest delegate protocol understood.
+    pub max: u8,
+    /// Delegate protocol spoken.
+    pub current: u8,
+}
+
+impl DelegateVersions {
+    /// What Serf agents advertise (`2..=5`, speaking 5): joins Serf clusters and
+    /// Go nodes configured like Serf. The default.
+    pub const SERF: DelegateVersions = DelegateVersions { min: 2, max: 5, current: 5 };
+    /// What a plain Go memberlist node advertises (`0..=0`).
+    pub const MEMBERLIST: DelegateVersions = DelegateVersions { min: 0, max: 0, current: 0 };
+}
+
+/// Node configuration. Start from [`Config::default()`] and override fields:
+///
+/// ```
+/// use swim_core::Config;
+/// let config = Config { bind_port: 7946, node_name: Some("node-1".into()), ..Config::default() };
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Interface to bind the UDP and TCP listeners to (default `0.0.0.0`).
+    pub bind_addr: IpAddr,
+    /// Port for UDP and TCP (default 7946; 0 lets the OS choose).
+    pub bind_port: u16,
+    /// This node's unique name (default: the driver derives one from the host).
+    pub node_name: Option<String>,
+    /// Time between probe rounds (default 1 s). Lower detects failures faster
+    /// and costs more bandwidth.
+    pub protocol_interval: Duration,
+    /// How long to wait for an ack before asking others (default 500 ms).
+    pub probe_timeout: Duration,
+    /// How many members to ask for an indirect probe (default 3).
+    pub indirect_checks: usize,
+    /// Largest UDP datagram sent or received, in bytes (default 1400).
+    pub udp_buffer_size: usize,
+    /// AES-GCM key: 16, 24 or 32 bytes (default 32 zero bytes). Used when
+    /// `encryption_enabled`.
+    pub secret_key: Vec<u8>,
+    /// Encrypt every packet and stream, and refuse plaintext (default false).
+    pub encryption_enabled: bool,
+    /// Most broadcasts queued for gossip; past it the oldest is dropped and
+    /// counted (default 5000).
+    pub max_gossip_queue_depth: usize,
+    /// Send buffers in the driver's pool (default 16).
+    pub send_buffer_count: usize,
+    /// Receive buffers in the driver's pool (default 16).
+    pub recv_buffer_count: usize,
+
+    /// Address other nodes should use to reach this one (default: the bound
+    /// address; required when binding `0.0.0.0` and others are not local).
+    pub advertise_addr: Option<core::net::SocketAddr>,
+    /// Time between gossip rounds (default 200 ms).
+    pub gossip_interval: Duration,
+    /// Members gossiped to per round (default 3).
+    pub gossip_nodes: usize,
+    /// How long dead members still receive gossip, and are kept before being
+    /// forgotten (default 30 s).
+    pub gossip_to_the_dead_time: Duration,
+    /// Gossip retransmit multiplier: each item is sent `mult * ceil(log10(n+1))`
+    /// times (default 4).
+    pub retransmit_mult: u32,
+    /// Suspicion timeout multiplier (default 4): the minimum timeout is
+    /// `mult * max(1, log10(n)) * protocol_interval`.
+    pub suspicion_mult: u32,
+    /// Maximum suspicion timeout as a multiple of the minimum (default 6).
+    pub suspicion_max_timeout_mult: u32,
+    /// Lifeguard local-health cap: probe interval and timeout are scaled by at
+    /// most this factor when this node itself is slow (default 8).
+    pub awareness_max_multiplier: u32,
+    /// Time between full state exchanges with a random member (default 30 s,
+    /// scaled up above 32 members; zero disables).
+    pub push_pull_interval: Duration,
+    /// Deadline for one TCP exchange (default 10 s).
+    pub tcp_timeout: Duration,
+    /// Fall back to a TCP ping when UDP probes fail (default true).
+    pub tcp_fallback_probe: bool,
+    /// Cluster label: packets and streams of other labels are refused (default
+    /// empty: no label). At most 255 bytes.
+    pub label: String,
+    /// LZW-compress outgoing packets when it makes them smaller, and streams
+    /// always, as memberlist does (default false: saves CPU).
+    pub compression: bool,
+    /// Tags of this node, sent as memberlist metadata in Serf's encoding
+    /// (at most 512 bytes encoded).
+    pub tags: BTreeMap<String, String>,
+    /// Delegate protocol versions advertised (default: Serf's).
+    pub delegate_versions: DelegateVersions,
+    /// Most membership events buffered for the application; past it events are
+    /// dropped and counted (default 65536).
+    pub max_event_queue: usize,
+    /// Most UDP packets queued for sending before new ones are dropped and
+    /// counted (default 4096).
+    pub max_outgoing_queue: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            bind_port: 7946,
+            node_name: None,
+            protocol_interval: Duration::from_secs(1),
+            probe_timeout: Duration::from_millis(500),
+            indirect_checks: 3,
+            udp_buffer_size: 1400,
+            secret_key: vec![0; 32],
+            encryption_enabled: false,
+            max_gossip_queue_depth: 5000,
+            send_buffer_count: 16,
+            recv_buffer_count: 16,
+            advertise_addr: None,
+            gossip_interval: Duration::from_millis(200),
+            gossip_nodes: 3,
+            gossip_to_the_dead_time: Duration::from_secs(30),
+            retransmit_mult: 4,
+            suspicion_mult: 4,
+            suspicion_max_timeout_mult: 6,
+            awareness_max_multiplier: 8,
+            push_pull_interval: Duration::from_secs(30),
+            tcp_timeout: Duration::from_secs(10),
+            tcp_fallback_probe: true,
+            label: String::new(),
+            compression: false,
+            tags: BTreeMap::new(),
+            delegate_versions: DelegateVersions::SERF,
+            max_event_queue: 65_536,
+            max_outgoing_queue: 4096,
+        }
+    }
+}
+
+/// A configuration mistake, reported by [`Config::validate`] (and so by the
+/// drivers' `Cluster::create`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `secret_key` is not 16, 24 or 32 bytes while encryption is enabled.
+    InvalidKey {
+        /// The length given.
+        len: usize,
+    },
+    /// A duration that must be positive is zero.
+    ZeroDuration(&'static str),
+    /// `probe_timeout` is not shorter than `protocol_interval`.
+    ProbeTimeoutTooLong,
+    /// `udp_buffer_size` is outside `512..=65507`.
+    UdpBufferSize(usize),
+    /// A count that must be at least one is zero.
+    ZeroCount(&'static str),
+    /// A multiplier is out of its range.
+    Multiplier(&'static str),
+    /// `label` is longer than 255 bytes.
+    LabelTooLong(usize),
+    /// `node_name` is empty or longer than 255 bytes.
+    InvalidNodeName,
+    /// The encoded `tags` are longer than 512 bytes.
+    TagsTooLarge(usize),
+    /// `delegate_versions` has `min > max` or `current` outside `[min, max]`.
+    DelegateVersions,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::InvalidKey { len } => {
+                write!(f, "secret_key is {len} bytes; AES-GCM needs 16, 24 or 32 bytes (32 for AES-256)")
+            }
+            ConfigError::ZeroDuration(field) => write!(f, "{field} must be greater than zero"),
+            ConfigError::ProbeTimeoutTooLong => {
+                f.write_str("probe_timeout must be shorter than protocol_interval")
+            }
+            ConfigError::UdpBufferSize(n) => write!(
+                f,
+                "udp_buffer_size is {n}; it must be between {MIN_UDP_BUFFER_SIZE} and {MAX_UDP_BUFFER_SIZE}"
+            ),
+            ConfigError::ZeroCount(field) => write!(f, "{field} must be at least 1"),
+            ConfigError::Multiplier(field) => write!(f, "{field} must be between 1 and 1000"),
+            ConfigError::LabelTooLong(n) => write!(f, "label is {n} bytes; at most 255 are allowed"),
+            ConfigError::InvalidNodeName => f.write_str("node_name must be between 1 and 255 bytes"),
+            ConfigError::TagsTooLarge(n) => {
+                write!(f, "tags encode to {n} bytes; memberlist allows at most {META_MAX_SIZE}")
+            }
+            ConfigError::DelegateVersions => f.write_str("delegate_versions needs min <= current <= max"),
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
+impl Config {
+    /// Checks every field, returning the first mistake found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.encryption_enabled && !matches!(self.secret_key.len(), 16 | 24 | 32) {
+            return Err(ConfigError::InvalidKey { len: self.secret_key.len() });
+        }
+        for (name, d) in [
+            ("protocol_interval", self.protocol_interval),
+            ("probe_timeout", self.probe_timeout),
+            ("gossip_interval", self.gossip_interval),
+            ("tcp_timeout", self.tcp_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::ZeroDuration(name));
+            }
+        }
+        if self.probe_timeout >= self.protocol_interval {
+            return Err(ConfigError::ProbeTimeoutTooLong);
+        }
+        if !(MIN_UDP_BUFFER_SIZE..=MAX_UDP_BUFFER_SIZE).contains(&self.udp_buffer_size) {
+            return Err(ConfigError::UdpBufferSize(self.udp_buffer_size));
+        }
+        for (name, n) in [
+            ("max_gossip_queue_depth", self.max_gossip_queue_depth),
+            ("send_buffer_count", self.send_buffer_count),
+            ("recv_buffer_count", self.recv_buffer_count),
+            ("max_event_queue", self.max_event_queue),
+            ("max_outgoing_queue", self.max_outgoing_queue),
+        ] {
+            if n == 0 {
+                return Err(ConfigError::ZeroCount(name));
+            }
+        }
+        for (name, m) in [
+            ("retransmit_mult", self.retransmit_mult),
+            ("suspicion_mult", self.suspicion_mult),
+            ("suspicion_max_timeout_mult", self.suspicion_max_timeout_mult),
+            ("awareness_max_multiplier", self.awareness_max_multiplier),
+        ] {
+            if !(1..=1000).contains(&m) {
+                return Err(ConfigError::Multiplier(name));
+            }
+        }
+        if self.label.len() > 255 {
+            return Err(ConfigError::LabelTooLong(self.label.len()));
+        }
+        if let Some(name) = &self.node_name {
+            if name.is_empty() || name.len() > 255 {
+                return Err(ConfigError::InvalidNodeName);
+            }
+        }
+        let meta = self.encoded_meta();
+        if meta.len() > META_MAX_SIZE {
+            return Err(ConfigError::TagsTooLarge(meta.len()));
+        }
+        let d = self.delegate_versions;
+        if d.min > d.max || d.current < d.min || d.current > d.max {
+            return Err(ConfigError::DelegateVersions);
+        }
+        Ok(())
+    }
+
+    /// The metadata sent for this node: `tags` in Serf's encoding.
+    pub fn encoded_meta(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        crate::serf::encode_tags(self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), &mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_seed() {
+        let c = Config::default();
+        assert_eq!(c.bind_addr, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(c.bind_port, 7946);
+        assert_eq!(c.protocol_interval, Duration::from_secs(1));
+        assert_eq!(c.probe_timeout, Duration::from_millis(500));
+        assert_eq!(c.indirect_checks, 3);
+        assert_eq!(c.udp_buffer_size, 1400);
+        assert_eq!(c.secret_key, vec![0u8; 32]);
+        assert_eq!(c.max_gossip_queue_depth, 5000);
+        assert_eq!((c.send_buffer_count, c.recv_buffer_count), (16, 16));
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let bad_key = Config { encryption_enabled: true, secret_key: vec![1; 31], ..Config::default() };
+        assert_eq!(bad_key.validate(), Err(ConfigError::InvalidKey { len: 31 }));
+        for len in [16, 24, 32] {
+            let ok = Config { encryption_enabled: true, secret_key: vec![1; len], ..Config::default() };
+            assert!(ok.validate().is_ok());
+        }
+        let zero = Config { protocol_interval: Duration::ZERO, ..Config::default() };
+        assert_eq!(zero.validate(), Err(ConfigError::ZeroDuration("protocol_interval")));
+        let slow = Config { probe_timeout: Duration::from_secs(2), ..Config::default() };
+        assert_eq!(slow.validate(), Err(ConfigError::ProbeTimeoutTooLong));
+        let tiny = Config { udp_buffer_size: 100, ..Config::default() };
+        assert_eq!(tiny.validate(), Err(ConfigError::UdpBufferSize(100)));
+        let q = Config { max_gossip_queue_depth: 0, ..Config::default() };
+        assert_eq!(q.validate(), Err(ConfigError::ZeroCount("max_gossip_queue_depth")));
+        let name = Config { node_name: Some(String::new()), ..Config::default() };
+        assert_eq!(name.validate(), Err(ConfigError::InvalidNodeName));
+        let mut tags = BTreeMap::new();
+        tags.insert(String::from("k"), "v".repeat(600));
+        let big = Config { tags, ..Config::default() };
+        assert!(matches!(big.validate(), Err(ConfigError::TagsTooLarge(_))));
+        // Every error explains itself.
+        assert!(alloc::format!("{}", ConfigError::InvalidKey { len: 3 }).contains("16, 24 or 32"));
+    }
+}

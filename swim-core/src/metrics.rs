@@ -1,0 +1,66 @@
+//! Counters for everything the node sent, received, dropped or refused.
+
+/// Counters readable through [`crate::Swim::metrics`]. Every dropped or refused
+/// input is counted under its reason; nothing is dropped silently.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// UDP packets handed to [`crate::Swim::handle_packet`].
+    pub packets_received: u64,
+    /// UDP packets produced by `poll_transmit` and the direct-send encoders.
+    pub packets_sent: u64,
+    /// Bytes of UDP received.
+    pub bytes_received: u64,
+    /// Bytes of UDP sent.
+    pub bytes_sent: u64,
+    /// Packets dropped: label missing, unexpected or different.
+    pub dropped_label: u64,
+    /// Packets dropped: no key decrypted them, or plaintext refused.
+    pub dropped_decrypt: u64,
+    /// Packets dropped: CRC mismatch.
+    pub dropped_crc: u64,
+    /// Packets or parts dropped: malformed (truncated, bad MessagePack, bad field).
+    pub dropped_malformed: u64,
+    /// Compound parts whose declared length ran past the packet end.
+    pub dropped_truncated_parts: u64,
+    /// Packets dropped: compressed payload invalid or too large.
+    pub dropped_decompress: u64,
+    /// Pings addressed to another node name.
+    pub dropped_wrong_node: u64,
+    /// Messages of a kind not valid on UDP (push-pull, encrypt wrapper, …).
+    pub dropped_unexpected: u64,
+    /// Membership messages with an invalid address or version vector.
+    pub dropped_invalid_member: u64,
+    /// Acks and nacks that matched no outstanding probe.
+    pub stale_acks: u64,
+    /// Gossip items dropped because the queue was full.
+    pub gossip_queue_dropped: u64,
+    /// Outgoing packets dropped because the send queue was full.
+    pub outgoing_dropped: u64,
+    /// Events dropped because the application did not read them.
+    pub events_dropped: u64,
+    /// Indirect-probe requests refused because too many were in flight.
+    pub relays_dropped: u64,
+    /// Probes started.
+    pub probes: u64,
+    /// Probes that needed indirect help.
+    pub indirect_probes: u64,
+    /// Probes that failed (the target became suspect).
+    pub failed_probes: u64,
+    /// Times this node refuted a suspicion or death of itself.
+    pub refutes: u64,
+    /// Members declared dead by this node's suspicion timers.
+    pub declared_dead: u64,
+    /// Direct user messages received.
+    pub user_messages_received: u64,
+    /// Broadcasts received and delivered (new).
+    pub broadcasts_received: u64,
+    /// Broadcasts received again (not delivered).
+    pub broadcasts_duplicate: u64,
+    /// Serf messages other than user events (ignored).
+    pub serf_messages_ignored: u64,
+    /// Push-pull exchanges completed (either side).
+    pub push_pulls: u64,
+    /// Stream exchanges that failed (I/O, decode, version mismatch).
+    pub stream_errors: u64,
+}

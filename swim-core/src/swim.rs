@@ -1,0 +1,1829 @@
+//! The SWIM state machine: [`Swim`].
+
+use crate::config::{Config, ConfigError, META_MAX_SIZE};
+use crate::crypto::Keyring;
+use crate::gossip::{retransmit_limit, GossipQueue, COMPOUND_PART_OVERHEAD};
+use crate::metrics::Metrics;
+use crate::node::{Node, NodeId, State};
+use crate::packet::{self, FrameStatus, Layers, PacketError};
+use crate::suspicion::{suspicion_bounds, Awareness, Suspicion};
+use crate::time::{scale, Instant};
+use crate::user::{self, EventDedup};
+use crate::wire::{self, msg_type, CompoundBuilder, Message, PushNodeState, PushPullHeader};
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::time::Duration;
+use rand_core::RngCore;
+
+/// memberlist protocol versions we speak: min 1, max 5, current 2 (as Serf forces).
+const PROTOCOL_MIN: u8 = 1;
+const PROTOCOL_MAX: u8 = 5;
+const PROTOCOL_CUR: u8 = 2;
+/// AES-GCM tag appended to every encrypted packet.
+const TAG_LEN: usize = 16;
+/// Largest decompressed UDP payload accepted.
+const MAX_UDP_DECOMPRESSED: usize = 65_536;
+/// Largest stream message accepted (memberlist's `maxPushStateBytes`).
+pub const MAX_STREAM_BYTES: usize = 20 * 1024 * 1024;
+/// Indirect probes relayed for others at once.
+const MAX_RELAYS: usize = 1024;
+/// Nesting of compound/compress wrappers followed in one packet.
+const MAX_DEPTH: u8 = 3;
+
+/// A membership change, for the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A member joined (or came back after being dead or left).
+    Join(Node),
+    /// A member left gracefully (`state == Left`) or was declared dead
+    /// (`state == Dead`).
+    Leave(Node),
+    /// A member is suspected of having failed.
+    Suspect(Node),
+    /// A suspected member proved it is alive.
+    Alive(Node),
+    /// A member's metadata or address changed.
+    Update(Node),
+}
+
+impl Event {
+    /// The member the event is about.
+    pub fn node(&self) -> &Node {
+        match self {
+            Event::Join(n) | Event::Leave(n) | Event::Suspect(n) | Event::Alive(n) | Event::Update(n) => n,
+        }
+    }
+}
+
+/// How a user message arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryKind {
+    /// A direct send (UDP or stream) to this node.
+    Direct,
+    /// A gossip broadcast (a Serf user event), delivered once per node.
+    Broadcast,
+}
+
+/// A user message handed to the application, borrowed from the packet buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// Who sent it: the named sender for direct sends, or the member that
+    /// relayed a broadcast to us. Unknown senders get a node with state
+    /// `Alive`, incarnation 0 and no metadata.
+    pub sender: &'a Node,
+    /// The topic (empty for raw messages from non-swim peers).
+    pub topic: &'a str,
+    /// The payload.
+    pub payload: &'a [u8],
+    /// Direct send or broadcast.
+    pub kind: DeliveryKind,
+}
+
+/// A datagram ready in the caller's buffer: send `buf[..len]` to `dst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// Destination address.
+    pub dst: SocketAddr,
+    /// Length of the datagram at the start of the buffer.
+    pub len: usize,
+}
+
+/// A TCP exchange the driver should carry out: connect to `addr`, write
+/// `data`, and, if `expects_reply`, read one frame (see [`Swim::stream_frame`])
+/// and pass it to [`Swim::handle_stream_reply`] — or report failure with
+/// [`Swim::handle_stream_failed`]. All within `timeout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRequest {
+    /// Identifies the exchange in the reply.
+    pub id: u64,
+    /// Where to connect.
+    pub addr: SocketAddr,
+    /// Bytes to write.
+    pub data: Vec<u8>,
+    /// Whether a reply frame is expected.
+    pub expects_reply: bool,
+    /// Deadline for the whole exchange.
+    pub timeout: Duration,
+}
+
+/// Where a complete frame lies in the bytes read so far from a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFrame {
+    /// Read more bytes.
+    NeedMore,
+    /// `buf[start..end]` is one whole message (pass it to the core); bytes
+    /// before `start` were a label header.
+    Complete {
+        /// First byte of the message.
+        start: usize,
+        /// One past its last byte.
+        end: usize,
+    },
+}
+
+/// Why a stream exchange failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The frame could not be opened (label, decryption, decompression).
+    Packet(PacketError),
+    /// The message inside was malformed.
+    Malformed(wire::DecodeError),
+    /// A message kind that has no business on this stream.
+    Unexpected(u8),
+    /// The peer answered with an error message.
+    Remote(String),
+    /// Versions are incompatible: memberlist refuses to merge such states.
+    IncompatibleVersions {
+        /// The node whose version is outside the cluster's range.
+        node: String,
+        /// "protocol" or "delegate".
+        which: &'static str,
+        /// Its current version.
+        version: u8,
+        /// The range every live node accepts.
+        range: (u8, u8),
+    },
+    /// The reply does not match any request (already answered or unknown id).
+    UnknownStream,
+    /// A ping reply carried another sequence number or node name.
+    PingMismatch,
+    /// This node is leaving and takes no new exchanges.
+    Leaving,
+}
+
+impl fmt::Display for StreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StreamError::Packet(e) => write!(f, "stream refused: {e}"),
+            StreamError::Malformed(e) => write!(f, "malformed stream message: {e}"),
+            StreamError::Unexpected(t) => write!(f, "unexpected message type {t} on a stream"),
+            StreamError::Remote(e) => write!(f, "peer reported an error: {e}"),
+            StreamError::IncompatibleVersions { node, which, version, range } => write!(
+                f,
+                "node {node} speaks {which} protocol {version}, outside the cluster's range {}..={}; \
+                 set Config::delegate_versions to match the cluster (Serf or plain memberlist)",
+                range.0, range.1
+            ),
+            StreamError::UnknownStream => f.write_str("reply for an unknown or finished stream"),
+            StreamError::PingMismatch => f.write_str("stream ping answered with another sequence number"),
+            StreamError::Leaving => f.write_str("this node is leaving"),
+        }
+    }
+}
+
+impl core::error::Error for StreamError {}
+
+impl From<PacketError> for StreamError {
+    fn from(e: PacketError) -> Self {
+        StreamError::Packet(e)
+    }
+}
+
+impl From<wire::DecodeError> for StreamError {
+    fn from(e: wire::DecodeError) -> Self {
+        StreamError::Malformed(e)
+    }
+}
+
+/// Why a direct send could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError {
+    /// No live member has that name.
+    UnknownNode(NodeId),
+    /// Topic and payload do not fit in one datagram of `udp_buffer_size`.
+    TooLarge {
+        /// The largest payload that fits with this topic.
+        max_payload: usize,
+    },
+    /// The topic is longer than 255 bytes.
+    TopicTooLong,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::UnknownNode(id) => write!(f, "no live member named {id:?}"),
+            SendError::TooLarge { max_payload } => write!(
+                f,
+                "message does not fit in one datagram: at most {max_payload} payload bytes with this topic \
+                 (raise udp_buffer_size, or use a reliable send)"
+            ),
+            SendError::TopicTooLong => f.write_str("topic is longer than 255 bytes"),
+        }
+    }
+}
+
+impl core::error::Error for SendError {}
+
+/// Why a broadcast was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BroadcastError {
+    /// Topic and payload do not fit in one gossip packet.
+    TooLarge {
+        /// The largest payload that fits with this topic.
+        max_payload: usize,
+    },
+    /// The topic is longer than 255 bytes.
+    TopicTooLong,
+    /// This node has left the cluster.
+    Leaving,
+}
+
+impl fmt::Display for BroadcastError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BroadcastError::TooLarge { max_payload } => write!(
+                f,
+                "broadcast does not fit in one gossip packet: at most {max_payload} payload bytes with this topic"
+            ),
+            BroadcastError::TopicTooLong => f.write_str("topic is longer than 255 bytes"),
+            BroadcastError::Leaving => f.write_str("this node has left the cluster"),
+        }
+    }
+}
+
+impl core::error::Error for BroadcastError {}
+
+/// An address in memberlist's form (4 or 16 raw bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IpBytes {
+    buf: [u8; 16],
+    len: u8,
+}
+
+impl IpBytes {
+    fn of(ip: IpAddr) -> Self {
+        let mut buf = [0u8; 16];
+        match ip {
+            IpAddr::V4(v4) => {
+                buf[..4].copy_from_slice(&v4.octets());
+                IpBytes { buf, len: 4 }
+            }
+            IpAddr::V6(v6) => IpBytes { buf: v6.octets(), len: 16 },
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+}
+
+fn socket_addr(ip: &[u8], port: u16) -> Option<SocketAddr> {
+    let ip = match ip.len() {
+        4 => IpAddr::V4(Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3])),
+        16 => {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(ip);
+            IpAddr::V6(Ipv6Addr::from(b))
+        }
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+#[derive(Debug, Clone)]
+struct Member {
+    node: Node,
+    ip: IpBytes,
+    vsn: [u8; 6],
+    state_change: Instant,
+}
+
+impl Member {
+    fn pmax(&self) -> u8 {
+        self.vsn[1]
+    }
+}
+
+#[derive(Debug, Clone)]
+enum OutKind {
+    Ping { seq: u32, target: NodeId, suspect: Option<u32> },
+    IndirectPing { seq: u32, target: NodeId, target_ip: IpBytes, port: u16, nack: bool },
+    Ack { seq: u32 },
+    Nack { seq: u32 },
+    Suspect { incarnation: u32, node: NodeId },
+    Gossip,
+}
+
+#[derive(Debug, Clone)]
+struct Outgoing {
+    to: SocketAddr,
+    crc: bool,
+    kind: OutKind,
+}
+
+#[derive(Debug, Clone)]
+enum ProbeStage {
+    Direct { deadline: Instant },
+    Indirect { deadline: Instant, expected_nacks: u32, nacks: u32 },
+}
+
+#[derive(Debug, Clone)]
+struct Probe {
+    target: NodeId,
+    seq: u32,
+    start: Instant,
+    stage: ProbeStage,
+}
+
+#[derive(Debug, Clone)]
+struct Relay {
+    orig_seq: u32,
+    reply_to: SocketAddr,
+    nack: bool,
+    deadline: Instant,
+}
+
+#[derive(Debug, Clone)]
+enum PendingStream {
+    PushPull,
+    Ping { seq: u32 },
+    User,
+}
+
+/// One SWIM node as a pure state machine (sans-IO).
+///
+/// Feed it datagrams ([`handle_packet`](Self::handle_packet)), stream frames
+/// ([`handle_stream`](Self::handle_stream), [`handle_stream_reply`](Self::handle_stream_reply))
+/// and the time ([`handle_timeout`](Self::handle_timeout) at
+/// [`poll_timeout`](Self::poll_timeout)); drain what it wants sent
+/// ([`poll_transmit`](Self::poll_transmit), [`poll_stream_request`](Self::poll_stream_request))
+/// and what it has to say ([`poll_event`](Self::poll_event)). It never reads
+/// a clock, never blocks and draws all randomness from the injected `R`, so the
+/// same inputs and seed give the same outputs.
+///
+/// The RNG also makes the AES-GCM nonces: drivers must seed it from the OS
+/// (e.g. a ChaCha RNG seeded by `getrandom`).
+pub struct Swim<R> {
+    cfg: Config,
+    name: NodeId,
+    addr: SocketAddr,
+    ip: IpBytes,
+    incarnation: u32,
+    meta: Arc<[u8]>,
+    vsn: [u8; 6],
+    keyring: Option<Keyring>,
+    members: BTreeMap<NodeId, Member>,
+    by_addr: BTreeMap<SocketAddr, NodeId>,
+    probe_order: Vec<NodeId>,
+    probe_index: usize,
+    probe: Option<Probe>,
+    relays: BTreeMap<u32, Relay>,
+    seq: u32,
+    gossip: GossipQueue,
+    outgoing: VecDeque<Outgoing>,
+    events: VecDeque<Event>,
+    stream_requests: VecDeque<StreamRequest>,
+    pending_streams: BTreeMap<u64, PendingStream>,
+    next_stream_id: u64,
+    suspicions: BTreeMap<NodeId, Suspicion>,
+    awareness: Awareness,
+    next_probe: Instant,
+    next_gossip: Instant,
+    next_push_pull: Instant,
+    leave_item: Option<u64>,
+    dedup: EventDedup,
+    metrics: Metrics,
+    scratch: Vec<u8>,
+    rng: R,
+}
+
+impl<R> fmt::Debug for Swim<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Swim")
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .field("incarnation", &self.incarnation)
+            .field("members", &self.members.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: RngCore> Swim<R> {
+    /// A node named `config.node_name` (or its address when unset), reachable
+    /// at `addr`, starting at `now`. Fails on any configuration mistake.
+    pub fn new(config: Config, addr: SocketAddr, mut rng: R, now: Instant) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let keyring = if config.encryption_enabled {
+            Some(
+                Keyring::new(&config.secret_key)
+                    .map_err(|_| ConfigError::InvalidKey { len: config.secret_key.len() })?,
+            )
+        } else {
+            None
+        };
+        let name = NodeId::from(config.node_name.clone().unwrap_or_else(|| addr.to_string()));
+        let d = config.delegate_versions;
+        let meta: Arc<[u8]> = Arc::from(config.encoded_meta());
+        let hash_key = rng.next_u64();
+        // Spread the first probe over one interval so nodes started together do
+        // not probe in lock-step.
+        let first_probe = now + scale_frac(config.protocol_interval, rng.next_u32());
+        let mut swim = Swim {
+            name,
+            addr,
+            ip: IpBytes::of(addr.ip()),
+            incarnation: 0,
+            meta,
+            vsn: [PROTOCOL_MIN, PROTOCOL_MAX, PROTOCOL_CUR, d.min, d.max, d.current],
+            keyring,
+            members: BTreeMap::new(),
+            by_addr: BTreeMap::new(),
+            probe_order: Vec::new(),
+            probe_index: 0,
+            probe: None,
+            relays: BTreeMap::new(),
+            seq: rng.next_u32(),
+            gossip: GossipQueue::new(config.max_gossip_queue_depth),
+            outgoing: VecDeque::new(),
+            events: VecDeque::new(),
+            stream_requests: VecDeque::new(),
+            pending_streams: BTreeMap::new(),
+            next_stream_id: 1,
+            suspicions: BTreeMap::new(),
+            awareness: Awareness::new(config.awareness_max_multiplier),
+            next_probe: first_probe,
+            next_gossip: now + config.gossip_interval,
+            next_push_pull: now + config.push_pull_interval,
+            leave_item: None,
+            dedup: EventDedup::new(hash_key),
+            metrics: Metrics::default(),
+            scratch: Vec::new(),
+            rng,
+            cfg: config,
+        };
+        swim.queue_alive_self();
+        Ok(swim)
+    }
+
+    // ----- accessors -------------------------------------------------------
+
+    /// This node's name.
+    pub fn name(&self) -> &NodeId {
+        &self.name
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// This node as others see it.
+    pub fn local_node(&self) -> Node {
+        Node {
+            id: self.name.clone(),
+            addr: self.addr,
+            state: if self.leave_item.is_some() { State::Left } else { State::Alive },
+            incarnation: self.incarnation,
+            meta: self.meta.clone(),
+        }
+    }
+
+    /// The live (alive or suspect) members, this node first.
+    pub fn members(&self) -> Vec<Node> {
+        let mut v = Vec::with_capacity(self.members.len() + 1);
+        v.push(self.local_node());
+        v.extend(self.members.values().filter(|m| m.node.state.is_live()).map(|m| m.node.clone()));
+        v
+    }
+
+    /// Every member known, dead and left ones included (until forgotten after
+    /// `gossip_to_the_dead_time`), this node excluded.
+    pub fn all_members(&self) -> impl Iterator<Item = &Node> {
+        self.members.values().map(|m| &m.node)
+    }
+
+    /// A known member by name (not this node).
+    pub fn member(&self, id: &str) -> Option<&Node> {
+        self.members.get(id).map(|m| &m.node)
+    }
+
+    /// How many live members there are, this node included.
+    pub fn num_live(&self) -> usize {
+        1 + self.members.values().filter(|m| m.node.state.is_live()).count()
+    }
+
+    /// Counters of everything sent, received, dropped and refused.
+    pub fn metrics(&self) -> Metrics {
+        let mut m = self.metrics.clone();
+        m.gossip_queue_dropped = self.gossip.dropped();
+        m
+    }
+
+    /// Lifeguard's local health score (0 = healthy).
+    pub fn health_score(&self) -> u32 {
+        self.awareness.score()
+    }
+
+    /// Gossip items waiting to be sent.
+    pub fn gossip_queue_len(&self) -> usize {
+        self.gossip.len()
+    }
+
+    /// Whether [`leave`](Self::leave) was called.
+    pub fn is_leaving(&self) -> bool {
+        self.leave_item.is_some()
+    }
+
+    // ----- driver interface: output -----------------------------------------
+
+    /// The next membership event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next TCP exchange to carry out, if any.
+    pub fn poll_stream_request(&mut self) -> Option<StreamRequest> {
+        self.stream_requests.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next.
+    pub fn poll_timeout(&self) -> Instant {
+        let mut t = self.next_gossip.min(self.next_push_pull);
+        if self.leave_item.is_none() {
+            t = t.min(self.next_probe);
+        }
+        if let Some(p) = &self.probe {
+            t = t.min(match p.stage {
+                ProbeStage::Direct { deadline } | ProbeStage::Indirect { deadline, .. } => deadline,
+            });
+        }
+        for r in self.relays.values() {
+            t = t.min(r.deadline);
+        }
+        for s in self.suspicions.values() {
+            t = t.min(s.deadline());
+        }
+        t
+    }
+
+    /// Encodes the next datagram into `buf` (which should hold
+    /// `udp_buffer_size` bytes) and says where to send it; `None` when there
+    /// is nothing to send. Queued gossip is piggybacked. Allocates nothing
+    /// unless compression is on.
+    pub fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        while let Some(out) = self.outgoing.pop_front() {
+            if let Some(t) = self.encode_outgoing(out, buf) {
+                self.metrics.packets_sent += 1;
+                self.metrics.bytes_sent += t.len as u64;
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    fn layers(&self) -> Layers<'_> {
+        Layers { label: self.cfg.label.as_bytes(), keyring: self.keyring.as_ref(), verify_incoming: true }
+    }
+
+    fn nonce(&mut self) -> [u8; 12] {
+        let mut n = [0u8; 12];
+        self.rng.fill_bytes(&mut n);
+        n
+    }
+
+    /// Bytes available for the message itself in a datagram.
+    fn body_room(&self, crc: bool) -> usize {
+        let layers = self.layers();
+        let tag = if self.keyring.is_some() { TAG_LEN } else { 0 };
+        self.cfg.udp_buffer_size.saturating_sub(packet::header_room(&layers, crc) + tag)
+    }
+
+    fn encode_outgoing(&mut self, out: Outgoing, buf: &mut [u8]) -> Option<Transmit> {
+        let limit = retransmit_limit(self.cfg.retransmit_mult, self.members.len() + 1);
+        let nonce = self.nonce();
+        let layers = Layers {
+            label: self.cfg.label.as_bytes(),
+            keyring: self.keyring.as_ref(),
+            verify_incoming: true,
+        };
+        let room = packet::header_room(&layers, out.crc);
+        let tag = if layers.keyring.is_some() { TAG_LEN } else { 0 };
+        let end = self.cfg.udp_buffer_size.min(buf.len()).checked_sub(tag)?;
+        if end <= room {
+            return None;
+        }
+        let name = self.name.as_str();
+        let (src_ip, src_port) = (self.ip.as_slice(), self.addr.port());
+        let mut b = CompoundBuilder::new(&mut buf[room..end]);
+        let first = match &out.kind {
+            OutKind::Ping { seq, target, suspect } => {
+                let ping = Message::Ping(wire::Ping {
+                    seq_no: *seq,
+                    node: target.as_str(),
+                    source_addr: src_ip,
+                    source_port: src_port,
+                    source_node: name,
+                });
+                let r = push_msg(&mut b, &ping);
+                if let Some(incarnation) = suspect {
+                    let s = Message::Suspect(wire::Suspect {
+                        incarnation: *incarnation,
+                        node: target.as_str(),
+                        from: name,
+                    });
+                    let _ = push_msg(&mut b, &s);
+                }
+                r
+            }
+            OutKind::IndirectPing { seq, target, target_ip, port, nack } => push_msg(
+                &mut b,
+                &Message::IndirectPing(wire::IndirectPing {
+                    seq_no: *seq,
+                    target: target_ip.as_slice(),
+                    port: *port,
+                    node: target.as_str(),
+                    nack: *nack,
+                    source_addr: src_ip,
+                    source_port: src_port,
+                    source_node: name,
+                }),
+            ),
+            OutKind::Ack { seq } => push_msg(&mut b, &Message::Ack(wire::Ack { seq_no: *seq, payload: &[] })),
+            OutKind::Nack { seq } => push_msg(&mut b, &Message::Nack(wire::Nack { seq_no: *seq })),
+            OutKind::Suspect { incarnation, node } => push_msg(
+                &mut b,
+                &Message::Suspect(wire::Suspect {
+                    incarnation: *incarnation,
+                    node: node.as_str(),
+                    from: name,
+                }),
+            ),
+            OutKind::Gossip => true,
+        };
+        if !first {
+            self.metrics.outgoing_dropped += 1;
+            return None;
+        }
+        let max_parts = 255usize.saturating_sub(b.count());
+        self.gossip.drain_into(limit, max_parts, |m| b.push(m).is_ok());
+        if b.count() == 0 {
+            return None;
+        }
+        let mut len = b.finish();
+        if self.cfg.compression {
+            let mut z = core::mem::take(&mut self.scratch);
+            z.clear();
+            crate::lzw::encode_compress(&buf[room..room + len], &mut z);
+            if z.len() < len {
+                buf[room..room + z.len()].copy_from_slice(&z);
+                len = z.len();
+            }
+            self.scratch = z;
+        }
+        let n = packet::seal_packet(buf, room, len, &layers, out.crc, nonce).ok()?;
+        Some(Transmit { dst: out.to, len: n })
+    }
+
+    fn enqueue(&mut self, to: SocketAddr, kind: OutKind) {
+        if self.outgoing.len() >= self.cfg.max_outgoing_queue {
+            self.metrics.outgoing_dropped += 1;
+            return;
+        }
+        let crc = self.by_addr.get(&to).and_then(|id| self.members.get(id)).is_some_and(|m| m.pmax() >= 5);
+        self.outgoing.push_back(Outgoing { to, crc, kind });
+    }
+
+    fn emit(&mut self, e: Event) {
+        if self.events.len() >= self.cfg.max_event_queue {
+            self.metrics.events_dropped += 1;
+        } else {
+            self.events.push_back(e);
+        }
+    }
+
+    // ----- commands ----------------------------------------------------------
+
+    /// Starts joining through the node at `addr`: a push-pull state exchange
+    /// over TCP. Carry out the returned request; the reply merges the cluster's
+    /// state ([`handle_stream_reply`](Self::handle_stream_reply) reports success).
+    pub fn join(&mut self, _now: Instant, addr: SocketAddr) -> StreamRequest {
+        self.push_pull_request(addr, true)
+    }
+
+    /// Queues a broadcast of `payload` under `topic` to every member (gossip,
+    /// eventually consistent, delivered once per node; not to this node).
+    pub fn broadcast(&mut self, topic: &str, payload: &[u8]) -> Result<(), BroadcastError> {
+        if self.leave_item.is_some() {
+            return Err(BroadcastError::Leaving);
+        }
+        if topic.len() > user::MAX_TOPIC_LEN {
+            return Err(BroadcastError::TopicTooLong);
+        }
+        let max_msg = self.max_gossip_len();
+        let probe = crate::serf::UserEvent { ltime: u64::MAX, name: topic, payload: &[], cc: false };
+        let overhead = probe.encoded_len() + 5; // payload length prefix grows by up to 5 bytes
+        if overhead + payload.len() > max_msg {
+            return Err(BroadcastError::TooLarge { max_payload: max_msg.saturating_sub(overhead) });
+        }
+        let ltime = self.dedup.next_local(topic, payload);
+        let ev = crate::serf::UserEvent { ltime, name: topic, payload, cc: false };
+        let mut msg = vec![0u8; ev.encoded_len()];
+        match ev.encode(&mut msg) {
+            Ok(n) => msg.truncate(n),
+            Err(_) => return Err(BroadcastError::TooLarge { max_payload: max_msg.saturating_sub(overhead) }),
+        }
+        self.gossip.push(None, msg);
+        Ok(())
+    }
+
+    /// Largest gossip message that fits alone in a packet.
+    fn max_gossip_len(&self) -> usize {
+        self.body_room(true).saturating_sub(4 + COMPOUND_PART_OVERHEAD)
+    }
+
+    /// Encodes a direct message to the live member `target` into `buf`;
+    /// returns where to send `buf[..len]`. No allocation.
+    pub fn encode_direct(
+        &mut self,
+        target: &NodeId,
+        topic: &str,
+        payload: &[u8],
+        buf: &mut [u8],
+    ) -> Result<Transmit, SendError> {
+        let (addr, crc) = match self.members.get(target.as_str()) {
+            Some(m) if m.node.state.is_live() => (m.node.addr, m.pmax() >= 5),
+            _ => return Err(SendError::UnknownNode(target.clone())),
+        };
+        self.encode_direct_inner(addr, crc, topic, payload, buf)
+    }
+
+    /// Encodes a direct message to `addr` (which need not be a member) into `buf`.
+    pub fn encode_direct_to_addr(
+        &mut self,
+        addr: SocketAddr,
+        topic: &str,
+        payload: &[u8],
+        buf: &mut [u8],
+    ) -> Result<Transmit, SendError> {
+        let crc = self.by_addr.get(&addr).and_then(|id| self.members.get(id)).is_some_and(|m| m.pmax() >= 5);
+        self.encode_direct_inner(addr, crc, topic, payload, buf)
+    }
+
+    /// The largest direct-send payload that fits one datagram with `topic`.
+    pub fn max_direct_payload(&self, topic: &str) -> usize {
+        self.body_room(true).saturating_sub(user::direct_overhead(self.name.as_str()) + topic.len())
+    }
+
+    fn encode_direct_inner(
+        &mut self,
+        to: SocketAddr,
+        crc: bool,
+        topic: &str,
+        payload: &[u8],
+        buf: &mut [u8],
+    ) -> Result<Transmit, SendError> {
+        if topic.len() > user::MAX_TOPIC_LEN {
+            return Err(SendError::TopicTooLong);
+        }
+        let too_large = SendError::TooLarge { max_payload: self.max_direct_payload(topic) };
+        let nonce = self.nonce();
+        let layers = Layers {
+            label: self.cfg.label.as_bytes(),
+            keyring: self.keyring.as_ref(),
+            verify_incoming: true,
+        };
+        let room = packet::header_room(&layers, crc);
+        let tag = if layers.keyring.is_some() { TAG_LEN } else { 0 };
+        let end = self.cfg.udp_buffer_size.min(buf.len()).saturating_sub(tag);
+        let body = buf.get_mut(room..end).ok_or(too_large.clone())?;
+        let len = user::encode_direct(body, self.name.as_str(), topic, payload).ok_or(too_large.clone())?;
+        let n = packet::seal_packet(buf, room, len, &layers, crc, nonce).map_err(|_| too_large)?;
+        self.metrics.packets_sent += 1;
+        self.metrics.bytes_sent += n as u64;
+        Ok(Transmit { dst: to, len: n })
+    }
+
+    /// A reliable (TCP) direct message to `addr`: no size limit but
+    /// `MAX_STREAM_BYTES`; no reply is expected.
+    pub fn send_reliable(
+        &mut self,
+        addr: SocketAddr,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<StreamRequest, SendError> {
+        if topic.len() > user::MAX_TOPIC_LEN {
+            return Err(SendError::TopicTooLong);
+        }
+        let len = user::direct_overhead(self.name.as_str()) + topic.len() + payload.len();
+        if len > MAX_STREAM_BYTES {
+            return Err(SendError::TooLarge { max_payload: MAX_STREAM_BYTES - (len - payload.len()) });
+        }
+        let mut framed = vec![0u8; len];
+        let n = user::encode_direct(&mut framed, self.name.as_str(), topic, payload)
+            .ok_or(SendError::TopicTooLong)?;
+        let mut msg = Vec::with_capacity(n + 8);
+        wire::encode_user_stream(&mut msg, &framed[1..n]);
+        Ok(self.stream_request(addr, &msg, PendingStream::User, false))
+    }
+
+    /// Leaves gracefully: gossips that this node left (memberlist's dead
+    /// message about itself) and stops probing. Keep driving the node until
+    /// [`leave_complete`](Self::leave_complete) (or a timeout), then stop it.
+    pub fn leave(&mut self, _now: Instant) {
+        if self.leave_item.is_some() {
+            return;
+        }
+        let name = self.name.clone();
+        let msg = encode_vec(&Message::Dead(wire::Dead {
+            incarnation: self.incarnation,
+            node: name.as_str(),
+            from: name.as_str(),
+        }));
+        self.leave_item = Some(self.gossip.push(Some(name), msg));
+        self.probe = None;
+    }
+
+    /// Whether the leave message has reached enough members to spread.
+    pub fn leave_complete(&self) -> bool {
+        let Some(id) = self.leave_item else { return false };
+        let live = self.num_live() - 1;
+        let want = live.min(self.cfg.gossip_nodes.max(1)) as u32;
+        match self.gossip.transmits(id) {
+            Some(t) => t >= want,
+            None => true,
+        }
+    }
+
+    // ----- timers --------------------------------------------------------------
+
+    /// Runs every timer due at `now`: probe deadlines, indirect-probe relays,
+    /// suspicion timeouts, the next probe, gossip and push-pull rounds.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire_relays(now);
+        self.advance_probe(now);
+        self.expire_suspicions(now);
+        if self.leave_item.is_none() && now >= self.next_probe {
+            self.start_probe(now);
+        }
+        if now >= self.next_gossip {
+            self.gossip_round(now);
+            self.next_gossip = (self.next_gossip + self.cfg.gossip_interval).max(now);
+            if self.next_gossip == now {
+                self.next_gossip = now + self.cfg.gossip_interval;
+            }
+        }
+        if now >= self.next_push_pull {
+            self.push_pull_round(now);
+        }
+    }
+
+    fn expire_relays(&mut self, now: Instant) {
+        while let Some((&seq, r)) = self.relays.iter().find(|(_, r)| r.deadline <= now) {
+            let (to, orig, nack) = (r.reply_to, r.orig_seq, r.nack);
+            self.relays.remove(&seq);
+            if nack {
+                self.enqueue(to, OutKind::Nack { seq: orig });
+            }
+        }
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    fn random_below(&mut self, n: usize) -> usize {
+        if n <= 1 {
+            0
+        } else {
+            (self.rng.next_u64() % n as u64) as usize
+        }
+    }
+
+    /// Up to `k` distinct random members accepted by `pick`, excluding `skip`.
+    fn random_members(
+        &mut self,
+        k: usize,
+        skip: Option<&str>,
+        pick: impl Fn(&Member) -> bool,
+    ) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = Vec::new();
+        let n = self.probe_order.len();
+        if k == 0 || n == 0 {
+            return out;
+        }
+        // Random sampling with a bounded number of tries: O(k), not O(n).
+        let tries = 3 * k + 8;
+        for _ in 0..tries {
+            if out.len() >= k {
+                break;
+            }
+            let i = self.random_below(n);
+            let id = &self.probe_order[i];
+            if Some(id.as_str()) == skip || out.contains(id) {
+                continue;
+            }
+            if self.members.get(id).is_some_and(&pick) {
+                out.push(id.clone());
+            }
+        }
+        if out.len() < k && n <= 4 * k + 8 {
+            // Small clusters: take whatever qualifies.
+            for id in self.probe_order.clone() {
+                if out.len() >= k {
+                    break;
+                }
+                if Some(id.as_str()) != skip && !out.contains(&id) && self.members.get(&id).is_some_and(&pick)
+                {
+                    out.push(id);
+                }
+            }
+        }
+        out
+    }
+
+    fn reset_probe_order(&mut self, now: Instant) {
+        // Forget members dead or left for longer than gossip_to_the_dead_time.
+        let keep = self.cfg.gossip_to_the_dead_time;
+        let gone: Vec<NodeId> = self
+            .members
+            .values()
+            .filter(|m| !m.node.state.is_live() && now.saturating_duration_since(m.state_change) > keep)
+            .map(|m| m.node.id.clone())
+            .collect();
+        for id in gone {
+            if let Some(m) = self.members.remove(&id) {
+                if self.by_addr.get(&m.node.addr) == Some(&id) {
+                    self.by_addr.remove(&m.node.addr);
+                }
+            }
+            self.suspicions.remove(&id);
+        }
+        self.probe_order = self.members.keys().cloned().collect();
+        for i in (1..self.probe_order.len()).rev() {
+            let j = self.random_below(i + 1);
+            self.probe_order.swap(i, j);
+        }
+        self.probe_index = 0;
+    }
+
+    fn start_probe(&mut self, now: Instant) {
+        self.next_probe = now + self.awareness.scale(self.cfg.protocol_interval);
+        if self.probe.is_some() {
+            return;
+        }
+        let mut target = None;
+        let mut visited = 0usize;
+        while visited <= self.probe_order.len() {
+            if self.probe_index >= self.probe_order.len() {
+                self.reset_probe_order(now);
+                if self.probe_order.is_empty() {
+                    return;
+                }
+            }
+            let id = self.probe_order[self.probe_index].clone();
+            self.probe_index += 1;
+            visited += 1;
+            if let Some(m) = self.members.get(&id) {
+                if m.node.state.is_live() {
+                    target = Some((id, m.node.addr, m.node.state, m.node.incarnation));
+                    break;
+                }
+            }
+        }
+        let Some((id, addr, state, incarnation)) = target else { return };
+        let seq = self.next_seq();
+        self.metrics.probes += 1;
+        // Buddy system: a suspect hears about its suspicion with the probe.
+        let suspect = (state == State::Suspect).then_some(incarnation);
+        self.enqueue(addr, OutKind::Ping { seq, target: id.clone(), suspect });
+        let deadline = now + self.awareness.scale(self.cfg.probe_timeout);
+        self.probe = Some(Probe { target: id, seq, start: now, stage: ProbeStage::Direct { deadline } });
+    }
+
+    fn advance_probe(&mut self, now: Instant) {
+        let Some(probe) = self.probe.clone() else { return };
+        match probe.stage {
+            ProbeStage::Direct { deadline } if now >= deadline => {
+                let Some(m) = self.members.get(&probe.target) else {
+                    self.probe = None;
+                    return;
+                };
+                let (t_ip, t_port, t_pmax) = (m.ip, m.node.addr.port(), m.pmax());
+                let t_addr = m.node.addr;
+                self.metrics.indirect_probes += 1;
+                let helpers =
+                    self.random_members(self.cfg.indirect_checks, Some(probe.target.as_str()), |m| {
+                        m.node.state == State::Alive
+                    });
+                let mut expected_nacks = 0;
+                for h in helpers {
+                    let Some(hm) = self.members.get(&h) else { continue };
+                    let nack = hm.pmax() >= 4;
+                    expected_nacks += nack as u32;
+                    let to = hm.node.addr;
+                    self.enqueue(
+                        to,
+                        OutKind::IndirectPing {
+                            seq: probe.seq,
+                            target: probe.target.clone(),
+                            target_ip: t_ip,
+                            port: t_port,
+                            nack,
+                        },
+                    );
+                }
+                if self.cfg.tcp_fallback_probe && t_pmax >= 3 {
+                    let ping = encode_vec(&Message::Ping(wire::Ping {
+                        seq_no: probe.seq,
+                        node: probe.target.as_str(),
+                        source_addr: self.ip.as_slice(),
+                        source_port: self.addr.port(),
+                        source_node: self.name.as_str(),
+                    }));
+                    let req =
+                        self.stream_request(t_addr, &ping, PendingStream::Ping { seq: probe.seq }, true);
+                    self.stream_requests.push_back(req);
+                }
+                let deadline = probe.start + self.awareness.scale(self.cfg.protocol_interval);
+                if let Some(p) = &mut self.probe {
+                    p.stage = ProbeStage::Indirect { deadline, expected_nacks, nacks: 0 };
+                }
+            }
+            ProbeStage::Indirect { deadline, expected_nacks, nacks } if now >= deadline => {
+                self.probe = None;
+                self.metrics.failed_probes += 1;
+                let delta = if expected_nacks > 0 { expected_nacks.saturating_sub(nacks) as i32 } else { 1 };
+                self.awareness.apply(delta);
+                if let Some(m) = self.members.get(&probe.target) {
+                    if m.node.state.is_live() {
+                        let inc = m.node.incarnation;
+                        let me = self.name.clone();
+                        self.suspect_node(now, inc, probe.target.as_str(), me.as_str());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn expire_suspicions(&mut self, now: Instant) {
+        let due: Vec<NodeId> =
+            self.suspicions.iter().filter(|(_, s)| s.deadline() <= now).map(|(id, _)| id.clone()).collect();
+        for id in due {
+            self.suspicions.remove(&id);
+            let Some(m) = self.members.get(&id) else { continue };
+            if m.node.state != State::Suspect {
+                continue;
+            }
+            let inc = m.node.incarnation;
+            self.metrics.declared_dead += 1;
+            let me = self.name.clone();
+            self.dead_node(now, inc, id.as_str(), me.as_str());
+        }
+    }
+
+    fn gossip_round(&mut self, now: Instant) {
+        if self.gossip.is_empty() {
+            return;
+        }
+        let dead_window = self.cfg.gossip_to_the_dead_time;
+        let targets = self.random_members(self.cfg.gossip_nodes, None, |m| {
+            m.node.state.is_live() || now.saturating_duration_since(m.state_change) < dead_window
+        });
+        for id in targets {
+            if let Some(m) = self.members.get(&id) {
+                let to = m.node.addr;
+                self.enqueue(to, OutKind::Gossip);
+            }
+        }
+    }
+
+    fn push_pull_round(&mut self, now: Instant) {
+        if self.cfg.push_pull_interval.is_zero() {
+            self.next_push_pull = Instant::from_nanos(u64::MAX);
+            return;
+        }
+        let n = self.num_live();
+        self.next_push_pull = now + push_pull_scale(self.cfg.push_pull_interval, n);
+        if self.leave_item.is_some() {
+            return;
+        }
+        let picked = self.random_members(1, None, |m| m.node.state == State::Alive);
+        if let Some(addr) = picked.first().and_then(|id| self.members.get(id)).map(|m| m.node.addr) {
+            let req = self.push_pull_request(addr, false);
+            self.stream_requests.push_back(req);
+        }
+    }
+
+    // ----- packets in ----------------------------------------------------------
+
+    /// Handles one datagram from `from`, decrypting in place. User messages are
+    /// handed to `deliver`, borrowed from `buf` (no copy). Bad input is dropped
+    /// and counted in [`metrics`](Self::metrics).
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        buf: &mut [u8],
+        deliver: &mut dyn FnMut(Delivery<'_>),
+    ) {
+        self.metrics.packets_received += 1;
+        self.metrics.bytes_received += buf.len() as u64;
+        let layers = self.layers();
+        let plain = match packet::open_packet(buf, &layers) {
+            Ok(p) => p,
+            Err(e) => {
+                self.count_packet_error(&e);
+                return;
+            }
+        };
+        self.dispatch(now, from, plain, 0, deliver);
+    }
+
+    fn count_packet_error(&mut self, e: &PacketError) {
+        let m = &mut self.metrics;
+        match e {
+            PacketError::LabelMismatch => m.dropped_label += 1,
+            PacketError::Decrypt(_) => m.dropped_decrypt += 1,
+            PacketError::BadCrc => m.dropped_crc += 1,
+            _ => m.dropped_malformed += 1,
+        }
+    }
+
+    fn dispatch(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        msg: &[u8],
+        depth: u8,
+        deliver: &mut dyn FnMut(Delivery<'_>),
+    ) {
+        let m = match Message::decode(msg) {
+            Ok(m) => m,
+            Err(_) => {
+                self.metrics.dropped_malformed += 1;
+                return;
+            }
+        };
+        match m {
+            Message::Compound(c) => {
+                if depth >= MAX_DEPTH {
+                    self.metrics.dropped_malformed += 1;
+                    return;
+                }
+                self.metrics.dropped_truncated_parts += c.truncated() as u64;
+                for part in c.parts() {
+                    self.dispatch(now, from, part, depth + 1, deliver);
+                }
+            }
+            Message::Compress(c) => {
+                if depth >= MAX_DEPTH || c.algo != 0 {
+                    self.metrics.dropped_decompress += 1;
+                    return;
+                }
+                let mut z = core::mem::take(&mut self.scratch);
+                z.clear();
+                match crate::lzw::decompress(c.buf, &mut z, MAX_UDP_DECOMPRESSED) {
+                    Ok(()) => self.dispatch(now, from, &z, depth + 1, deliver),
+                    Err(_) => self.metrics.dropped_decompress += 1,
+                }
+                if self.scratch.capacity() < z.capacity() {
+                    self.scratch = z;
+                }
+            }
+            Message::Ping(p) => {
+                if !p.node.is_empty() && p.node != self.name.as_str() {
+                    self.metrics.dropped_wrong_node += 1;
+                    return;
+                }
+                let to = reply_addr(from, p.source_addr, p.source_port);
+                self.enqueue(to, OutKind::Ack { seq: p.seq_no });
+            }
+            Message::IndirectPing(ip) => self.handle_indirect_ping(now, from, &ip),
+            Message::Ack(a) => self.handle_ack(now, a.seq_no),
+            Message::Nack(n) => self.handle_nack(n.seq_no),
+            Message::Alive(a) => self.alive_node(now, &a),
+            Message::Suspect(s) => self.suspect_node(now, s.incarnation, s.node, s.from),
+            Message::Dead(d) => self.dead_node(now, d.incarnation, d.node, d.from),
+            Message::User(body) => self.handle_user(from, body, deliver),
+            _ => self.metrics.dropped_unexpected += 1,
+        }
+    }
+
+    fn handle_indirect_ping(&mut self, now: Instant, from: SocketAddr, ip: &wire::IndirectPing<'_>) {
+        let Some(target) = socket_addr(ip.target, ip.port) else {
+            self.metrics.dropped_invalid_member += 1;
+            return;
+        };
+        if self.relays.len() >= MAX_RELAYS {
+            self.metrics.relays_dropped += 1;
+            return;
+        }
+        let seq = self.next_seq();
+        let reply_to = reply_addr(from, ip.source_addr, ip.source_port);
+        let deadline = now + self.cfg.probe_timeout;
+        self.relays.insert(seq, Relay { orig_seq: ip.seq_no, reply_to, nack: ip.nack, deadline });
+        self.enqueue(target, OutKind::Ping { seq, target: NodeId::from(ip.node), suspect: None });
+    }
+
+    fn handle_ack(&mut self, _now: Instant, seq: u32) {
+        if let Some(r) = self.relays.remove(&seq) {
+            self.enqueue(r.reply_to, OutKind::Ack { seq: r.orig_seq });
+            return;
+        }
+        if self.probe.as_ref().is_some_and(|p| p.seq == seq) {
+            self.probe = None;
+            self.awareness.apply(-1);
+            return;
+        }
+        self.metrics.stale_acks += 1;
+    }
+
+    fn handle_nack(&mut self, seq: u32) {
+        if let Some(Probe { seq: s, stage: ProbeStage::Indirect { nacks, .. }, .. }) = &mut self.probe {
+            if *s == seq {
+                *nacks += 1;
+                return;
+            }
+        }
+        self.metrics.stale_acks += 1;
+    }
+
+    fn handle_user(&mut self, from: SocketAddr, body: &[u8], deliver: &mut dyn FnMut(Delivery<'_>)) {
+        match body.first() {
+            Some(&crate::serf::USER_EVENT) => {
+                let ev = match crate::serf::UserEvent::decode(body) {
+                    Ok(ev) => ev,
+                    Err(_) => {
+                        self.metrics.dropped_malformed += 1;
+                        return;
+                    }
+                };
+                if !self.dedup.observe(ev.ltime, ev.name, ev.payload) {
+                    self.metrics.broadcasts_duplicate += 1;
+                    return;
+                }
+                self.metrics.broadcasts_received += 1;
+                // Re-gossip exactly what we received.
+                let mut msg = Vec::with_capacity(body.len() + 1);
+                msg.push(msg_type::USER);
+                msg.extend_from_slice(body);
+                self.gossip.push(None, msg);
+                let relay = self.by_addr.get(&from).cloned();
+                self.deliver_from(
+                    relay.as_ref().map(|n| n.as_str()).unwrap_or(""),
+                    from,
+                    ev.name,
+                    ev.payload,
+                    DeliveryKind::Broadcast,
+                    deliver,
+                );
+            }
+            Some(&t) if t != user::DIRECT_MAGIC && looks_like_serf(body) => {
+                self.metrics.serf_messages_ignored += 1;
+            }
+            _ => {
+                let d = user::decode_direct(body);
+                self.metrics.user_messages_received += 1;
+                self.deliver_from(d.sender, from, d.topic, d.payload, DeliveryKind::Direct, deliver);
+            }
+        }
+    }
+
+    fn deliver_from(
+        &self,
+        sender: &str,
+        from: SocketAddr,
+        topic: &str,
+        payload: &[u8],
+        kind: DeliveryKind,
+        deliver: &mut dyn FnMut(Delivery<'_>),
+    ) {
+        if let Some(m) = self.members.get(sender) {
+            deliver(Delivery { sender: &m.node, topic, payload, kind });
+            return;
+        }
+        if !sender.is_empty() && sender == self.name.as_str() {
+            let me = self.local_node();
+            deliver(Delivery { sender: &me, topic, payload, kind });
+            return;
+        }
+        let id = if sender.is_empty() { NodeId::from(from.to_string()) } else { NodeId::from(sender) };
+        let tmp = Node { id, addr: from, state: State::Alive, incarnation: 0, meta: Arc::from(&[][..]) };
+        deliver(Delivery { sender: &tmp, topic, payload, kind });
+    }
+
+    // ----- membership ------------------------------------------------------------
+
+    fn queue_alive_self(&mut self) {
+        let msg = encode_vec(&Message::Alive(wire::Alive {
+            incarnation: self.incarnation,
+            node: self.name.as_str(),
+            addr: self.ip.as_slice(),
+            port: self.addr.port(),
+            meta: &self.meta,
+            vsn: &self.vsn,
+        }));
+        let name = self.name.clone();
+        self.gossip.push(Some(name), msg);
+    }
+
+    fn refute(&mut self, accused: u32) {
+        self.incarnation = self.incarnation.max(accused).saturating_add(1);
+        self.metrics.refutes += 1;
+        self.awareness.apply(1);
+        self.queue_alive_self();
+    }
+
+    fn alive_node(&mut self, now: Instant, a: &wire::Alive<'_>) {
+        let Some(addr) = socket_addr(a.addr, a.port) else {
+            self.metrics.dropped_invalid_member += 1;
+            return;
+        };
+        let bad_vsn = a.vsn.len() >= 2 && (a.vsn[0] == 0 || a.vsn[1] == 0 || a.vsn[0] > a.vsn[1]);
+        if bad_vsn || a.meta.len() > META_MAX_SIZE || a.node.is_empty() {
+            self.metrics.dropped_invalid_member += 1;
+            return;
+        }
+        if a.node == self.name.as_str() {
+            if self.leave_item.is_some() || a.incarnation < self.incarnation {
+                return;
+            }
+            if a.incarnation == self.incarnation && addr == self.addr && *a.meta == *self.meta {
+                return;
+            }
+            self.refute(a.incarnation);
+            return;
+        }
+        let mut vsn = [PROTOCOL_MIN, PROTOCOL_CUR, PROTOCOL_CUR, 0, 0, 0];
+        for (d, s) in vsn.iter_mut().zip(a.vsn.iter()) {
+            *d = *s;
+        }
+        let event = match self.members.get_mut(a.node) {
+            None => {
+                let id = NodeId::from(a.node);
+                let node = Node {
+                    id: id.clone(),
+                    addr,
+                    state: State::Alive,
+                    incarnation: a.incarnation,
+                    meta: Arc::from(a.meta),
+                };
+                self.members.insert(
+                    id.clone(),
+                    Member { node: node.clone(), ip: IpBytes::of(addr.ip()), vsn, state_change: now },
+                );
+                self.by_addr.insert(addr, id.clone());
+                // Insert at a random place in the probe order.
+                self.probe_order.push(id);
+                let last = self.probe_order.len() - 1;
+                let lo = self.probe_index.min(last);
+                let j = lo + self.random_below(last - lo + 1);
+                self.probe_order.swap(last, j);
+                Event::Join(node)
+            }
+            Some(m) => {
+                if a.incarnation <= m.node.incarnation {
+                    return;
+                }
+                if m.node.state.is_live() && m.node.addr != addr {
+                    // Another node claims a live member's name: memberlist refuses it.
+                    self.metrics.dropped_invalid_member += 1;
+                    return;
+                }
+                let old_state = m.node.state;
+                let changed = m.node.addr != addr || *m.node.meta != *a.meta;
+                let old_addr = m.node.addr;
+                m.node.incarnation = a.incarnation;
+                m.node.state = State::Alive;
+                m.node.addr = addr;
+                if *m.node.meta != *a.meta {
+                    m.node.meta = Arc::from(a.meta);
+                }
+                m.ip = IpBytes::of(addr.ip());
+                m.vsn = vsn;
+                m.state_change = now;
+                let node = m.node.clone();
+                if old_addr != addr {
+                    self.by_addr.remove(&old_addr);
+                    self.by_addr.insert(addr, node.id.clone());
+                }
+                self.suspicions.remove(a.node);
+                match old_state {
+                    State::Dead | State::Left => Event::Join(node),
+                    State::Suspect => Event::Alive(node),
+                    State::Alive if changed => Event::Update(node),
+                    State::Alive => {
+                        self.regossip_alive(a);
+                        return;
+                    }
+                }
+            }
+        };
+        self.regossip_alive(a);
+        self.emit(event);
+    }
+
+    fn regossip_alive(&mut self, a: &wire::Alive<'_>) {
+        let msg = encode_vec(&Message::Alive(*a));
+        self.gossip.push(Some(NodeId::from(a.node)), msg);
+    }
+
+    fn suspect_node(&mut self, now: Instant, incarnation: u32, node: &str, from: &str) {
+        if node == self.name.as_str() {
+            if self.leave_item.is_none() && incarnation >= self.incarnation {
+                self.refute(incarnation);
+            }
+            return;
+        }
+        let n = self.members.len() + 1;
+        let Some(m) = self.members.get_mut(node) else { return };
+        if incarnation < m.node.incarnation {
+            return;
+        }
+        let id = m.node.id.clone();
+        let msg = || encode_vec(&Message::Suspect(wire::Suspect { incarnation, node, from }));
+        if let Some(s) = self.suspicions.get_mut(node) {
+            if s.confirm(&NodeId::from(from)) {
+                self.gossip.push(Some(id), msg());
+            }
+            return;
+        }
+        if m.node.state != State::Alive {
+            return;
+        }
+        m.node.incarnation = incarnation;
+        m.node.state = State::Suspect;
+        m.state_change = now;
+        let node_copy = m.node.clone();
+        let addr = m.node.addr;
+        let mult = self.cfg.suspicion_mult;
+        let k =
+            if n.saturating_sub(2) < mult.saturating_sub(2) as usize { 0 } else { mult.saturating_sub(2) };
+        let (min, max) =
+            suspicion_bounds(mult, self.cfg.suspicion_max_timeout_mult, n, self.cfg.protocol_interval);
+        self.suspicions.insert(id.clone(), Suspicion::new(now, NodeId::from(from), k, min, max));
+        self.gossip.push(Some(id.clone()), msg());
+        if from == self.name.as_str() {
+            // Tell the suspect first, so it can refute at once.
+            self.enqueue(addr, OutKind::Suspect { incarnation, node: id });
+        }
+        self.emit(Event::Suspect(node_copy));
+    }
+
+    fn dead_node(&mut self, now: Instant, incarnation: u32, node: &str, from: &str) {
+        if node == self.name.as_str() {
+            if self.leave_item.is_none() && incarnation >= self.incarnation {
+                self.refute(incarnation);
+            }
+            return;
+        }
+        let Some(m) = self.members.get_mut(node) else { return };
+        if incarnation < m.node.incarnation || !m.node.state.is_live() {
+            return;
+        }
+        m.node.incarnation = incarnation;
+        m.node.state = if node == from { State::Left } else { State::Dead };
+        m.state_change = now;
+        let copy = m.node.clone();
+        self.suspicions.remove(node);
+        if self.probe.as_ref().is_some_and(|p| p.target.as_str() == node) {
+            self.probe = None;
+        }
+        let msg = encode_vec(&Message::Dead(wire::Dead { incarnation, node, from }));
+        self.gossip.push(Some(copy.id.clone()), msg);
+        self.emit(Event::Leave(copy));
+    }
+
+    // ----- streams -----------------------------------------------------------------
+
+    fn stream_request(
+        &mut self,
+        addr: SocketAddr,
+        msg: &[u8],
+        kind: PendingStream,
+        expects_reply: bool,
+    ) -> StreamRequest {
+        let nonce = self.nonce();
+        let mut data = Vec::new();
+        let label = self.cfg.label.as_bytes();
+        packet::seal_stream_message(
+            msg,
+            true,
+            label,
+            self.keyring.as_ref(),
+            self.cfg.compression,
+            nonce,
+            &mut data,
+        );
+        let id = self.next_stream_id;
+        self.next_stream_id += 1;
+        if expects_reply {
+            self.pending_streams.insert(id, kind);
+        }
+        StreamRequest { id, addr, data, expects_reply, timeout: self.cfg.tcp_timeout }
+    }
+
+    fn local_state(&self, join: bool) -> Vec<u8> {
+        let header = PushPullHeader { nodes: (self.members.len() + 1) as u32, user_state_len: 0, join };
+        let me = PushNodeState {
+            name: self.name.as_str(),
+            addr: self.ip.as_slice(),
+            port: self.addr.port(),
+            meta: &self.meta,
+            incarnation: self.incarnation,
+            state: if self.leave_item.is_some() { State::Left } else { State::Alive }.to_wire(),
+            vsn: &self.vsn,
+        };
+        let others = self.members.values().map(|m| PushNodeState {
+            name: m.node.id.as_str(),
+            addr: m.ip.as_slice(),
+            port: m.node.addr.port(),
+            meta: &m.node.meta,
+            incarnation: m.node.incarnation,
+            state: m.node.state.to_wire(),
+            vsn: &m.vsn,
+        });
+        let mut out = Vec::new();
+        wire::encode_push_pull(&mut out, &header, core::iter::once(me).chain(others), &[]);
+        out
+    }
+
+    fn push_pull_request(&mut self, addr: SocketAddr, join: bool) -> StreamRequest {
+        let msg = self.local_state(join);
+        self.stream_request(addr, &msg, PendingStream::PushPull, true)
+    }
+
+    /// Finds one whole message in the bytes read so far from a stream.
+    /// `inbound` is true on accepted connections, where a label header precedes
+    /// the message when the cluster has a label.
+    pub fn stream_frame(&self, buf: &[u8], inbound: bool) -> Result<StreamFrame, StreamError> {
+        let mut start = 0;
+        if inbound {
+            match packet::strip_stream_label(buf, self.cfg.label.as_bytes())? {
+                None => return Ok(StreamFrame::NeedMore),
+                Some(n) => start = n,
+            }
+        }
+        match packet::stream_frame(&buf[start..], MAX_STREAM_BYTES)? {
+            FrameStatus::NeedMore => Ok(StreamFrame::NeedMore),
+            FrameStatus::Complete(len) => Ok(StreamFrame::Complete { start, end: start + len }),
+        }
+    }
+
+    /// Handles one message from an accepted stream (after its label header).
+    /// Returns the bytes to write back, if any. User messages go to `deliver`.
+    pub fn handle_stream(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        frame: &mut [u8],
+        deliver: &mut dyn FnMut(Delivery<'_>),
+    ) -> Result<Option<Vec<u8>>, StreamError> {
+        let mut scratch = Vec::new();
+        let verify = self.keyring.is_some();
+        let msg = packet::open_stream(
+            frame,
+            self.cfg.label.as_bytes(),
+            self.keyring.as_ref(),
+            verify,
+            &mut scratch,
+        )
+        .inspect_err(|_| self.metrics.stream_errors += 1)?;
+        let reply = match msg.first().copied() {
+            Some(msg_type::PUSH_PULL) => {
+                let local = self.local_state(false);
+                let r = self.merge_remote(now, msg);
+                let reply = self.seal_reply(&local);
+                r?;
+                Some(reply)
+            }
+            Some(msg_type::PING) => match Message::decode(msg)? {
+                Message::Ping(p) if p.node.is_empty() || p.node == self.name.as_str() => {
+                    let ack = encode_vec(&Message::Ack(wire::Ack { seq_no: p.seq_no, payload: &[] }));
+                    Some(self.seal_reply(&ack))
+                }
+                _ => {
+                    self.metrics.dropped_wrong_node += 1;
+                    None
+                }
+            },
+            Some(msg_type::USER) => {
+                let mut r = crate::msgpack::Reader::new(&msg[1..]);
+                let header = wire::UserMsgHeader::decode_body(&mut r)?;
+                let body = r.take(header.user_msg_len as usize)?;
+                let d = user::decode_direct(body);
+                self.metrics.user_messages_received += 1;
+                self.deliver_from(d.sender, from, d.topic, d.payload, DeliveryKind::Direct, deliver);
+                None
+            }
+            Some(t) => {
+                self.metrics.stream_errors += 1;
+                return Err(StreamError::Unexpected(t));
+            }
+            None => return Err(StreamError::Malformed(wire::DecodeError::Truncated)),
+        };
+        Ok(reply)
+    }
+
+    fn seal_reply(&mut self, msg: &[u8]) -> Vec<u8> {
+        let nonce = self.nonce();
+        let mut out = Vec::new();
+        packet::seal_stream_message(
+            msg,
+            false,
+            self.cfg.label.as_bytes(),
+            self.keyring.as_ref(),
+            self.cfg.compression,
+            nonce,
+            &mut out,
+        );
+        out
+    }
+
+    /// Handles the reply to a [`StreamRequest`] (the frame found by
+    /// [`stream_frame`](Self::stream_frame) with `inbound = false`).
+    pub fn handle_stream_reply(
+        &mut self,
+        now: Instant,
+        id: u64,
+        frame: &mut [u8],
+    ) -> Result<(), StreamError> {
+        let kind = self.pending_streams.remove(&id).ok_or(StreamError::UnknownStream)?;
+        let r = self.stream_reply_inner(now, kind, frame);
+        if r.is_err() {
+            self.metrics.stream_errors += 1;
+        }
+        r
+    }
+
+    fn stream_reply_inner(
+        &mut self,
+        now: Instant,
+        kind: PendingStream,
+        frame: &mut [u8],
+    ) -> Result<(), StreamError> {
+        let mut scratch = Vec::new();
+        let verify = self.keyring.is_some();
+        let msg = packet::open_stream(
+            frame,
+            self.cfg.label.as_bytes(),
+            self.keyring.as_ref(),
+            verify,
+            &mut scratch,
+        )?;
+        if msg.first() == Some(&msg_type::ERR) {
+            if let Message::Err(e) = Message::decode(msg)? {
+                return Err(StreamError::Remote(e.error.to_string()));
+            }
+        }
+        match kind {
+            PendingStream::PushPull => {
+                self.merge_remote(now, msg)?;
+                Ok(())
+            }
+            PendingStream::Ping { seq } => match Message::decode(msg)? {
+                Message::Ack(a) if a.seq_no == seq => {
+                    self.handle_ack(now, seq);
+                    Ok(())
+                }
+                _ => Err(StreamError::PingMismatch),
+            },
+            PendingStream::User => Err(StreamError::Unexpected(msg.first().copied().unwrap_or(0))),
+        }
+    }
+
+    /// Reports that the exchange `id` failed (connect, write, read or timeout).
+    pub fn handle_stream_failed(&mut self, id: u64) {
+        if self.pending_streams.remove(&id).is_some() {
+            self.metrics.stream_errors += 1;
+        }
+    }
+
+    fn merge_remote(&mut self, now: Instant, msg: &[u8]) -> Result<usize, StreamError> {
+        self.verify_versions(msg)?;
+        let mut r = wire::PushPullReader::new(msg)?;
+        let mut count = 0;
+        while let Some(n) = r.next_node()? {
+            count += 1;
+            match State::from_wire(n.state) {
+                Some(State::Alive) => self.alive_node(
+                    now,
+                    &wire::Alive {
+                        incarnation: n.incarnation,
+                        node: n.name,
+                        addr: n.addr,
+                        port: n.port,
+                        meta: n.meta,
+                        vsn: n.vsn,
+                    },
+                ),
+                Some(State::Left) => self.dead_node(now, n.incarnation, n.name, n.name),
+                // memberlist prefers to suspect what others think dead.
+                Some(State::Dead) | Some(State::Suspect) => {
+                    let me = self.name.clone();
+                    self.suspect_node(now, n.incarnation, n.name, me.as_str());
+                }
+                None => self.metrics.dropped_invalid_member += 1,
+            }
+        }
+        self.metrics.push_pulls += 1;
+        Ok(count)
+    }
+
+    /// memberlist's `verifyProtocol`: every live node's current protocol and
+    /// delegate versions must lie in the range all live nodes accept.
+    fn verify_versions(&self, msg: &[u8]) -> Result<(), StreamError> {
+        let mut lo = [0u8; 2];
+        let mut hi = [u8::MAX; 2];
+        let mut widen = |v: &[u8]| {
+            if v.len() >= 6 {
+                lo[0] = lo[0].max(v[0]);
+                hi[0] = hi[0].min(v[1]);
+                lo[1] = lo[1].max(v[3]);
+                hi[1] = hi[1].min(v[4]);
+            }
+        };
+        widen(&self.vsn);
+        for m in self.members.values().filter(|m| m.node.state == State::Alive) {
+            widen(&m.vsn);
+        }
+        let mut r = wire::PushPullReader::new(msg)?;
+        while let Some(n) = r.next_node()? {
+            if n.state == State::Alive.to_wire() {
+                widen(n.vsn);
+            }
+        }
+        let check = |name: &str, v: &[u8]| -> Result<(), StreamError> {
+            if v.len() < 6 {
+                return Ok(());
+            }
+            for (i, (which, cur)) in [("protocol", v[2]), ("delegate", v[5])].into_iter().enumerate() {
+                if cur < lo[i] || cur > hi[i] {
+                    return Err(StreamError::IncompatibleVersions {
+                        node: name.to_string(),
+                        which,
+                        version: cur,
+                        range: (lo[i], hi[i]),
+                    });
+                }
+            }
+            Ok(())
+        };
+        check(self.name.as_str(), &self.vsn)?;
+        for m in self.members.values().filter(|m| m.node.state == State::Alive) {
+            check(m.node.id.as_str(), &m.vsn)?;
+        }
+        let mut r = wire::PushPullReader::new(msg)?;
+        while let Some(n) = r.next_node()? {
+            if n.state == State::Alive.to_wire() {
+                check(n.name, n.vsn)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a user message is one of Serf's own (a Serf type byte followed by
+/// a MessagePack map), as opposed to raw application bytes.
+fn looks_like_serf(body: &[u8]) -> bool {
+    match body.split_first() {
+        Some((&t, rest)) if t <= 12 => crate::msgpack::Reader::new(rest).read_map_len().is_ok(),
+        _ => false,
+    }
+}
+
+fn push_msg(b: &mut CompoundBuilder<'_>, m: &Message<'_>) -> bool {
+    b.push_with(m.encoded_len(), |out| m.encode(out)).is_ok()
+}
+
+fn encode_vec(m: &Message<'_>) -> Vec<u8> {
+    let mut v = vec![0u8; m.encoded_len()];
+    let n = m.encode(&mut v).unwrap_or(0);
+    v.truncate(n);
+    v
+}
+
+fn reply_addr(from: SocketAddr, ip: &[u8], port: u16) -> SocketAddr {
+    if port != 0 {
+        if let Some(a) = socket_addr(ip, port) {
+            return a;
+        }
+    }
+    from
+}
+
+/// `d * (x / 2^32)`: a random fraction of `d`.
+fn scale_frac(d: Duration, x: u32) -> Duration {
+    Duration::from_nanos(((d.as_nanos() * x as u128) >> 32) as u64)
+}
+
+/// memberlist's `pushPullScale`: above 32 members the interval grows with log2(n).
+fn push_pull_scale(interval: Duration, n: usize) -> Duration {
+    if n <= 32 {
+        return interval;
+    }
+    let mult = libm::ceil(libm::log2(n as f64) - libm::log2(32.0)) as u32 + 1;
+    scale(interval, mult)
+}

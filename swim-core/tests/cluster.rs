@@ -1,0 +1,489 @@
+//! Multi-node behaviour of the core, driven with explicit times (no sleeping):
+//! every datagram and stream is delivered in memory by a tiny harness.
+
+use rand_chacha::{rand_core::SeedableRng, ChaCha8Rng};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+use swim_core::{Config, DeliveryKind, Event, Instant, State, StreamFrame, Swim};
+
+const TICK: Duration = Duration::from_millis(10);
+
+struct Harness {
+    nodes: Vec<Swim<ChaCha8Rng>>,
+    addrs: Vec<SocketAddr>,
+    now: Instant,
+    /// Nodes whose process is stopped: they neither send nor receive.
+    down: BTreeSet<usize>,
+    /// Links (a, b) over which nothing passes, either way.
+    cut: BTreeSet<(usize, usize)>,
+    events: Vec<Vec<Event>>,
+    /// (receiver, topic, payload, kind)
+    delivered: Vec<(usize, String, Vec<u8>, DeliveryKind)>,
+    buf: Vec<u8>,
+}
+
+fn addr(i: usize) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 10_000 + i as u16))
+}
+
+impl Harness {
+    fn new(n: usize, seed: u64, cfg: impl Fn(usize) -> Config) -> Self {
+        let now = Instant::ZERO;
+        let nodes: Vec<_> = (0..n)
+            .map(|i| {
+                let c = Config { node_name: Some(format!("n{i}")), ..cfg(i) };
+                Swim::new(c, addr(i), ChaCha8Rng::seed_from_u64(seed * 1000 + i as u64), now).unwrap()
+            })
+            .collect();
+        Harness {
+            addrs: (0..n).map(addr).collect(),
+            nodes,
+            now,
+            down: BTreeSet::new(),
+            cut: BTreeSet::new(),
+            events: vec![Vec::new(); n],
+            delivered: Vec::new(),
+            buf: vec![0; 65_536],
+        }
+    }
+
+    fn fast(n: usize, seed: u64) -> Self {
+        Self::new(n, seed, |_| fast_config())
+    }
+
+    fn index(&self, a: SocketAddr) -> Option<usize> {
+        self.addrs.iter().position(|x| *x == a)
+    }
+
+    fn passes(&self, a: usize, b: usize) -> bool {
+        !self.down.contains(&a)
+            && !self.down.contains(&b)
+            && !self.cut.contains(&(a, b))
+            && !self.cut.contains(&(b, a))
+    }
+
+    /// Runs the stream exchange `req` from node `i` synchronously.
+    fn stream(&mut self, i: usize, mut req: swim_core::StreamRequest) {
+        let Some(j) = self.index(req.addr).filter(|&j| self.passes(i, j)) else {
+            self.nodes[i].handle_stream_failed(req.id);
+            return;
+        };
+        let now = self.now;
+        let StreamFrame::Complete { start, end } = self.nodes[j].stream_frame(&req.data, true).unwrap()
+        else {
+            panic!("request is not one whole frame")
+        };
+        let from = self.addrs[i];
+        let mut got = Vec::new();
+        let reply = self.nodes[j].handle_stream(now, from, &mut req.data[start..end], &mut |d| {
+            got.push((d.topic.to_string(), d.payload.to_vec(), d.kind));
+        });
+        for (t, p, k) in got {
+            self.delivered.push((j, t, p, k));
+        }
+        match reply {
+            Ok(Some(mut r)) if req.expects_reply => {
+                let StreamFrame::Complete { start, end } = self.nodes[i].stream_frame(&r, false).unwrap()
+                else {
+                    panic!("reply is not one whole frame")
+                };
+                let _ = self.nodes[i].handle_stream_reply(now, req.id, &mut r[start..end]);
+            }
+            _ if req.expects_reply => self.nodes[i].handle_stream_failed(req.id),
+            _ => {}
+        }
+    }
+
+    fn join(&mut self, i: usize, seed: usize) -> Result<(), swim_core::StreamError> {
+        let req = self.nodes[i].join(self.now, self.addrs[seed]);
+        let id = req.id;
+        let mut req = req;
+        let now = self.now;
+        let StreamFrame::Complete { start, end } = self.nodes[seed].stream_frame(&req.data, true).unwrap()
+        else {
+            panic!()
+        };
+        let reply =
+            self.nodes[seed].handle_stream(now, self.addrs[i], &mut req.data[start..end], &mut |_| {});
+        let mut r = reply?.expect("push-pull is answered");
+        let StreamFrame::Complete { start, end } = self.nodes[i].stream_frame(&r, false).unwrap() else {
+            panic!()
+        };
+        self.nodes[i].handle_stream_reply(now, id, &mut r[start..end])
+    }
+
+    /// Moves every packet and stream until all are quiet at this instant.
+    fn flush(&mut self) {
+        let now = self.now;
+        loop {
+            let mut moved = false;
+            for i in 0..self.nodes.len() {
+                if self.down.contains(&i) {
+                    continue;
+                }
+                while let Some(req) = self.nodes[i].poll_stream_request() {
+                    moved = true;
+                    self.stream(i, req);
+                }
+                while let Some(t) = self.nodes[i].poll_transmit(now, &mut self.buf) {
+                    moved = true;
+                    let Some(j) = self.index(t.dst) else { continue };
+                    if !self.passes(i, j) {
+                        continue;
+                    }
+                    let mut pkt = self.buf[..t.len].to_vec();
+                    let from = self.addrs[i];
+                    let mut got = Vec::new();
+                    self.nodes[j].handle_packet(now, from, &mut pkt, &mut |d| {
+                        got.push((d.topic.to_string(), d.payload.to_vec(), d.kind));
+                    });
+                    for (t, p, k) in got {
+                        self.delivered.push((j, t, p, k));
+                    }
+                }
+                while let Some(e) = self.nodes[i].poll_event() {
+                    self.events[i].push(e);
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn step(&mut self) {
+        self.now += TICK;
+        for i in 0..self.nodes.len() {
+            if !self.down.contains(&i) && self.nodes[i].poll_timeout() <= self.now {
+                self.nodes[i].handle_timeout(self.now);
+            }
+        }
+        self.flush();
+    }
+
+    fn run(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            self.step();
+        }
+    }
+
+    /// Runs until `cond` holds; returns the time it took, or None after `limit`.
+    fn run_until(&mut self, limit: Duration, mut cond: impl FnMut(&Self) -> bool) -> Option<Duration> {
+        let start = self.now;
+        let end = start + limit;
+        while self.now < end {
+            if cond(self) {
+                return Some(self.now.saturating_duration_since(start));
+            }
+            self.step();
+        }
+        cond(self).then(|| self.now.saturating_duration_since(start))
+    }
+
+    fn state_at(&self, observer: usize, of: usize) -> Option<State> {
+        self.nodes[observer].member(&format!("n{of}")).map(|n| n.state)
+    }
+
+    fn all_join(&mut self) {
+        for i in 1..self.nodes.len() {
+            self.join(i, 0).unwrap();
+        }
+        self.flush();
+    }
+
+    fn converged(&self) -> bool {
+        let n = self.nodes.len();
+        (0..n)
+            .filter(|i| !self.down.contains(i))
+            .all(|i| self.nodes[i].members().len() == n - self.down.len())
+    }
+}
+
+/// A faster protocol so tests cover many periods quickly (virtual time anyway).
+fn fast_config() -> Config {
+    Config {
+        protocol_interval: Duration::from_millis(200),
+        probe_timeout: Duration::from_millis(100),
+        gossip_interval: Duration::from_millis(50),
+        push_pull_interval: Duration::from_secs(5),
+        ..Config::default()
+    }
+}
+
+#[test]
+fn probe_and_ack_keep_everyone_alive() {
+    let mut h = Harness::fast(5, 1);
+    h.all_join();
+    assert!(h.run_until(Duration::from_secs(5), Harness::converged).is_some(), "cluster converges");
+    h.run(Duration::from_secs(10));
+    for n in &h.nodes {
+        let m = n.metrics();
+        assert!(m.probes >= 40, "{} probed {} times", n.name(), m.probes);
+        assert_eq!(m.failed_probes, 0, "no probe fails on a perfect network");
+        assert_eq!(n.members().len(), 5);
+    }
+    for ev in &h.events {
+        assert!(!ev.iter().any(|e| matches!(e, Event::Suspect(_) | Event::Leave(_))), "{ev:?}");
+    }
+}
+
+#[test]
+fn indirect_probes_save_a_member_behind_a_broken_link() {
+    let mut h = Harness::fast(4, 2);
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    // n0 and n3 cannot talk to each other at all (UDP or TCP); n1, n2 can reach both.
+    h.cut.insert((0, 3));
+    h.run(Duration::from_secs(20));
+    let m0 = h.nodes[0].metrics();
+    assert!(m0.indirect_probes > 0, "n0 had to ask others about n3");
+    assert_eq!(m0.failed_probes, 0, "the helpers' acks arrived through the relay");
+    for i in 0..4 {
+        for j in 0..4 {
+            if i != j {
+                assert_eq!(h.state_at(i, j), Some(State::Alive), "n{i} sees n{j}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_crashed_member_is_suspected_then_declared_dead_everywhere() {
+    let mut h = Harness::fast(6, 3);
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    h.events.iter_mut().for_each(Vec::clear);
+    h.down.insert(5);
+    // Bound: a probe round reaches n5 within (n-1) intervals, plus the maximum
+    // suspicion timeout (6 * 4 * max(1, log10 6) * interval).
+    let interval = fast_config().protocol_interval;
+    let bound = interval * 5 + interval * 4 * 6 + Duration::from_secs(1);
+    let took = h
+        .run_until(bound, |h| (0..5).all(|i| h.state_at(i, 5) == Some(State::Dead)))
+        .expect("every live node declares n5 dead within the bound");
+    for i in 0..5 {
+        let ev = &h.events[i];
+        let suspect = ev.iter().position(|e| matches!(e, Event::Suspect(n) if n.id.as_str() == "n5"));
+        let leave = ev
+            .iter()
+            .position(|e| matches!(e, Event::Leave(n) if n.id.as_str() == "n5" && n.state == State::Dead));
+        assert!(suspect.is_some() && leave.is_some() && suspect < leave, "n{i}: {ev:?}");
+        assert_eq!(h.nodes[i].members().len(), 5);
+    }
+    println!("crash detected everywhere after {took:?}");
+}
+
+#[test]
+fn a_paused_member_refutes_and_stays_alive() {
+    let mut h = Harness::fast(5, 4);
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    h.events.iter_mut().for_each(Vec::clear);
+    // Pause n4 until somebody suspects it, then resume it well before the timeout.
+    h.down.insert(4);
+    h.run_until(Duration::from_secs(5), |h| (0..4).any(|i| h.state_at(i, 4) == Some(State::Suspect)))
+        .expect("n4 becomes suspect");
+    h.down.remove(&4);
+    h.run_until(Duration::from_secs(5), |h| (0..4).all(|i| h.state_at(i, 4) == Some(State::Alive)))
+        .expect("n4 refutes and is alive everywhere");
+    assert!(h.nodes[4].metrics().refutes >= 1);
+    assert!(h.nodes[4].local_node().incarnation >= 1, "refutation raised the incarnation");
+    h.run(Duration::from_secs(10));
+    for i in 0..4 {
+        assert_eq!(h.state_at(i, 4), Some(State::Alive));
+        assert!(
+            !h.events[i].iter().any(|e| matches!(e, Event::Leave(_))),
+            "no false death: {:?}",
+            h.events[i]
+        );
+    }
+    assert!((0..4).any(|i| h.events[i].iter().any(|e| matches!(e, Event::Alive(n) if n.id.as_str() == "n4"))));
+}
+
+#[test]
+fn graceful_leave_is_seen_as_left_not_dead() {
+    let mut h = Harness::fast(5, 5);
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    let now = h.now;
+    h.nodes[2].leave(now);
+    h.run_until(Duration::from_secs(2), |h| h.nodes[2].leave_complete()).expect("leave spreads");
+    h.down.insert(2);
+    h.run_until(Duration::from_secs(5), |h| {
+        [0, 1, 3, 4].iter().all(|&i| h.state_at(i, 2) == Some(State::Left))
+    })
+    .expect("everyone sees n2 as left");
+    for i in [0, 1, 3, 4] {
+        assert!(h.events[i]
+            .iter()
+            .any(|e| matches!(e, Event::Leave(n) if n.id.as_str() == "n2" && n.state == State::Left)));
+        assert!(!h.events[i].iter().any(|e| matches!(e, Event::Suspect(n) if n.id.as_str() == "n2")));
+    }
+}
+
+#[test]
+fn broadcasts_reach_everyone_exactly_once() {
+    let mut h = Harness::fast(8, 6);
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    for k in 0..5 {
+        h.nodes[k % 3].broadcast("config-update", format!("{{\"version\": {k}}}").as_bytes()).unwrap();
+    }
+    h.run(Duration::from_secs(10));
+    for k in 0..5 {
+        let payload = format!("{{\"version\": {k}}}").into_bytes();
+        for r in 0..8 {
+            let n = h.delivered.iter().filter(|(to, t, p, kind)| {
+                *to == r && t == "config-update" && *p == payload && *kind == DeliveryKind::Broadcast
+            });
+            let expected = usize::from(r != k % 3);
+            assert_eq!(n.count(), expected, "n{r} got broadcast {k}");
+        }
+    }
+    assert!(h.nodes.iter().map(|n| n.metrics().broadcasts_duplicate).sum::<u64>() > 0, "gossip did repeat");
+}
+
+#[test]
+fn direct_send_delivers_with_sender_and_topic() {
+    let mut h = Harness::fast(3, 7);
+    h.all_join();
+    h.flush();
+    let mut buf = vec![0u8; 1400];
+    let t = h.nodes[0].encode_direct(&"n2".into(), "ping", b"pong", &mut buf).unwrap();
+    assert_eq!(t.dst, addr(2));
+    let mut got = Vec::new();
+    h.nodes[2].handle_packet(h.now, addr(0), &mut buf[..t.len], &mut |d| {
+        got.push((d.sender.id.to_string(), d.topic.to_string(), d.payload.to_vec(), d.kind))
+    });
+    assert_eq!(got, vec![("n0".into(), "ping".into(), b"pong".to_vec(), DeliveryKind::Direct)]);
+    let err = h.nodes[0].encode_direct(&"nobody".into(), "t", b"", &mut buf).unwrap_err();
+    assert!(matches!(err, swim_core::SendError::UnknownNode(_)));
+    let big = vec![0u8; 2000];
+    assert!(matches!(
+        h.nodes[0].encode_direct(&"n2".into(), "t", &big, &mut buf),
+        Err(swim_core::SendError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn the_gossip_queue_is_bounded_and_drops_are_counted() {
+    let mut h = Harness::new(2, 8, |_| Config { max_gossip_queue_depth: 5, ..fast_config() });
+    for k in 0..20 {
+        h.nodes[0].broadcast("t", &[k]).unwrap();
+    }
+    assert_eq!(h.nodes[0].gossip_queue_len(), 5);
+    // 20 broadcasts + the node's own alive message, 5 kept.
+    assert_eq!(h.nodes[0].metrics().gossip_queue_dropped, 16);
+}
+
+#[test]
+fn a_node_with_the_wrong_key_never_gets_in() {
+    let key = |i: usize| if i == 3 { vec![9u8; 32] } else { vec![1u8; 32] };
+    let mut h =
+        Harness::new(4, 9, |i| Config { encryption_enabled: true, secret_key: key(i), ..fast_config() });
+    for i in 1..3 {
+        h.join(i, 0).unwrap();
+    }
+    assert!(h.join(3, 0).is_err(), "the seed refuses the stream");
+    h.run(Duration::from_secs(5));
+    for i in 0..3 {
+        assert_eq!(h.nodes[i].members().len(), 3);
+        assert!(h.nodes[i].member("n3").is_none());
+    }
+    assert_eq!(h.nodes[3].members().len(), 1);
+    assert!(h.nodes[0].metrics().stream_errors >= 1);
+    // Its packets are dropped and counted.
+    let mut buf = vec![0u8; 1400];
+    let t = h.nodes[3].encode_direct_to_addr(addr(0), "x", b"y", &mut buf).unwrap();
+    let before = h.nodes[0].metrics().dropped_decrypt;
+    h.nodes[0].handle_packet(h.now, addr(3), &mut buf[..t.len], &mut |_| panic!("delivered"));
+    assert_eq!(h.nodes[0].metrics().dropped_decrypt, before + 1);
+}
+
+#[test]
+fn plaintext_nodes_cannot_join_an_encrypted_cluster() {
+    let mut h = Harness::new(3, 10, |i| Config {
+        encryption_enabled: i != 2,
+        secret_key: vec![5; 16],
+        ..fast_config()
+    });
+    h.join(1, 0).unwrap();
+    assert!(h.join(2, 0).is_err());
+    h.run(Duration::from_secs(3));
+    assert!(h.nodes[0].member("n2").is_none());
+}
+
+#[test]
+fn hostile_packets_are_dropped_and_counted_and_the_node_runs_on() {
+    let mut h = Harness::fast(2, 11);
+    h.all_join();
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    use rand_chacha::rand_core::RngCore;
+    let before = h.nodes[0].metrics();
+    for len in 0..2000usize {
+        let mut pkt = vec![0u8; len % 300];
+        rng.fill_bytes(&mut pkt);
+        if let Some(b) = pkt.first_mut() {
+            *b %= 14; // mostly valid type bytes, to get past the first check
+        }
+        h.nodes[0].handle_packet(h.now, addr(7), &mut pkt, &mut |_| {});
+    }
+    let m = h.nodes[0].metrics();
+    assert_eq!(m.packets_received - before.packets_received, 2000);
+    let dropped = m.dropped_malformed
+        + m.dropped_crc
+        + m.dropped_decompress
+        + m.dropped_unexpected
+        + m.dropped_invalid_member
+        + m.dropped_wrong_node
+        + m.dropped_truncated_parts;
+    assert!(dropped > 1000, "most random packets are refused and counted: {m:?}");
+    h.run(Duration::from_secs(3));
+    assert_eq!(h.nodes[0].members().len(), 2, "still a healthy member");
+    assert_eq!(h.nodes[0].metrics().failed_probes, 0);
+}
+
+#[test]
+fn same_seed_same_trace() {
+    fn trace(seed: u64) -> String {
+        let mut h = Harness::fast(6, seed);
+        h.all_join();
+        h.run(Duration::from_secs(3));
+        h.down.insert(3);
+        h.run(Duration::from_secs(10));
+        format!("{:?}", h.events)
+    }
+    let a = trace(42);
+    assert_eq!(a, trace(42));
+    assert_ne!(a, trace(43), "the seed matters");
+}
+
+#[test]
+fn incompatible_delegate_versions_fail_the_join_clearly() {
+    let mut h = Harness::new(2, 12, |i| Config {
+        delegate_versions: if i == 0 {
+            swim_core::DelegateVersions::SERF
+        } else {
+            swim_core::DelegateVersions::MEMBERLIST
+        },
+        ..fast_config()
+    });
+    let err = h.join(1, 0).unwrap_err();
+    assert!(matches!(err, swim_core::StreamError::IncompatibleVersions { .. }), "{err}");
+    assert!(err.to_string().contains("delegate"));
+}
+
+#[test]
+fn metadata_travels_and_updates() {
+    let mut h = Harness::new(3, 13, |i| {
+        let mut c = fast_config();
+        c.tags.insert("role".into(), format!("r{i}"));
+        c
+    });
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    let n1 = h.nodes[2].member("n1").unwrap();
+    assert_eq!(n1.tags(), vec![("role".to_string(), "r1".to_string())]);
+}

@@ -1,0 +1,590 @@
+//! What every async driver needs, written once (feature `std`): the locked
+//! core and its clock, message handlers, event streams, buffer pools,
+//! zero-copy delivery to handlers, and the driver-level error types.
+//!
+//! A driver (`swim-tokio`, `swim-smol`) only owns sockets, tasks and timers:
+//! it calls [`Shared::handle_packet`] with each datagram, sends what
+//! [`Shared::next_transmit`] produces, runs [`Shared::handle_timeout`] at
+//! [`Shared::next_deadline`], and carries out [`StreamRequest`]s over TCP.
+
+extern crate std;
+
+use crate::swim::{BroadcastError as CoreBroadcastError, SendError as CoreSendError};
+use crate::{
+    Config, ConfigError, Delivery, Event, Instant, Node, NodeId, StreamError, StreamFrame, StreamRequest,
+    Swim, Transmit,
+};
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::Future;
+use core::net::SocketAddr;
+use core::ops::Range;
+use core::pin::Pin;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::task::{Context, Poll, Waker};
+use rand_chacha::rand_core::SeedableRng;
+use std::sync::{Mutex, MutexGuard};
+
+/// The RNG the drivers give the core: ChaCha12 seeded from the OS, a CSPRNG
+/// (it also draws the AES-GCM nonces).
+pub type DriverRng = rand_chacha::ChaCha12Rng;
+
+type Handler = dyn Fn(&Node, &str, &[u8]) + Send + Sync;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `Cluster::create` failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CreateError {
+    /// `secret_key` is not 16, 24 or 32 bytes while encryption is enabled.
+    InvalidKey,
+    /// Another configuration mistake.
+    InvalidConfig(ConfigError),
+    /// The UDP or TCP listener could not be bound.
+    Bind {
+        /// What was being bound.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl fmt::Display for CreateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CreateError::InvalidKey => f.write_str(
+                "invalid secret key: AES-GCM needs 16, 24 or 32 bytes (32 for AES-256) when encryption is enabled",
+            ),
+            CreateError::InvalidConfig(e) => write!(f, "invalid configuration: {e}"),
+            CreateError::Bind { addr, source } => write!(f, "cannot bind {addr}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for CreateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CreateError::InvalidConfig(e) => Some(e),
+            CreateError::Bind { source, .. } => Some(source),
+            CreateError::InvalidKey => None,
+        }
+    }
+}
+
+impl From<ConfigError> for CreateError {
+    fn from(e: ConfigError) -> Self {
+        match e {
+            ConfigError::InvalidKey { .. } => CreateError::InvalidKey,
+            e => CreateError::InvalidConfig(e),
+        }
+    }
+}
+
+/// `Cluster::join` failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// No seed answered the state exchange (unreachable, refused, wrong key or
+    /// label, or timed out). Each seed's reason is logged at `warn`.
+    NoSeedsReachable,
+    /// A seed answered but its cluster cannot be joined with this
+    /// configuration (e.g. incompatible delegate versions).
+    Rejected {
+        /// The seed as given.
+        seed: String,
+        /// Why.
+        reason: StreamError,
+    },
+    /// No seeds were given.
+    NoSeeds,
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::NoSeedsReachable => f.write_str(
+                "no seed node could be reached (check addresses, ports, secret_key and label; details in the logs)",
+            ),
+            JoinError::Rejected { seed, reason } => write!(f, "seed {seed} refused the join: {reason}"),
+            JoinError::NoSeeds => f.write_str("no seed nodes given"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// `Cluster::send` / `send_to_addr` failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SendError {
+    /// No live member has that name.
+    UnknownNode(NodeId),
+    /// Topic and payload do not fit one datagram.
+    TooLarge {
+        /// The largest payload that fits with this topic.
+        max_payload: usize,
+    },
+    /// The topic is longer than 255 bytes.
+    TopicTooLong,
+    /// The socket refused the datagram or the stream failed.
+    Io(std::io::Error),
+    /// The cluster was shut down.
+    Shutdown,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::UnknownNode(id) => write!(f, "no live member named {id:?}"),
+            SendError::TooLarge { max_payload } => write!(
+                f,
+                "message does not fit one datagram: at most {max_payload} payload bytes with this topic \
+                 (raise udp_buffer_size or use send_reliable)"
+            ),
+            SendError::TopicTooLong => f.write_str("topic is longer than 255 bytes"),
+            SendError::Io(e) => write!(f, "send failed: {e}"),
+            SendError::Shutdown => f.write_str("the cluster was shut down"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+impl From<CoreSendError> for SendError {
+    fn from(e: CoreSendError) -> Self {
+        match e {
+            CoreSendError::UnknownNode(id) => SendError::UnknownNode(id),
+            CoreSendError::TooLarge { max_payload } => SendError::TooLarge { max_payload },
+            CoreSendError::TopicTooLong => SendError::TopicTooLong,
+        }
+    }
+}
+
+impl From<std::io::Error> for SendError {
+    fn from(e: std::io::Error) -> Self {
+        SendError::Io(e)
+    }
+}
+
+/// `Cluster::broadcast` failed (the core's reasons).
+pub type BroadcastError = CoreBroadcastError;
+
+/// A fixed set of reusable buffers. Taking from an empty pool allocates (and
+/// counts a miss); returning to a full pool frees.
+#[derive(Debug)]
+pub struct Pool {
+    free: Mutex<Vec<Vec<u8>>>,
+    size: usize,
+    count: usize,
+    misses: AtomicU64,
+}
+
+impl Pool {
+    /// `count` buffers of `size` bytes.
+    pub fn new(count: usize, size: usize) -> Self {
+        let free = (0..count).map(|_| alloc::vec![0u8; size]).collect();
+        Pool { free: Mutex::new(free), size, count, misses: AtomicU64::new(0) }
+    }
+
+    /// A buffer of the pool's size.
+    pub fn take(&self) -> Vec<u8> {
+        if let Some(b) = lock(&self.free).pop() {
+            return b;
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        alloc::vec![0u8; self.size]
+    }
+
+    /// Gives a buffer back.
+    pub fn put(&self, mut b: Vec<u8>) {
+        b.resize(self.size, 0);
+        let mut free = lock(&self.free);
+        if free.len() < self.count {
+            free.push(b);
+        }
+    }
+
+    /// Times the pool was empty.
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+}
+
+/// A one-waiter wake-up flag (the protocol loop waits on it).
+#[derive(Debug, Default)]
+struct Signal {
+    state: Mutex<(bool, Option<Waker>)>,
+}
+
+impl Signal {
+    fn notify(&self) {
+        let mut s = lock(&self.state);
+        s.0 = true;
+        if let Some(w) = s.1.take() {
+            w.wake();
+        }
+    }
+
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut s = lock(&self.state);
+        if core::mem::take(&mut s.0) {
+            Poll::Ready(())
+        } else {
+            s.1 = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct SubState {
+    queue: VecDeque<Event>,
+    waker: Option<Waker>,
+    closed: bool,
+}
+
+/// A stream of membership events: `next().await`, or use it as a
+/// `futures_core::Stream<Item = Event>`. Ends (`None`) when the cluster shuts
+/// down. Events that pile up unread past `max_event_queue` are dropped oldest
+/// first and counted.
+#[derive(Debug)]
+pub struct Events {
+    sub: Arc<Mutex<SubState>>,
+    shared: Arc<Shared>,
+}
+
+impl Events {
+    /// The next event, or `None` once the cluster has shut down.
+    pub async fn next(&mut self) -> Option<Event> {
+        core::future::poll_fn(|cx| self.poll_event(cx)).await
+    }
+
+    /// An event if one is ready, without waiting.
+    pub fn try_next(&mut self) -> Option<Event> {
+        lock(&self.sub).queue.pop_front()
+    }
+
+    fn poll_event(&self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        let mut s = lock(&self.sub);
+        if let Some(e) = s.queue.pop_front() {
+            return Poll::Ready(Some(e));
+        }
+        if s.closed {
+            return Poll::Ready(None);
+        }
+        s.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl futures_core::Stream for Events {
+    type Item = Event;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.poll_event(cx)
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        let me = Arc::as_ptr(&self.sub);
+        lock(&self.shared.subscribers).retain(|s| Arc::as_ptr(s) != me);
+    }
+}
+
+/// Where a delivered topic or payload lives after the core returned.
+#[derive(Debug, Clone)]
+enum Span {
+    /// Inside receive slot `slot` (the usual, zero-copy case).
+    InBuf { slot: usize, range: Range<usize> },
+    /// Copied into the staging area (it was decompressed into core scratch).
+    Copied(Range<usize>),
+}
+
+/// One received datagram: `buf[..len]` came from `from`.
+#[derive(Debug)]
+pub struct RecvSlot {
+    /// The buffer (from the receive pool).
+    pub buf: Vec<u8>,
+    /// Bytes received.
+    pub len: usize,
+    /// Sender.
+    pub from: SocketAddr,
+}
+
+/// Reusable scratch for deliveries: handlers run after the core's lock is
+/// released (so they may call `send`), and most payloads are never copied —
+/// only their position in the packet buffer is remembered.
+#[derive(Debug, Default)]
+pub struct Staging {
+    items: Vec<(Node, Span, Span)>,
+    bytes: Vec<u8>,
+}
+
+impl Staging {
+    fn span(&mut self, slot: usize, base: usize, len: usize, part: &[u8]) -> Span {
+        let p = part.as_ptr() as usize;
+        if p >= base && p + part.len() <= base + len {
+            Span::InBuf { slot, range: p - base..p - base + part.len() }
+        } else {
+            let start = self.bytes.len();
+            self.bytes.extend_from_slice(part);
+            Span::Copied(start..self.bytes.len())
+        }
+    }
+
+    fn record(&mut self, slot: usize, base: usize, len: usize, d: &Delivery<'_>) {
+        let topic = self.span(slot, base, len, d.topic.as_bytes());
+        let payload = self.span(slot, base, len, d.payload);
+        self.items.push((d.sender.clone(), topic, payload));
+    }
+
+    fn resolve<'a>(&'a self, bufs: &'a [&'a [u8]], s: &Span) -> &'a [u8] {
+        match s {
+            Span::InBuf { slot, range } => bufs.get(*slot).and_then(|b| b.get(range.clone())).unwrap_or(&[]),
+            Span::Copied(r) => self.bytes.get(r.clone()).unwrap_or(&[]),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.items.clear();
+        self.bytes.clear();
+    }
+}
+
+/// The state both drivers share: the core behind a lock, its clock and the
+/// application's handlers and subscribers.
+pub struct Shared {
+    core: Mutex<Swim<DriverRng>>,
+    epoch: std::time::Instant,
+    handlers: Mutex<Arc<Vec<Arc<Handler>>>>,
+    subscribers: Mutex<Vec<Arc<Mutex<SubState>>>>,
+    max_events: usize,
+    events_dropped: AtomicU64,
+    /// Buffers for outgoing datagrams.
+    pub send_pool: Pool,
+    /// Buffers for incoming datagrams.
+    pub recv_pool: Pool,
+    wake: Signal,
+    closed: AtomicBool,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared").field("core", &*lock(&self.core)).finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Validates `config` and builds the core for a node reachable at `addr`.
+    pub fn new(config: Config, addr: SocketAddr) -> Result<Arc<Shared>, CreateError> {
+        config.validate()?;
+        let epoch = std::time::Instant::now();
+        let (sends, recvs, size, max_events) = (
+            config.send_buffer_count,
+            config.recv_buffer_count,
+            config.udp_buffer_size,
+            config.max_event_queue,
+        );
+        let core = Swim::new(config, addr, DriverRng::from_os_rng(), Instant::ZERO)?;
+        Ok(Arc::new(Shared {
+            core: Mutex::new(core),
+            epoch,
+            handlers: Mutex::new(Arc::new(Vec::new())),
+            subscribers: Mutex::new(Vec::new()),
+            max_events,
+            events_dropped: AtomicU64::new(0),
+            send_pool: Pool::new(sends, size),
+            recv_pool: Pool::new(recvs, size),
+            wake: Signal::default(),
+            closed: AtomicBool::new(false),
+        }))
+    }
+
+    /// The core's clock now.
+    pub fn now(&self) -> Instant {
+        Instant::from_duration(self.epoch.elapsed())
+    }
+
+    /// The wall-clock instant of a core instant.
+    pub fn to_std(&self, t: Instant) -> std::time::Instant {
+        self.epoch
+            .checked_add(t.since_epoch())
+            .unwrap_or_else(|| self.epoch + core::time::Duration::from_secs(1 << 30))
+    }
+
+    /// Runs `f` on the core under its lock, then publishes the events it
+    /// produced and wakes the protocol loop.
+    pub fn with_core<T>(&self, f: impl FnOnce(&mut Swim<DriverRng>, Instant) -> T) -> T {
+        let now = self.now();
+        let mut core = lock(&self.core);
+        let out = f(&mut core, now);
+        self.publish(&mut core);
+        drop(core);
+        self.wake.notify();
+        out
+    }
+
+    /// Reads the core under its lock.
+    pub fn read<T>(&self, f: impl FnOnce(&Swim<DriverRng>) -> T) -> T {
+        f(&lock(&self.core))
+    }
+
+    fn publish(&self, core: &mut Swim<DriverRng>) {
+        let subs = lock(&self.subscribers);
+        while let Some(e) = core.poll_event() {
+            for s in subs.iter() {
+                let mut s = lock(s);
+                if s.queue.len() >= self.max_events {
+                    s.queue.pop_front();
+                    self.events_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                s.queue.push_back(e.clone());
+                if let Some(w) = s.waker.take() {
+                    w.wake();
+                }
+            }
+        }
+    }
+
+    /// Registers a message handler (called for direct and broadcast messages).
+    pub fn on_message(&self, f: impl Fn(&Node, &str, &[u8]) + Send + Sync + 'static) {
+        let mut h = lock(&self.handlers);
+        let mut v: Vec<Arc<Handler>> = (**h).clone();
+        v.push(Arc::new(f));
+        *h = Arc::new(v);
+    }
+
+    /// A new event stream: it sees every event from now on.
+    pub fn events(self: &Arc<Self>) -> Events {
+        let sub = Arc::new(Mutex::new(SubState { closed: self.is_closed(), ..SubState::default() }));
+        lock(&self.subscribers).push(sub.clone());
+        Events { sub, shared: self.clone() }
+    }
+
+    /// Events dropped because a subscriber did not keep up.
+    pub fn events_dropped(&self) -> u64 {
+        self.events_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Handles the received datagrams under one lock, then runs the message
+    /// handlers outside it (they may call back into the cluster).
+    pub fn handle_packets(&self, slots: &mut [RecvSlot], staging: &mut Staging) {
+        staging.clear();
+        {
+            let now = self.now();
+            let mut core = lock(&self.core);
+            for (i, slot) in slots.iter_mut().enumerate() {
+                let len = slot.len.min(slot.buf.len());
+                let buf = &mut slot.buf[..len];
+                let base = buf.as_ptr() as usize;
+                core.handle_packet(now, slot.from, buf, &mut |d| staging.record(i, base, len, &d));
+            }
+            self.publish(&mut core);
+        }
+        if !staging.items.is_empty() {
+            let bufs: Vec<&[u8]> = slots.iter().map(|s| &s.buf[..s.len.min(s.buf.len())]).collect();
+            self.run_handlers(&bufs, staging);
+        }
+        self.wake.notify();
+    }
+
+    fn run_handlers(&self, bufs: &[&[u8]], staging: &Staging) {
+        let handlers = lock(&self.handlers).clone();
+        if handlers.is_empty() {
+            return;
+        }
+        for (node, topic, payload) in &staging.items {
+            let topic = core::str::from_utf8(staging.resolve(bufs, topic)).unwrap_or("");
+            let payload = staging.resolve(bufs, payload);
+            for h in handlers.iter() {
+                h(node, topic, payload);
+            }
+        }
+    }
+
+    /// Runs the core's timers if due.
+    pub fn handle_timeout(&self) {
+        let now = self.now();
+        let mut core = lock(&self.core);
+        if core.poll_timeout() <= now {
+            core.handle_timeout(now);
+        }
+        self.publish(&mut core);
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is due next.
+    pub fn next_deadline(&self) -> std::time::Instant {
+        self.to_std(lock(&self.core).poll_timeout())
+    }
+
+    /// Waits until something changed that the protocol loop should look at.
+    pub fn changed(&self) -> impl Future<Output = ()> + '_ {
+        core::future::poll_fn(move |cx| self.wake.poll(cx))
+    }
+
+    /// The next datagram to send, encoded into `buf`.
+    pub fn next_transmit(&self, buf: &mut [u8]) -> Option<Transmit> {
+        let now = self.now();
+        lock(&self.core).poll_transmit(now, buf)
+    }
+
+    /// The TCP exchanges the core wants carried out.
+    pub fn take_stream_requests(&self) -> Vec<StreamRequest> {
+        let mut core = lock(&self.core);
+        core::iter::from_fn(|| core.poll_stream_request()).collect()
+    }
+
+    /// Finds one whole message in the bytes read so far from a stream.
+    pub fn stream_frame(&self, buf: &[u8], inbound: bool) -> Result<StreamFrame, StreamError> {
+        lock(&self.core).stream_frame(buf, inbound)
+    }
+
+    /// Handles a message from an accepted stream; returns the reply to write.
+    pub fn handle_inbound_stream(
+        &self,
+        from: SocketAddr,
+        frame: &mut [u8],
+    ) -> Result<Option<Vec<u8>>, StreamError> {
+        let mut staging = Staging::default();
+        let (base, len) = (frame.as_ptr() as usize, frame.len());
+        let r = self.with_core(|core, now| {
+            core.handle_stream(now, from, frame, &mut |d| staging.record(0, base, len, &d))
+        });
+        self.run_handlers(&[&*frame], &staging);
+        r
+    }
+
+    /// Handles the reply frame of exchange `id`.
+    pub fn handle_stream_reply(&self, id: u64, frame: &mut [u8]) -> Result<(), StreamError> {
+        self.with_core(|core, now| core.handle_stream_reply(now, id, frame))
+    }
+
+    /// Reports that exchange `id` failed.
+    pub fn stream_failed(&self, id: u64) {
+        self.with_core(|core, _| core.handle_stream_failed(id));
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Marks the node shut down: event streams end, loops should stop.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        for s in lock(&self.subscribers).iter() {
+            let mut s = lock(s);
+            s.closed = true;
+            if let Some(w) = s.waker.take() {
+                w.wake();
+            }
+        }
+        self.wake.notify();
+    }
+}

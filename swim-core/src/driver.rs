@@ -344,9 +344,9 @@ impl Staging {
         self.items.push((d.sender.clone(), topic, payload));
     }
 
-    fn resolve<'a>(&'a self, bufs: &'a [&'a [u8]], s: &Span) -> &'a [u8] {
+    fn resolve<'a>(&'a self, buf: impl Fn(usize) -> &'a [u8], s: &Span) -> &'a [u8] {
         match s {
-            Span::InBuf { slot, range } => bufs.get(*slot).and_then(|b| b.get(range.clone())).unwrap_or(&[]),
+            Span::InBuf { slot, range } => buf(*slot).get(range.clone()).unwrap_or(&[]),
             Span::Copied(r) => self.bytes.get(r.clone()).unwrap_or(&[]),
         }
     }
@@ -488,20 +488,20 @@ impl Shared {
             self.publish(&mut core);
         }
         if !staging.items.is_empty() {
-            let bufs: Vec<&[u8]> = slots.iter().map(|s| &s.buf[..s.len.min(s.buf.len())]).collect();
-            self.run_handlers(&bufs, staging);
+            let buf = |i: usize| slots.get(i).map_or(&[][..], |s| &s.buf[..s.len.min(s.buf.len())]);
+            self.run_handlers(buf, staging);
         }
         self.wake.notify();
     }
 
-    fn run_handlers(&self, bufs: &[&[u8]], staging: &Staging) {
+    fn run_handlers<'a>(&self, buf: impl Fn(usize) -> &'a [u8] + Copy, staging: &'a Staging) {
         let handlers = lock(&self.handlers).clone();
         if handlers.is_empty() {
             return;
         }
         for (node, topic, payload) in &staging.items {
-            let topic = core::str::from_utf8(staging.resolve(bufs, topic)).unwrap_or("");
-            let payload = staging.resolve(bufs, payload);
+            let topic = core::str::from_utf8(staging.resolve(buf, topic)).unwrap_or("");
+            let payload = staging.resolve(buf, payload);
             for h in handlers.iter() {
                 h(node, topic, payload);
             }
@@ -556,7 +556,8 @@ impl Shared {
         let r = self.with_core(|core, now| {
             core.handle_stream(now, from, frame, &mut |d| staging.record(0, base, len, &d))
         });
-        self.run_handlers(&[&*frame], &staging);
+        let frame: &[u8] = frame;
+        self.run_handlers(|_| frame, &staging);
         r
     }
 

@@ -64,8 +64,6 @@ fn decoding_and_sending_do_not_allocate() {
     }
     assert_eq!(region.change().allocations, 0, "direct send encodes without allocating");
 
-    let t = a.encode_direct_to_addr(target, "bench", &[1; 64], &mut buf).unwrap();
-    let packet = buf[..t.len].to_vec();
     let cfg_b = Config {
         node_name: Some("b".into()),
         encryption_enabled: true,
@@ -73,23 +71,46 @@ fn decoding_and_sending_do_not_allocate() {
         ..Config::default()
     };
     let mut b = Swim::new(cfg_b, target, ChaCha8Rng::seed_from_u64(2), Instant::ZERO).unwrap();
+
+    // From a sender b does not know yet: one temporary Node per message.
+    let t = a.encode_direct_to_addr(target, "bench", &[1; 64], &mut buf).unwrap();
+    let packet = buf[..t.len].to_vec();
     let mut rx = packet.clone();
     b.handle_packet(Instant::ZERO, addr, &mut rx, &mut |_| {}); // warm up
-    let mut delivered = 0usize;
     let region = Region::new(GLOBAL);
+    let mut delivered = 0usize;
     for _ in 0..1000 {
         rx.copy_from_slice(&packet);
-        b.handle_packet(Instant::ZERO, addr, &mut rx, &mut |d| {
-            // The unknown sender gets a temporary Node: the one allocation we
-            // tolerate is for senders that are not members (here: all of them).
-            delivered += d.payload.len();
-        });
+        b.handle_packet(Instant::ZERO, addr, &mut rx, &mut |d| delivered += d.payload.len());
     }
     let stats = region.change();
     assert_eq!(delivered, 64_000);
-    println!(
-        "receive path for a non-member sender: {} allocations per message",
-        stats.allocations as f64 / 1000.0
-    );
-    assert!(stats.allocations <= 3 * 1000, "bounded: {stats:?}");
+    assert!(stats.allocations <= 3 * 1000, "bounded for unknown senders: {stats:?}");
+
+    // From a member (the steady state): no allocation at all.
+    let mut req = b.join(Instant::ZERO, addr);
+    let swim_core::StreamFrame::Complete { start, end } = a.stream_frame(&req.data, true).unwrap() else {
+        panic!("one frame")
+    };
+    let mut reply =
+        a.handle_stream(Instant::ZERO, target, &mut req.data[start..end], &mut |_| {}).unwrap().unwrap();
+    let swim_core::StreamFrame::Complete { start, end } = b.stream_frame(&reply, false).unwrap() else {
+        panic!("one frame")
+    };
+    b.handle_stream_reply(Instant::ZERO, req.id, &mut reply[start..end]).unwrap();
+    let t = a.encode_direct(&"b".into(), "bench", &[1; 64], &mut buf).unwrap();
+    let packet = buf[..t.len].to_vec();
+    let mut rx = packet.clone();
+    b.handle_packet(Instant::ZERO, addr, &mut rx, &mut |_| {}); // warm up
+    let region = Region::new(GLOBAL);
+    let mut from_member = 0usize;
+    for _ in 0..1000 {
+        rx.copy_from_slice(&packet);
+        b.handle_packet(Instant::ZERO, addr, &mut rx, &mut |d| {
+            assert_eq!(d.sender.id.as_str(), "a");
+            from_member += 1;
+        });
+    }
+    assert_eq!(from_member, 1000);
+    assert_eq!(region.change().allocations, 0, "receiving from a member allocates nothing");
 }

@@ -423,11 +423,19 @@ impl Shared {
     pub fn with_core<T>(&self, f: impl FnOnce(&mut Swim<DriverRng>, Instant) -> T) -> T {
         let now = self.now();
         let mut core = lock(&self.core);
+        let before = core.poll_timeout();
         let out = f(&mut core, now);
-        self.publish(&mut core);
-        drop(core);
-        self.wake.notify();
+        self.settle(&mut core, before);
         out
+    }
+
+    /// After the core changed: publish its events, and wake the protocol loop
+    /// only if it now has something to do sooner than it planned.
+    fn settle(&self, core: &mut Swim<DriverRng>, before: Instant) {
+        self.publish(core);
+        if core.poll_timeout() < before || core.has_stream_requests() {
+            self.wake.notify();
+        }
     }
 
     /// Reads the core under its lock.
@@ -479,19 +487,19 @@ impl Shared {
         {
             let now = self.now();
             let mut core = lock(&self.core);
+            let before = core.poll_timeout();
             for (i, slot) in slots.iter_mut().enumerate() {
                 let len = slot.len.min(slot.buf.len());
                 let buf = &mut slot.buf[..len];
                 let base = buf.as_ptr() as usize;
                 core.handle_packet(now, slot.from, buf, &mut |d| staging.record(i, base, len, &d));
             }
-            self.publish(&mut core);
+            self.settle(&mut core, before);
         }
         if !staging.items.is_empty() {
             let buf = |i: usize| slots.get(i).map_or(&[][..], |s| &s.buf[..s.len.min(s.buf.len())]);
             self.run_handlers(buf, staging);
         }
-        self.wake.notify();
     }
 
     fn run_handlers<'a>(&self, buf: impl Fn(usize) -> &'a [u8] + Copy, staging: &'a Staging) {

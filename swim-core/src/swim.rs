@@ -541,6 +541,11 @@ impl<R: RngCore> Swim<R> {
         self.events.pop_front()
     }
 
+    /// Whether TCP exchanges are waiting for [`poll_stream_request`](Self::poll_stream_request).
+    pub fn has_stream_requests(&self) -> bool {
+        !self.stream_requests.is_empty()
+    }
+
     /// The next TCP exchange to carry out, if any.
     pub fn poll_stream_request(&mut self) -> Option<StreamRequest> {
         self.stream_requests.pop_front()

@@ -76,7 +76,7 @@ pub use crypto::Keyring;
 pub use metrics::Metrics;
 pub use node::{Node, NodeId, State};
 pub use swim::{
-    BroadcastError, Delivery, DeliveryKind, Event, SendError, StreamError, StreamFrame, StreamRequest, Swim,
-    Transmit, MAX_STREAM_BYTES,
+    BroadcastError, Delivery, DeliveryKind, Event, KeyringError, SendError, StreamError, StreamFrame,
+    StreamRequest, Swim, Transmit, MAX_STREAM_BYTES,
 };
 pub use time::Instant;

@@ -253,6 +253,29 @@ impl fmt::Display for BroadcastError {
 
 impl core::error::Error for BroadcastError {}
 
+/// Why a keyring operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyringError {
+    /// Encryption is not enabled on this node: there is no keyring.
+    Disabled,
+    /// The keyring refused the operation.
+    Key(crate::crypto::KeyError),
+}
+
+impl fmt::Display for KeyringError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyringError::Disabled => {
+                f.write_str("encryption is not enabled on this node, so it has no keyring")
+            }
+            KeyringError::Key(e) => write!(f, "keyring: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for KeyringError {}
+
 /// An address in memberlist's form (4 or 16 raw bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct IpBytes {
@@ -857,6 +880,43 @@ impl<R: RngCore> Swim<R> {
             Some(t) => t >= want,
             None => true,
         }
+    }
+
+    /// Replaces this node's tags (Serf-encoded metadata, at most 512 bytes):
+    /// raises the incarnation and gossips the change; members see `Update`.
+    pub fn set_tags(&mut self, tags: BTreeMap<String, String>) -> Result<(), ConfigError> {
+        let mut meta = Vec::new();
+        crate::serf::encode_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), &mut meta);
+        if meta.len() > META_MAX_SIZE {
+            return Err(ConfigError::TagsTooLarge(meta.len()));
+        }
+        self.cfg.tags = tags;
+        self.meta = Arc::from(meta);
+        self.incarnation = self.incarnation.saturating_add(1);
+        self.queue_alive_self();
+        Ok(())
+    }
+
+    /// The keys in use, primary first (`None` without encryption).
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.keyring.as_ref()
+    }
+
+    /// Adds a key that incoming packets may be encrypted with. Rotate a
+    /// cluster's key by installing the new key on every node, then making it
+    /// primary everywhere ([`use_key`](Self::use_key)), then removing the old one.
+    pub fn install_key(&mut self, key: &[u8]) -> Result<(), KeyringError> {
+        self.keyring.as_mut().ok_or(KeyringError::Disabled)?.add_key(key).map_err(KeyringError::Key)
+    }
+
+    /// Makes an installed key the one outgoing packets are encrypted with.
+    pub fn use_key(&mut self, key: &[u8]) -> Result<(), KeyringError> {
+        self.keyring.as_mut().ok_or(KeyringError::Disabled)?.use_key(key).map_err(KeyringError::Key)
+    }
+
+    /// Removes a key that is no longer primary.
+    pub fn remove_key(&mut self, key: &[u8]) -> Result<(), KeyringError> {
+        self.keyring.as_mut().ok_or(KeyringError::Disabled)?.remove_key(key).map_err(KeyringError::Key)
     }
 
     // ----- timers --------------------------------------------------------------

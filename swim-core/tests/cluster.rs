@@ -487,3 +487,80 @@ fn metadata_travels_and_updates() {
     let n1 = h.nodes[2].member("n1").unwrap();
     assert_eq!(n1.tags(), vec![("role".to_string(), "r1".to_string())]);
 }
+
+#[test]
+fn changed_tags_reach_everyone_as_an_update() {
+    let mut h = Harness::fast(4, 14);
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    h.events.iter_mut().for_each(Vec::clear);
+    let mut tags = std::collections::BTreeMap::new();
+    tags.insert("version".to_string(), "42".to_string());
+    h.nodes[3].set_tags(tags).unwrap();
+    let want = vec![("version".to_string(), "42".to_string())];
+    h.run_until(Duration::from_secs(3), |h| (0..3).all(|i| h.nodes[i].member("n3").unwrap().tags() == want))
+        .expect("the new tags spread");
+    for i in 0..3 {
+        assert!(h.events[i].iter().any(|e| matches!(e, Event::Update(n) if n.id.as_str() == "n3")));
+    }
+    let mut huge = std::collections::BTreeMap::new();
+    huge.insert("k".to_string(), "v".repeat(600));
+    assert!(h.nodes[3].set_tags(huge).is_err());
+}
+
+#[test]
+fn a_key_rotation_keeps_everyone_in() {
+    let old = vec![1u8; 32];
+    let new = vec![2u8; 16];
+    let mut h = Harness::new(4, 15, |_| Config {
+        encryption_enabled: true,
+        secret_key: vec![1; 32],
+        ..fast_config()
+    });
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    // Install everywhere, then switch every node one by one, then drop the old key.
+    for n in &mut h.nodes {
+        n.install_key(&new).unwrap();
+    }
+    h.run(Duration::from_secs(1));
+    for i in 0..4 {
+        h.nodes[i].use_key(&new).unwrap();
+        h.run(Duration::from_secs(1));
+    }
+    for n in &mut h.nodes {
+        n.remove_key(&old).unwrap();
+        assert_eq!(n.keyring().unwrap().primary(), &new[..]);
+    }
+    h.run(Duration::from_secs(5));
+    for (i, ev) in h.events.iter().enumerate() {
+        assert!(!ev.iter().any(|e| matches!(e, Event::Suspect(_) | Event::Leave(_))), "n{i}: {ev:?}");
+        assert_eq!(h.nodes[i].members().len(), 4);
+    }
+    // A node still on the old key alone is now out.
+    let mut buf = vec![0u8; 1400];
+    let mut stale = Swim::new(
+        Config {
+            node_name: Some("stale".into()),
+            encryption_enabled: true,
+            secret_key: old,
+            ..fast_config()
+        },
+        addr(9),
+        ChaCha8Rng::seed_from_u64(5),
+        h.now,
+    )
+    .unwrap();
+    let t = stale.encode_direct_to_addr(addr(0), "t", b"x", &mut buf).unwrap();
+    let before = h.nodes[0].metrics().dropped_decrypt;
+    h.nodes[0].handle_packet(h.now, addr(9), &mut buf[..t.len], &mut |_| panic!("delivered"));
+    assert_eq!(h.nodes[0].metrics().dropped_decrypt, before + 1);
+    let mut plain = Swim::new(
+        Config { node_name: Some("p".into()), ..fast_config() },
+        addr(8),
+        ChaCha8Rng::seed_from_u64(6),
+        h.now,
+    )
+    .unwrap();
+    assert!(matches!(plain.install_key(&new), Err(swim_core::KeyringError::Disabled)));
+}

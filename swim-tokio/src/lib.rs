@@ -54,7 +54,8 @@ use tokio::task::JoinHandle;
 
 pub use swim_core::driver::{BroadcastError, CreateError, Events, JoinError, SendError};
 pub use swim_core::{
-    Config, ConfigError, DelegateVersions, Event, Metrics, Node, NodeId, State, StreamError, StreamFrame,
+    Config, ConfigError, DelegateVersions, Event, KeyringError, Metrics, Node, NodeId, State, StreamError,
+    StreamFrame,
 };
 
 /// A running cluster node. Cheap to clone: clones share the node. Dropping
@@ -242,6 +243,28 @@ impl Cluster {
         let mut m = self.inner.shared.read(|c| c.metrics());
         m.events_dropped += self.inner.shared.events_dropped();
         m
+    }
+
+    /// Replaces this node's tags; other members see an `Update` event.
+    pub fn set_tags(&self, tags: std::collections::BTreeMap<String, String>) -> Result<(), ConfigError> {
+        self.inner.shared.with_core(|core, _| core.set_tags(tags))
+    }
+
+    /// Adds a key incoming packets may use (step 1 of a key rotation: do it on
+    /// every node, then [`use_key`](Self::use_key) everywhere, then
+    /// [`remove_key`](Self::remove_key) the old one).
+    pub fn install_key(&self, key: &[u8]) -> Result<(), KeyringError> {
+        self.inner.shared.with_core(|core, _| core.install_key(key))
+    }
+
+    /// Encrypts outgoing packets with an installed key from now on.
+    pub fn use_key(&self, key: &[u8]) -> Result<(), KeyringError> {
+        self.inner.shared.with_core(|core, _| core.use_key(key))
+    }
+
+    /// Removes a key that is no longer primary.
+    pub fn remove_key(&self, key: &[u8]) -> Result<(), KeyringError> {
+        self.inner.shared.with_core(|core, _| core.remove_key(key))
     }
 
     /// Leaves gracefully: tells the cluster this node is leaving and waits

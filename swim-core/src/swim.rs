@@ -1345,7 +1345,7 @@ impl<R: RngCore> Swim<R> {
                     deliver,
                 );
             }
-            Some(&t) if t != user::DIRECT_MAGIC && looks_like_serf(body) => {
+            Some(_) if crate::serf::is_serf_message(body) => {
                 self.metrics.serf_messages_ignored += 1;
             }
             _ => {
@@ -1675,9 +1675,7 @@ impl<R: RngCore> Swim<R> {
                 }
             },
             Some(msg_type::USER) => {
-                let mut r = crate::msgpack::Reader::new(&msg[1..]);
-                let header = wire::UserMsgHeader::decode_body(&mut r)?;
-                let body = r.take(header.user_msg_len as usize)?;
+                let body = wire::UserStreamReader::new(msg)?.body()?;
                 let d = user::decode_direct(body);
                 self.metrics.user_messages_received += 1;
                 self.deliver_from(d.sender, from, d.topic, d.payload, DeliveryKind::Direct, deliver);
@@ -1847,15 +1845,6 @@ impl<R: RngCore> Swim<R> {
             }
         }
         Ok(())
-    }
-}
-
-/// Whether a user message is one of Serf's own (a Serf type byte followed by
-/// a MessagePack map), as opposed to raw application bytes.
-fn looks_like_serf(body: &[u8]) -> bool {
-    match body.split_first() {
-        Some((&t, rest)) if t <= 12 => crate::msgpack::Reader::new(rest).read_map_len().is_ok(),
-        _ => false,
     }
 }
 

@@ -1,0 +1,14 @@
+//! Serf's layer and our direct-message framing.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use swim_core::serf::{decode_tags, is_serf_message, Join, Leave, UserEvent};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = is_serf_message(data);
+    let _ = UserEvent::decode(data);
+    let _ = Join::decode(data);
+    let _ = Leave::decode(data);
+    let _ = decode_tags(data);
+    let d = swim_core::user::decode_direct(data);
+    assert!(d.payload.len() <= data.len());
+});

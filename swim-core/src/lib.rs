@@ -54,6 +54,8 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+#[cfg(feature = "std")]
+pub mod cluster;
 pub mod config;
 pub mod crypto;
 #[cfg(feature = "std")]
@@ -64,6 +66,8 @@ pub mod metrics;
 pub mod msgpack;
 pub mod node;
 pub mod packet;
+#[cfg(feature = "std")]
+pub mod runtime;
 pub mod serf;
 pub mod suspicion;
 pub mod swim;

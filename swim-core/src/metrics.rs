@@ -64,3 +64,19 @@ pub struct Metrics {
     /// Stream exchanges that failed (I/O, decode, version mismatch).
     pub stream_errors: u64,
 }
+
+impl Metrics {
+    /// Everything dropped or refused from the network, all reasons together
+    /// (packets, and parts of compound packets).
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped_label
+            + self.dropped_decrypt
+            + self.dropped_crc
+            + self.dropped_malformed
+            + self.dropped_truncated_parts
+            + self.dropped_decompress
+            + self.dropped_wrong_node
+            + self.dropped_unexpected
+            + self.dropped_invalid_member
+    }
+}

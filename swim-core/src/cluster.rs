@@ -1,0 +1,507 @@
+//! The user API, written once for every runtime (feature `std`): `swim-tokio`
+//! and `swim-smol` export it as `Cluster` with their [`Runtime`].
+//!
+//! Three background tasks move bytes and time between the sockets and the
+//! core: the protocol loop (timers, outgoing datagrams, stream exchanges), the
+//! UDP receiver (batched), and the TCP acceptor.
+
+extern crate std;
+
+use crate::driver::{BroadcastError, CreateError, Events, JoinError, RecvSlot, SendError, Shared, Staging};
+use crate::runtime::{timeout, Conn, Listener, Runtime, Udp};
+use crate::{
+    Config, ConfigError, KeyringError, Metrics, Node, NodeId, StreamError, StreamFrame, StreamRequest,
+};
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::time::Duration;
+use std::sync::Mutex;
+
+/// A running cluster node. Cheap to clone: clones share the node. Dropping
+/// the last clone stops its tasks (without leaving: call
+/// [`leave`](Self::leave) first for a graceful exit).
+pub struct Cluster<R: Runtime> {
+    inner: Arc<Inner<R>>,
+}
+
+impl<R: Runtime> Clone for Cluster<R> {
+    fn clone(&self) -> Self {
+        Cluster { inner: self.inner.clone() }
+    }
+}
+
+struct Inner<R: Runtime> {
+    rt: R,
+    shared: Arc<Shared>,
+    socket: Arc<R::Udp>,
+    listener: Mutex<Option<R::Listener>>,
+    local_addr: SocketAddr,
+    tasks: Mutex<Vec<R::Task>>,
+}
+
+impl<R: Runtime> Drop for Inner<R> {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+impl<R: Runtime> fmt::Debug for Cluster<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cluster").field("local_addr", &self.inner.local_addr).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<R: Runtime> Cluster<R> {
+    /// Validates `config` and binds the UDP and TCP listeners on
+    /// `bind_addr:bind_port` (port 0: the OS picks one, the same for both).
+    /// Nothing runs until [`start`](Self::start).
+    pub async fn create(config: Config) -> Result<Self, CreateError> {
+        config.validate()?;
+        let rt = R::current();
+        let bind = SocketAddr::new(config.bind_addr, config.bind_port);
+        let (socket, listener) = bind_both(&rt, bind).await?;
+        let bound = socket.local_addr().map_err(|source| CreateError::Bind { addr: bind, source })?;
+        let advertise = config.advertise_addr.unwrap_or_else(|| advertise_for(bound));
+        let shared = Shared::new(config, advertise)?;
+        tracing::info!(name = %shared.read(|c| c.name().clone()), %bound, %advertise, "swim node created");
+        Ok(Cluster {
+            inner: Arc::new(Inner {
+                rt,
+                shared,
+                socket: Arc::new(socket),
+                listener: Mutex::new(Some(listener)),
+                local_addr: advertise,
+                tasks: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Starts the background tasks (protocol loop, UDP receiver, TCP
+    /// listener). Calling it twice does nothing.
+    pub fn start(&self) {
+        let Some(listener) = lock(&self.inner.listener).take() else { return };
+        let (rt, shared, socket) = (&self.inner.rt, &self.inner.shared, &self.inner.socket);
+        let tasks = [
+            rt.spawn(protocol_loop(rt.clone(), shared.clone(), socket.clone())),
+            rt.spawn(recv_loop(shared.clone(), socket.clone())),
+            rt.spawn(accept_loop(rt.clone(), shared.clone(), socket.clone(), listener)),
+        ];
+        lock(&self.inner.tasks).extend(tasks);
+    }
+
+    /// Joins the cluster through the given seeds (`"host:port"` names or
+    /// addresses), exchanging full state with each over TCP. Returns how many
+    /// seeds were contacted.
+    pub async fn join<S: AsRef<str>>(&self, seed_nodes: &[S]) -> Result<usize, JoinError> {
+        if seed_nodes.is_empty() {
+            return Err(JoinError::NoSeeds);
+        }
+        let inner = &self.inner;
+        let mut contacted = 0;
+        let mut rejected = None;
+        for seed in seed_nodes {
+            let seed = seed.as_ref();
+            let addr = match inner.rt.resolve(seed).await {
+                Ok(addrs) if !addrs.is_empty() => addrs[0],
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(seed, error = %e, "cannot resolve seed");
+                    continue;
+                }
+            };
+            let req = inner.shared.with_core(|core, now| core.join(now, addr));
+            match exchange(&inner.rt, &inner.shared, &*inner.socket, req).await {
+                Ok(()) => contacted += 1,
+                Err(ExchangeError::Protocol(reason @ StreamError::IncompatibleVersions { .. })) => {
+                    tracing::warn!(seed, error = %reason, "seed refused the join");
+                    rejected = Some(JoinError::Rejected { seed: seed.to_string(), reason });
+                }
+                Err(e) => tracing::warn!(seed, error = %e, "cannot join through seed"),
+            }
+        }
+        match (contacted, rejected) {
+            (0, Some(r)) => Err(r),
+            (0, None) => Err(JoinError::NoSeedsReachable),
+            (n, _) => Ok(n),
+        }
+    }
+
+    /// Gossips `payload` under `topic` to every member (eventually
+    /// consistent; each node delivers it once; this node does not).
+    pub fn broadcast(&self, topic: &str, payload: &[u8]) -> Result<(), BroadcastError> {
+        self.inner.shared.with_core(|core, _| core.broadcast(topic, payload))
+    }
+
+    /// Sends one UDP datagram to the live member `target`.
+    pub async fn send(&self, target: &NodeId, topic: &str, payload: &[u8]) -> Result<(), SendError> {
+        self.send_datagram(|core, buf| core.encode_direct(target, topic, payload, buf)).await
+    }
+
+    /// Sends one UDP datagram to `addr`, member or not.
+    pub async fn send_to_addr(&self, addr: SocketAddr, topic: &str, payload: &[u8]) -> Result<(), SendError> {
+        self.send_datagram(|core, buf| core.encode_direct_to_addr(addr, topic, payload, buf)).await
+    }
+
+    async fn send_datagram(
+        &self,
+        encode: impl FnOnce(
+            &mut crate::Swim<crate::driver::DriverRng>,
+            &mut [u8],
+        ) -> Result<crate::Transmit, crate::SendError>,
+    ) -> Result<(), SendError> {
+        let shared = &self.inner.shared;
+        if shared.is_closed() {
+            return Err(SendError::Shutdown);
+        }
+        let mut buf = shared.send_pool.take();
+        let r = match shared.with_core(|core, _| encode(core, &mut buf)) {
+            Ok(t) => self.inner.socket.send_to(&buf[..t.len], t.dst).await.map(drop).map_err(SendError::Io),
+            Err(e) => Err(e.into()),
+        };
+        shared.send_pool.put(buf);
+        r
+    }
+
+    /// Sends a message of any size (up to 20 MiB) over TCP to `addr`.
+    pub async fn send_reliable(
+        &self,
+        addr: SocketAddr,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        let inner = &self.inner;
+        let req = inner.shared.with_core(|core, _| core.send_reliable(addr, topic, payload))?;
+        exchange(&inner.rt, &inner.shared, &*inner.socket, req).await.map_err(|e| match e {
+            ExchangeError::Io(e) => SendError::Io(e),
+            other => SendError::Io(std::io::Error::other(other.to_string())),
+        })
+    }
+
+    /// Registers a handler for incoming messages (direct and broadcast). It
+    /// runs on the receiving task: keep it short, hand heavy work elsewhere.
+    pub fn on_message(&self, f: impl Fn(&Node, &str, &[u8]) + Send + Sync + 'static) {
+        self.inner.shared.on_message(f);
+    }
+
+    /// A stream of membership events from now on.
+    pub fn events(&self) -> Events {
+        self.inner.shared.events()
+    }
+
+    /// The live members (alive or suspect), this node first.
+    pub fn members(&self) -> Vec<Node> {
+        self.inner.shared.read(|c| c.members())
+    }
+
+    /// This node.
+    pub fn local_node(&self) -> Node {
+        self.inner.shared.read(|c| c.local_node())
+    }
+
+    /// The address other nodes reach this one at.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// Counters of everything sent, received, dropped and refused.
+    pub fn metrics(&self) -> Metrics {
+        let mut m = self.inner.shared.read(|c| c.metrics());
+        m.events_dropped += self.inner.shared.events_dropped();
+        m
+    }
+
+    /// Replaces this node's tags; other members see an `Update` event.
+    pub fn set_tags(&self, tags: BTreeMap<String, String>) -> Result<(), ConfigError> {
+        self.inner.shared.with_core(|core, _| core.set_tags(tags))
+    }
+
+    /// Adds a key incoming packets may use (step 1 of a key rotation: do it on
+    /// every node, then [`use_key`](Self::use_key) everywhere, then
+    /// [`remove_key`](Self::remove_key) the old one).
+    pub fn install_key(&self, key: &[u8]) -> Result<(), KeyringError> {
+        self.inner.shared.with_core(|core, _| core.install_key(key))
+    }
+
+    /// Encrypts outgoing packets with an installed key from now on.
+    pub fn use_key(&self, key: &[u8]) -> Result<(), KeyringError> {
+        self.inner.shared.with_core(|core, _| core.use_key(key))
+    }
+
+    /// Removes a key that is no longer primary.
+    pub fn remove_key(&self, key: &[u8]) -> Result<(), KeyringError> {
+        self.inner.shared.with_core(|core, _| core.remove_key(key))
+    }
+
+    /// Leaves gracefully: tells the cluster this node is leaving and waits
+    /// until the news has spread to a few members, or `timeout`. The node keeps
+    /// answering probes until [`shutdown`](Self::shutdown).
+    pub async fn leave(&self, timeout: Duration) {
+        let (rt, shared) = (&self.inner.rt, &self.inner.shared);
+        shared.with_core(|core, now| core.leave(now));
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline && !shared.read(|c| c.leave_complete()) {
+            rt.sleep_until(std::time::Instant::now() + Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Stops every task and closes the sockets (without leaving: peers will
+    /// detect this node as failed unless [`leave`](Self::leave) ran first).
+    /// Event streams end.
+    pub async fn shutdown(&self) {
+        self.inner.shared.close();
+        let tasks: Vec<R::Task> = lock(&self.inner.tasks).drain(..).collect();
+        drop(tasks);
+    }
+}
+
+async fn bind_both<R: Runtime>(rt: &R, bind: SocketAddr) -> Result<(R::Udp, R::Listener), CreateError> {
+    let err = |addr, source| CreateError::Bind { addr, source };
+    if bind.port() != 0 {
+        let udp = rt.bind_udp(bind).await.map_err(|e| err(bind, e))?;
+        let tcp = rt.bind_tcp(bind).await.map_err(|e| err(bind, e))?;
+        return Ok((udp, tcp));
+    }
+    // Port 0: take the OS's UDP port and the same for TCP; retry if taken.
+    let mut last = None;
+    for _ in 0..16 {
+        let udp = rt.bind_udp(bind).await.map_err(|e| err(bind, e))?;
+        let addr = udp.local_addr().map_err(|e| err(bind, e))?;
+        match rt.bind_tcp(addr).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) => last = Some(err(addr, e)),
+        }
+    }
+    Err(last.unwrap_or_else(|| err(bind, std::io::Error::other("no free port"))))
+}
+
+/// The address to advertise when none is configured: the bound one, or
+/// loopback when bound to the unspecified address.
+fn advertise_for(bound: SocketAddr) -> SocketAddr {
+    if bound.ip().is_unspecified() {
+        tracing::warn!(
+            %bound,
+            "bound to an unspecified address with no advertise_addr: advertising 127.0.0.1; \
+             set Config::advertise_addr for multi-host clusters"
+        );
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), bound.port())
+    } else {
+        bound
+    }
+}
+
+/// Sends every datagram the core has ready.
+async fn flush(shared: &Shared, socket: &impl Udp) {
+    let mut buf = shared.send_pool.take();
+    while let Some(t) = shared.next_transmit(&mut buf) {
+        if let Err(e) = socket.send_to(&buf[..t.len], t.dst).await {
+            tracing::debug!(dst = %t.dst, error = %e, "udp send failed");
+        }
+    }
+    shared.send_pool.put(buf);
+}
+
+async fn protocol_loop<R: Runtime>(rt: R, shared: Arc<Shared>, socket: Arc<R::Udp>) {
+    // Stream exchanges run as tasks of their own that end with this loop.
+    let mut exchanges = TaskSet::<R>::default();
+    while !shared.is_closed() {
+        shared.handle_timeout();
+        flush(&shared, &*socket).await;
+        for req in shared.take_stream_requests() {
+            let (rt2, shared, socket) = (rt.clone(), shared.clone(), socket.clone());
+            exchanges.spawn(&rt, async move {
+                if let Err(e) = exchange(&rt2, &shared, &*socket, req).await {
+                    tracing::debug!(error = %e, "stream exchange failed");
+                }
+            });
+        }
+        let deadline = shared.next_deadline();
+        futures_lite::future::or(rt.sleep_until(deadline), shared.changed()).await;
+    }
+}
+
+async fn recv_loop<U: Udp>(shared: Arc<Shared>, socket: Arc<U>) {
+    let batch = shared.read(|c| c.config().recv_buffer_count).max(1);
+    let from0 = SocketAddr::from(([0, 0, 0, 0], 0));
+    let mut slots: Vec<RecvSlot> =
+        (0..batch).map(|_| RecvSlot { buf: shared.recv_pool.take(), len: 0, from: from0 }).collect();
+    let mut staging = Staging::default();
+    while !shared.is_closed() {
+        // Wait for one datagram, then take whatever else is already queued.
+        let first = &mut slots[0];
+        match socket.recv_from(&mut first.buf).await {
+            Ok((n, from)) => (first.len, first.from) = (n, from),
+            Err(e) => {
+                tracing::debug!(error = %e, "udp receive failed");
+                continue;
+            }
+        }
+        let mut filled = 1;
+        while filled < slots.len() {
+            let slot = &mut slots[filled];
+            match socket.try_recv_from(&mut slot.buf) {
+                Ok((n, from)) => {
+                    (slot.len, slot.from) = (n, from);
+                    filled += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        shared.handle_packets(&mut slots[..filled], &mut staging);
+        flush(&shared, &*socket).await;
+    }
+}
+
+/// Tasks owned by a loop: cancelled when it ends, forgotten once finished.
+struct TaskSet<R: Runtime> {
+    tasks: Vec<(Arc<AtomicBool>, R::Task)>,
+}
+
+impl<R: Runtime> Default for TaskSet<R> {
+    fn default() -> Self {
+        TaskSet { tasks: Vec::new() }
+    }
+}
+
+impl<R: Runtime> TaskSet<R> {
+    fn spawn(&mut self, rt: &R, fut: impl core::future::Future<Output = ()> + Send + 'static) {
+        self.tasks.retain(|(done, _)| !done.load(Ordering::Acquire));
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        let task = rt.spawn(async move {
+            fut.await;
+            flag.store(true, Ordering::Release);
+        });
+        self.tasks.push((done, task));
+    }
+
+    fn running(&mut self) -> usize {
+        self.tasks.retain(|(done, _)| !done.load(Ordering::Acquire));
+        self.tasks.len()
+    }
+}
+
+/// Inbound streams served at once; more wait in the listen backlog
+/// (memberlist allows 128 concurrent push-pulls).
+const MAX_INBOUND_STREAMS: usize = 128;
+
+async fn accept_loop<R: Runtime>(rt: R, shared: Arc<Shared>, socket: Arc<R::Udp>, listener: R::Listener) {
+    let mut served = TaskSet::<R>::default();
+    while !shared.is_closed() {
+        let (conn, from) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(error = %e, "accept failed");
+                rt.sleep_until(std::time::Instant::now() + Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if served.running() >= MAX_INBOUND_STREAMS {
+            tracing::debug!(%from, "too many inbound streams; closing");
+            drop(conn);
+            continue;
+        }
+        let (rt2, shared, socket) = (rt.clone(), shared.clone(), socket.clone());
+        served.spawn(&rt, async move {
+            let limit = shared.read(|c| c.config().tcp_timeout);
+            match timeout(&rt2, limit, serve(&shared, conn, from)).await {
+                Some(Ok(())) => flush(&shared, &*socket).await,
+                Some(Err(e)) => tracing::debug!(%from, error = %e, "inbound stream failed"),
+                None => tracing::debug!(%from, "inbound stream timed out"),
+            }
+        });
+    }
+}
+
+async fn serve<C: Conn>(shared: &Shared, mut conn: C, from: SocketAddr) -> Result<(), ExchangeError> {
+    let mut buf = Vec::new();
+    let (start, end) = read_frame(shared, &mut conn, &mut buf, true).await?;
+    let reply = shared.handle_inbound_stream(from, &mut buf[start..end]).map_err(ExchangeError::Protocol)?;
+    if let Some(reply) = reply {
+        conn.write_all(&reply).await?;
+    }
+    Ok(())
+}
+
+/// Reads until one whole message is in `buf`; returns its range.
+async fn read_frame<C: Conn>(
+    shared: &Shared,
+    conn: &mut C,
+    buf: &mut Vec<u8>,
+    inbound: bool,
+) -> Result<(usize, usize), ExchangeError> {
+    let mut chunk = alloc::vec![0u8; 16 * 1024];
+    loop {
+        if !buf.is_empty() {
+            if let StreamFrame::Complete { start, end } =
+                shared.stream_frame(buf, inbound).map_err(ExchangeError::Protocol)?
+            {
+                return Ok((start, end));
+            }
+        }
+        let n = conn.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(ExchangeError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[derive(Debug)]
+enum ExchangeError {
+    Io(std::io::Error),
+    Protocol(StreamError),
+    Timeout,
+}
+
+impl fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExchangeError::Io(e) => write!(f, "{e}"),
+            ExchangeError::Protocol(e) => write!(f, "{e}"),
+            ExchangeError::Timeout => f.write_str("timed out"),
+        }
+    }
+}
+
+impl From<std::io::Error> for ExchangeError {
+    fn from(e: std::io::Error) -> Self {
+        ExchangeError::Io(e)
+    }
+}
+
+/// Carries out one stream request of the core, reporting the outcome to it.
+async fn exchange<R: Runtime>(
+    rt: &R,
+    shared: &Shared,
+    socket: &R::Udp,
+    req: StreamRequest,
+) -> Result<(), ExchangeError> {
+    let id = req.id;
+    let run = async {
+        let mut conn = rt.connect(req.addr).await?;
+        conn.write_all(&req.data).await?;
+        if !req.expects_reply {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        let (start, end) = read_frame(shared, &mut conn, &mut buf, false).await?;
+        shared.handle_stream_reply(id, &mut buf[start..end]).map_err(ExchangeError::Protocol)
+    };
+    let r = timeout(rt, req.timeout, run).await.unwrap_or(Err(ExchangeError::Timeout));
+    if let Err(e) = &r {
+        if !matches!(e, ExchangeError::Protocol(_)) {
+            shared.stream_failed(id);
+        }
+    }
+    flush(shared, socket).await;
+    r
+}

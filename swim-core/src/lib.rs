@@ -71,6 +71,8 @@ pub mod runtime;
 pub mod serf;
 pub mod suspicion;
 pub mod swim;
+#[cfg(feature = "test-suite")]
+pub mod testsuite;
 pub mod time;
 pub mod user;
 pub mod wire;

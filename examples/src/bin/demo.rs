@@ -2,12 +2,15 @@
 //! membership table as it changes, sends a broadcast and direct messages,
 //! crashes one node and shows it go suspect -> dead everywhere, then exits.
 //!
-//! Run: `cargo run --release --bin demo`
+//! Run: `cargo run --release --bin demo` (on smol: add `-- --runtime smol`)
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use swim_tokio::{Cluster, Config, Event, State};
+use swim_core::cluster::Cluster;
+use swim_core::runtime::Runtime;
+use swim_examples::sleep;
+use swim_tokio::{Config, Event, State};
 
 const N: usize = 5;
 
@@ -41,13 +44,17 @@ fn print_table(views: &Views, started: Instant) {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     swim_examples::init_logging();
+    swim_examples::run_selected(demo::<swim_tokio::Tokio>(), demo::<swim_smol::Smol>())
+}
+
+async fn demo<R: Runtime>() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let key = b"demo-key-demo-key-demo-key-32-by".to_vec();
     let views: Views = Arc::default();
     let mut nodes = Vec::new();
+    let mut printers = Vec::new();
     for i in 1..=N {
         let config = Config {
             bind_addr: "127.0.0.1".parse()?,
@@ -59,13 +66,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             secret_key: key.clone(),
             ..Config::default()
         };
-        let node = Cluster::create(config).await?;
+        let node = Cluster::<R>::create(config).await?;
         node.start();
         let me = format!("node-{i}");
         views.lock().unwrap().insert(me.clone(), Some(BTreeMap::new()));
         let mut events = node.events();
         let (v, observer) = (views.clone(), me.clone());
-        tokio::spawn(async move {
+        printers.push(R::current().spawn(async move {
             while let Some(e) = events.next().await {
                 let (what, n) = match &e {
                     Event::Join(n) => ("joined", n),
@@ -81,7 +88,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("  {observer}: {} {what}", n.id);
                 print_table(&v, started);
             }
-        });
+        }));
         node.on_message(move |sender, topic, payload| {
             println!("  {me} got '{topic}' from {}: {}", sender.id, String::from_utf8_lossy(payload));
         });
@@ -93,7 +100,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         n.join(&[&seed]).await?;
     }
     while !nodes.iter().all(|n| n.members().len() == N) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        sleep::<R>(Duration::from_millis(50)).await;
     }
     println!("\n== converged after {:.1}s: every node sees {N} members", started.elapsed().as_secs_f64());
 
@@ -101,7 +108,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     nodes[0].broadcast("config-update", br#"{"version": 2}"#)?;
     nodes[0].send(&"node-2".into(), "ping", b"pong").await?;
     nodes[1].send_to_addr(nodes[2].local_addr(), "alert", b"alert-data").await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    sleep::<R>(Duration::from_secs(2)).await;
 
     println!("\n== crashing node-5 (its tasks stop; no leave message)");
     let crashed_at = Instant::now();
@@ -113,7 +120,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (1..N).all(|i| v[&format!("node-{i}")].as_ref().and_then(|m| m.get("node-5")) == Some(&State::Dead))
     };
     while !all_dead(&views) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        sleep::<R>(Duration::from_millis(50)).await;
     }
     if all_dead(&views) {
         println!(

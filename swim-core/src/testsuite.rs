@@ -1,0 +1,273 @@
+//! The multi-node test suite every driver runs (feature `test-suite`):
+//! real sockets on loopback, real tasks, real time. A driver's tests call
+//! [`cluster_test_suite!`](crate::cluster_test_suite) with its runtime.
+
+extern crate std;
+
+use crate::cluster::Cluster;
+use crate::driver::{CreateError, JoinError, SendError};
+use crate::runtime::{timeout, Runtime};
+use crate::{Config, Event, NodeId, State};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
+use std::collections::HashMap;
+use std::println;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Generates one `#[test]` per shared test for runtime `$rt`, each run with
+/// `$block_on` (a `fn<F: Future>(F) -> F::Output`).
+#[macro_export]
+macro_rules! cluster_test_suite {
+    ($rt:ty, $block_on:path) => {
+        $crate::cluster_test_suite!(@each $rt, $block_on,
+            ten_nodes_converge_and_detect_a_crash,
+            a_broadcast_reaches_all_nine_others_exactly_once,
+            send_and_send_to_addr_deliver,
+            a_node_with_the_wrong_key_never_appears,
+            graceful_leave_is_reported_as_left,
+            bad_config_is_a_clear_create_error);
+    };
+    (@each $rt:ty, $block_on:path, $($name:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                $block_on($crate::testsuite::$name::<$rt>())
+            }
+        )*
+    };
+}
+
+async fn sleep<R: Runtime>(d: Duration) {
+    R::current().sleep_until(Instant::now() + d).await;
+}
+
+const INTERVAL: Duration = Duration::from_millis(200);
+
+/// The configuration the suite uses: fast protocol, encryption on.
+pub fn config(name: &str) -> Config {
+    Config {
+        bind_addr: "127.0.0.1".parse().unwrap(),
+        bind_port: 0,
+        node_name: Some(name.into()),
+        protocol_interval: INTERVAL,
+        probe_timeout: Duration::from_millis(100),
+        gossip_interval: Duration::from_millis(50),
+        encryption_enabled: true,
+        secret_key: vec![7; 32],
+        ..Config::default()
+    }
+}
+
+async fn start<R: Runtime>(n: usize, cfg: impl Fn(&str) -> Config) -> Vec<Cluster<R>> {
+    let mut nodes = Vec::new();
+    for i in 0..n {
+        let c = Cluster::<R>::create(cfg(&format!("node-{i}"))).await.unwrap();
+        c.start();
+        nodes.push(c);
+    }
+    nodes
+}
+
+async fn join_all<R: Runtime>(nodes: &[Cluster<R>]) {
+    let seed = nodes[0].local_addr().to_string();
+    for n in &nodes[1..] {
+        assert_eq!(n.join(&[&seed]).await.unwrap(), 1);
+    }
+}
+
+/// Polls `cond` every 20 ms until it holds or `limit` passes; returns the time taken.
+async fn wait_for<R: Runtime>(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return Some(start.elapsed());
+        }
+        sleep::<R>(Duration::from_millis(20)).await;
+    }
+    cond().then(|| start.elapsed())
+}
+
+fn periods(d: Duration) -> f64 {
+    d.as_secs_f64() / INTERVAL.as_secs_f64()
+}
+
+/// Shared driver test.
+pub async fn ten_nodes_converge_and_detect_a_crash<R: Runtime>() {
+    let nodes = start::<R>(10, config).await;
+    let t0 = Instant::now();
+    join_all(&nodes).await;
+    let converged = wait_for::<R>(Duration::from_secs(10), || nodes.iter().all(|n| n.members().len() == 10))
+        .await
+        .expect("10 nodes converge");
+    println!(
+        "converged {:?} after the first join ({:.1} protocol periods)",
+        t0.elapsed(),
+        periods(converged)
+    );
+
+    let mut streams: Vec<_> = nodes[..9].iter().map(|n| n.events()).collect();
+    // Crash node-9: its tasks stop, no leave message.
+    nodes[9].shutdown().await;
+    let crashed = Instant::now();
+    // Bound from the config: a full probe round (n-1 periods), plus the largest
+    // suspicion timeout (suspicion_max_timeout_mult 6 * suspicion_mult 4 *
+    // max(1, log10 10) periods), plus a few periods for gossip and scheduling.
+    let bound = INTERVAL * 9 + INTERVAL * 24 + INTERVAL * 5;
+    let gone = NodeId::from("node-9");
+    let detected =
+        wait_for::<R>(bound, || nodes[..9].iter().all(|n| n.members().iter().all(|m| m.id != gone)))
+            .await
+            .expect("every live node drops the crashed one within the bound");
+    println!(
+        "crash detected by all 9 after {detected:?} ({:.1} periods, bound {:.0})",
+        periods(detected),
+        periods(bound)
+    );
+    assert!(crashed.elapsed() <= bound + Duration::from_secs(1));
+    for (i, s) in streams.iter_mut().enumerate() {
+        let mut saw_leave = false;
+        while let Some(e) = s.try_next() {
+            if let Event::Leave(n) = e {
+                if n.id == gone {
+                    assert_eq!(n.state, State::Dead, "a crash is reported as Leave with state Dead");
+                    saw_leave = true;
+                }
+            }
+        }
+        assert!(saw_leave, "node-{i} reported node-9's Leave");
+    }
+    for n in &nodes[..9] {
+        n.shutdown().await;
+    }
+}
+
+/// Shared driver test.
+pub async fn a_broadcast_reaches_all_nine_others_exactly_once<R: Runtime>() {
+    let nodes = start::<R>(10, config).await;
+    join_all(&nodes).await;
+    wait_for::<R>(Duration::from_secs(10), || nodes.iter().all(|n| n.members().len() == 10)).await.unwrap();
+    let got: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    for n in &nodes {
+        let (got, me) = (got.clone(), n.local_node().id.to_string());
+        n.on_message(move |_sender, topic, payload| {
+            if topic == "config-update" && payload == br#"{"version": 2}"# {
+                *got.lock().unwrap().entry(me.clone()).or_default() += 1;
+            }
+        });
+    }
+    nodes[0].broadcast("config-update", br#"{"version": 2}"#).unwrap();
+    wait_for::<R>(Duration::from_secs(5), || got.lock().unwrap().len() == 9)
+        .await
+        .expect("all 9 others get it");
+    // Let gossip run its full course: no node may get it twice.
+    sleep::<R>(INTERVAL * 10).await;
+    let counts = got.lock().unwrap().clone();
+    assert!(!counts.contains_key("node-0"), "the sender does not deliver to itself");
+    for i in 1..10 {
+        assert_eq!(counts.get(&format!("node-{i}")), Some(&1), "node-{i}");
+    }
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+/// Shared driver test.
+pub async fn send_and_send_to_addr_deliver<R: Runtime>() {
+    let nodes = start::<R>(2, config).await;
+    join_all(&nodes).await;
+    wait_for::<R>(Duration::from_secs(5), || nodes[0].members().len() == 2).await.unwrap();
+    type Received = Vec<(String, String, Vec<u8>)>;
+    let got: Arc<Mutex<Received>> = Arc::default();
+    let g = got.clone();
+    nodes[1].on_message(move |sender, topic, payload| {
+        g.lock().unwrap().push((sender.id.to_string(), topic.to_string(), payload.to_vec()));
+    });
+    nodes[0].send(&"node-1".into(), "ping", b"pong").await.unwrap();
+    nodes[0].send_to_addr(nodes[1].local_addr(), "alert", b"alert-data").await.unwrap();
+    nodes[0].send_reliable(nodes[1].local_addr(), "bulk", &vec![42u8; 100_000]).await.unwrap();
+    wait_for::<R>(Duration::from_secs(5), || got.lock().unwrap().len() == 3)
+        .await
+        .expect("three messages arrive");
+    let received = got.lock().unwrap().clone();
+    assert!(received.contains(&("node-0".into(), "ping".into(), b"pong".to_vec())));
+    assert!(received.contains(&("node-0".into(), "alert".into(), b"alert-data".to_vec())));
+    assert!(received.contains(&("node-0".into(), "bulk".into(), vec![42u8; 100_000])));
+    let err = nodes[0].send(&"nobody".into(), "t", b"").await.unwrap_err();
+    assert!(matches!(err, SendError::UnknownNode(_)), "{err}");
+    let err = nodes[0].send(&"node-1".into(), "t", &vec![0u8; 5000]).await.unwrap_err();
+    assert!(matches!(err, SendError::TooLarge { .. }), "{err}");
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+/// Shared driver test.
+pub async fn a_node_with_the_wrong_key_never_appears<R: Runtime>() {
+    let nodes = start::<R>(3, config).await;
+    join_all(&nodes).await;
+    let intruder =
+        Cluster::<R>::create(Config { secret_key: vec![8; 32], ..config("intruder") }).await.unwrap();
+    intruder.start();
+    let err = intruder.join(&[nodes[0].local_addr().to_string()]).await.unwrap_err();
+    assert!(matches!(err, JoinError::NoSeedsReachable), "{err}");
+    // Even if it learns addresses and probes, its packets are dropped.
+    intruder.send_to_addr(nodes[1].local_addr(), "x", b"y").await.unwrap();
+    sleep::<R>(INTERVAL * 10).await;
+    for n in &nodes {
+        assert!(n.members().iter().all(|m| m.id.as_str() != "intruder"));
+        assert_eq!(n.members().len(), 3);
+    }
+    assert!(nodes[1].metrics().dropped_decrypt >= 1);
+    assert!(nodes[0].metrics().stream_errors >= 1);
+    intruder.shutdown().await;
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+/// Shared driver test.
+pub async fn graceful_leave_is_reported_as_left<R: Runtime>() {
+    let nodes = start::<R>(3, config).await;
+    join_all(&nodes).await;
+    wait_for::<R>(Duration::from_secs(5), || nodes.iter().all(|n| n.members().len() == 3)).await.unwrap();
+    let mut events = nodes[0].events();
+    nodes[2].leave(Duration::from_secs(2)).await;
+    nodes[2].shutdown().await;
+    let left = timeout(&R::current(), Duration::from_secs(5), async {
+        loop {
+            match events.next().await {
+                Some(Event::Leave(n)) if n.id.as_str() == "node-2" => return n,
+                Some(_) => {}
+                None => panic!("stream ended"),
+            }
+        }
+    })
+    .await
+    .expect("node-0 sees node-2 leave");
+    assert_eq!(left.state, State::Left);
+    for n in &nodes[..2] {
+        n.shutdown().await;
+    }
+}
+
+/// Shared driver test.
+pub async fn bad_config_is_a_clear_create_error<R: Runtime>() {
+    let bad_key = Cluster::<R>::create(Config { secret_key: vec![1; 31], ..config("a") }).await.unwrap_err();
+    assert!(matches!(bad_key, CreateError::InvalidKey));
+    assert!(bad_key.to_string().contains("16, 24 or 32"));
+    let zero =
+        Cluster::<R>::create(Config { protocol_interval: Duration::ZERO, ..config("a") }).await.unwrap_err();
+    assert!(matches!(zero, CreateError::InvalidConfig(_)));
+    assert!(zero.to_string().contains("protocol_interval"), "{zero}");
+    let taken = Cluster::<R>::create(config("a")).await.unwrap();
+    let port = taken.local_addr().port();
+    let clash = Cluster::<R>::create(Config { bind_port: port, ..config("b") }).await.unwrap_err();
+    assert!(matches!(clash, CreateError::Bind { .. }), "{clash}");
+    let no_seed = taken.join(&["127.0.0.1:1"]).await.unwrap_err();
+    assert!(matches!(no_seed, JoinError::NoSeedsReachable));
+}

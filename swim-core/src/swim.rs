@@ -1647,15 +1647,7 @@ impl<R: RngCore> Swim<R> {
         deliver: &mut dyn FnMut(Delivery<'_>),
     ) -> Result<Option<Vec<u8>>, StreamError> {
         let mut scratch = Vec::new();
-        let verify = self.keyring.is_some();
-        let msg = packet::open_stream(
-            frame,
-            self.cfg.label.as_bytes(),
-            self.keyring.as_ref(),
-            verify,
-            &mut scratch,
-        )
-        .inspect_err(|_| self.metrics.stream_errors += 1)?;
+        let msg = self.open_stream(frame, &mut scratch).inspect_err(|_| self.metrics.stream_errors += 1)?;
         let reply = match msg.first().copied() {
             Some(msg_type::PUSH_PULL) => {
                 let local = self.local_state(false);
@@ -1688,6 +1680,17 @@ impl<R: RngCore> Swim<R> {
             None => return Err(StreamError::Malformed(wire::DecodeError::Truncated)),
         };
         Ok(reply)
+    }
+
+    /// Decrypts and decompresses a stream frame; plaintext is refused when
+    /// this node encrypts.
+    fn open_stream<'a>(
+        &self,
+        frame: &'a mut [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<&'a [u8], PacketError> {
+        let verify = self.keyring.is_some();
+        packet::open_stream(frame, self.cfg.label.as_bytes(), self.keyring.as_ref(), verify, scratch)
     }
 
     fn seal_reply(&mut self, msg: &[u8]) -> Vec<u8> {
@@ -1728,14 +1731,7 @@ impl<R: RngCore> Swim<R> {
         frame: &mut [u8],
     ) -> Result<(), StreamError> {
         let mut scratch = Vec::new();
-        let verify = self.keyring.is_some();
-        let msg = packet::open_stream(
-            frame,
-            self.cfg.label.as_bytes(),
-            self.keyring.as_ref(),
-            verify,
-            &mut scratch,
-        )?;
+        let msg = self.open_stream(frame, &mut scratch)?;
         if msg.first() == Some(&msg_type::ERR) {
             if let Message::Err(e) = Message::decode(msg)? {
                 return Err(StreamError::Remote(e.error.to_string()));

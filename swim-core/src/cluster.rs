@@ -10,7 +10,7 @@ extern crate std;
 use crate::driver::{BroadcastError, CreateError, Events, JoinError, RecvSlot, SendError, Shared, Staging};
 use crate::runtime::{timeout, Conn, Listener, Runtime, Udp};
 use crate::{
-    Config, ConfigError, KeyringError, Metrics, Node, NodeId, StreamError, StreamFrame, StreamRequest,
+    Config, KeyringError, Metrics, Node, NodeId, StreamError, StreamFrame, StreamRequest, TagsError,
 };
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -92,7 +92,7 @@ impl<R: Runtime> Cluster<R> {
         let (rt, shared, socket) = (&self.inner.rt, &self.inner.shared, &self.inner.socket);
         let tasks = [
             rt.spawn(protocol_loop(rt.clone(), shared.clone(), socket.clone())),
-            rt.spawn(recv_loop(shared.clone(), socket.clone())),
+            rt.spawn(recv_loop(rt.clone(), shared.clone(), socket.clone())),
             rt.spawn(accept_loop(rt.clone(), shared.clone(), socket.clone(), listener)),
         ];
         lock(&self.inner.tasks).extend(tasks);
@@ -214,13 +214,15 @@ impl<R: Runtime> Cluster<R> {
 
     /// Counters of everything sent, received, dropped and refused.
     pub fn metrics(&self) -> Metrics {
-        let mut m = self.inner.shared.read(|c| c.metrics());
-        m.events_dropped += self.inner.shared.events_dropped();
+        let shared = &self.inner.shared;
+        let mut m = shared.read(|c| c.metrics());
+        m.events_dropped += shared.events_dropped();
+        m.handler_panics += shared.handler_panics();
         m
     }
 
     /// Replaces this node's tags; other members see an `Update` event.
-    pub fn set_tags(&self, tags: BTreeMap<String, String>) -> Result<(), ConfigError> {
+    pub fn set_tags(&self, tags: BTreeMap<String, String>) -> Result<(), TagsError> {
         self.inner.shared.with_core(|core, _| core.set_tags(tags))
     }
 
@@ -328,7 +330,7 @@ async fn protocol_loop<R: Runtime>(rt: R, shared: Arc<Shared>, socket: Arc<R::Ud
     }
 }
 
-async fn recv_loop<U: Udp>(shared: Arc<Shared>, socket: Arc<U>) {
+async fn recv_loop<R: Runtime>(rt: R, shared: Arc<Shared>, socket: Arc<R::Udp>) {
     let batch = shared.read(|c| c.config().recv_buffer_count).max(1);
     let from0 = SocketAddr::from(([0, 0, 0, 0], 0));
     let mut slots: Vec<RecvSlot> =
@@ -340,7 +342,10 @@ async fn recv_loop<U: Udp>(shared: Arc<Shared>, socket: Arc<U>) {
         match socket.recv_from(&mut first.buf).await {
             Ok((n, from)) => (first.len, first.from) = (n, from),
             Err(e) => {
+                // E.g. ICMP port unreachable surfacing on Linux; back off briefly
+                // so a socket in a persistent error state cannot spin.
                 tracing::debug!(error = %e, "udp receive failed");
+                rt.sleep_until(std::time::Instant::now() + Duration::from_millis(1)).await;
                 continue;
             }
         }
@@ -439,11 +444,10 @@ async fn read_frame<C: Conn>(
     inbound: bool,
 ) -> Result<(usize, usize), ExchangeError> {
     let mut chunk = alloc::vec![0u8; 16 * 1024];
+    let mut reader = shared.frame_reader(inbound);
     loop {
         if !buf.is_empty() {
-            if let StreamFrame::Complete { start, end } =
-                shared.stream_frame(buf, inbound).map_err(ExchangeError::Protocol)?
-            {
+            if let StreamFrame::Complete { start, end } = reader.poll(buf).map_err(ExchangeError::Protocol)? {
                 return Ok((start, end));
             }
         }

@@ -84,6 +84,10 @@ pub struct Config {
     /// How long dead members still receive gossip, and are kept before being
     /// forgotten (default 30 s).
     pub gossip_to_the_dead_time: Duration,
+    /// How long a dead member's name stays bound to its address: after it,
+    /// a node of that name at another address is accepted (default zero:
+    /// never, as memberlist; left members may always come back elsewhere).
+    pub dead_node_reclaim_time: Duration,
     /// Gossip retransmit multiplier: each item is sent `mult * ceil(log10(n+1))`
     /// times (default 4).
     pub retransmit_mult: u32,
@@ -140,6 +144,7 @@ impl Default for Config {
             gossip_interval: Duration::from_millis(200),
             gossip_nodes: 3,
             gossip_to_the_dead_time: Duration::from_secs(30),
+            dead_node_reclaim_time: Duration::ZERO,
             retransmit_mult: 4,
             suspicion_mult: 4,
             suspicion_max_timeout_mult: 6,

@@ -9,6 +9,7 @@
 
 extern crate std;
 
+use crate::packet::{FrameStatus, StreamFramer};
 use crate::swim::{BroadcastError as CoreBroadcastError, SendError as CoreSendError};
 use crate::{
     Config, ConfigError, Delivery, Event, Instant, Node, NodeId, StreamError, StreamFrame, StreamRequest,
@@ -357,6 +358,36 @@ impl Staging {
     }
 }
 
+/// Finds the one message on a TCP stream as its bytes arrive, resuming where
+/// it stopped (a large push-pull is scanned once, not once per read) and
+/// without touching the core.
+#[derive(Debug)]
+pub struct FrameReader {
+    label: Vec<u8>,
+    inbound: bool,
+    start: Option<usize>,
+    framer: StreamFramer,
+}
+
+impl FrameReader {
+    /// Looks at everything read so far (`buf` only grows between calls).
+    pub fn poll(&mut self, buf: &[u8]) -> Result<StreamFrame, StreamError> {
+        let start = match self.start {
+            Some(s) => s,
+            None if !self.inbound => 0,
+            None => match crate::packet::strip_stream_label(buf, &self.label)? {
+                None => return Ok(StreamFrame::NeedMore),
+                Some(n) => n,
+            },
+        };
+        self.start = Some(start);
+        match self.framer.poll(&buf[start..], crate::MAX_STREAM_BYTES)? {
+            FrameStatus::NeedMore => Ok(StreamFrame::NeedMore),
+            FrameStatus::Complete(len) => Ok(StreamFrame::Complete { start, end: start + len }),
+        }
+    }
+}
+
 /// The state both drivers share: the core behind a lock, its clock and the
 /// application's handlers and subscribers.
 pub struct Shared {
@@ -366,6 +397,7 @@ pub struct Shared {
     subscribers: Mutex<Vec<Arc<Mutex<SubState>>>>,
     max_events: usize,
     events_dropped: AtomicU64,
+    handler_panics: AtomicU64,
     /// Buffers for outgoing datagrams.
     pub send_pool: Pool,
     /// Buffers for incoming datagrams.
@@ -399,6 +431,7 @@ impl Shared {
             subscribers: Mutex::new(Vec::new()),
             max_events,
             events_dropped: AtomicU64::new(0),
+            handler_panics: AtomicU64::new(0),
             send_pool: Pool::new(sends, size),
             recv_pool: Pool::new(recvs, size),
             wake: Signal::default(),
@@ -480,6 +513,11 @@ impl Shared {
         self.events_dropped.load(Ordering::Relaxed)
     }
 
+    /// Times an `on_message` handler panicked (caught; the node carried on).
+    pub fn handler_panics(&self) -> u64 {
+        self.handler_panics.load(Ordering::Relaxed)
+    }
+
     /// Handles the received datagrams under one lock, then runs the message
     /// handlers outside it (they may call back into the cluster).
     pub fn handle_packets(&self, slots: &mut [RecvSlot], staging: &mut Staging) {
@@ -511,7 +549,12 @@ impl Shared {
             let topic = core::str::from_utf8(staging.resolve(buf, topic)).unwrap_or("");
             let payload = staging.resolve(buf, payload);
             for h in handlers.iter() {
-                h(node, topic, payload);
+                // A panicking handler must not take the receive task down with it.
+                let run = std::panic::AssertUnwindSafe(|| h(node, topic, payload));
+                if std::panic::catch_unwind(run).is_err() {
+                    self.handler_panics.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(topic, sender = %node.id, "an on_message handler panicked; the node carries on");
+                }
             }
         }
     }
@@ -548,9 +591,11 @@ impl Shared {
         core::iter::from_fn(|| core.poll_stream_request()).collect()
     }
 
-    /// Finds one whole message in the bytes read so far from a stream.
-    pub fn stream_frame(&self, buf: &[u8], inbound: bool) -> Result<StreamFrame, StreamError> {
-        lock(&self.core).stream_frame(buf, inbound)
+    /// A reader that finds the one message on a stream as its bytes arrive
+    /// (`inbound`: an accepted connection, where a label header may come first).
+    pub fn frame_reader(&self, inbound: bool) -> FrameReader {
+        let label = if inbound { lock(&self.core).config().label.as_bytes().to_vec() } else { Vec::new() };
+        FrameReader { label, inbound, start: None, framer: StreamFramer::new() }
     }
 
     /// Handles a message from an accepted stream; returns the reply to write.
@@ -595,5 +640,47 @@ impl Shared {
             }
         }
         self.wake.notify();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_push_pull_is_framed_as_it_arrives() {
+        // A push-pull with 20,000 members (~700 KB), fed in 16 KiB reads.
+        let cfg = Config { node_name: Some("big".into()), ..Config::default() };
+        let addr: SocketAddr = "127.0.0.1:7946".parse().unwrap();
+        let mut swim = Swim::new(cfg, addr, DriverRng::seed_from_u64(1), Instant::ZERO).unwrap();
+        let mut msg = Vec::new();
+        let header = crate::wire::PushPullHeader { nodes: 20_000, user_state_len: 3, join: true };
+        let names: Vec<alloc::string::String> = (0..20_000).map(|i| alloc::format!("member-{i}")).collect();
+        let nodes = names.iter().map(|n| crate::wire::PushNodeState {
+            name: n,
+            addr: &[127, 0, 0, 1],
+            port: 7946,
+            meta: &[],
+            incarnation: 1,
+            state: 0,
+            vsn: &[1, 5, 2, 2, 5, 5],
+        });
+        crate::wire::encode_push_pull(&mut msg, &header, nodes, b"abc");
+        let mut reader =
+            FrameReader { label: Vec::new(), inbound: true, start: None, framer: StreamFramer::new() };
+        let mut buf = Vec::new();
+        let mut found = None;
+        for chunk in msg.chunks(16 * 1024) {
+            assert!(found.is_none(), "complete before the last byte");
+            buf.extend_from_slice(chunk);
+            if let StreamFrame::Complete { start, end } = reader.poll(&buf).unwrap() {
+                found = Some((start, end));
+            }
+        }
+        assert_eq!(found, Some((0, msg.len())));
+        let (start, end) = found.unwrap();
+        let reply = swim.handle_stream(Instant::ZERO, addr, &mut buf[start..end], &mut |_| {}).unwrap();
+        assert!(reply.is_some());
+        assert_eq!(swim.members().len(), 20_001);
     }
 }

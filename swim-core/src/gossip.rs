@@ -31,6 +31,8 @@ pub struct GossipQueue {
     next_id: u64,
     max_depth: usize,
     dropped: u64,
+    /// An item the bound never evicts (a node's own leave message).
+    pinned: Option<u64>,
 }
 
 impl GossipQueue {
@@ -43,6 +45,7 @@ impl GossipQueue {
             next_id: 0,
             max_depth: max_depth.max(1),
             dropped: 0,
+            pinned: None,
         }
     }
 
@@ -62,12 +65,17 @@ impl GossipQueue {
         self.order.insert((0, Reverse(id)));
         self.items.insert(id, Item { transmits: 0, about, msg });
         while self.items.len() > self.max_depth {
-            if let Some((&oldest, _)) = self.items.first_key_value() {
-                self.remove(oldest);
-                self.dropped += 1;
-            }
+            let pinned = self.pinned;
+            let Some(&oldest) = self.items.keys().find(|&&k| Some(k) != pinned) else { break };
+            self.remove(oldest);
+            self.dropped += 1;
         }
         id
+    }
+
+    /// Keeps item `id` out of reach of the queue bound until it is sent out.
+    pub fn pin(&mut self, id: u64) {
+        self.pinned = Some(id);
     }
 
     fn remove(&mut self, id: u64) -> Option<Item> {
@@ -216,6 +224,19 @@ mod tests {
         assert_eq!(q.len(), 3);
         assert_eq!(q.dropped(), 2);
         assert_eq!(drain_all(&mut q, 5), vec![vec![4], vec![3], vec![2]]);
+    }
+
+    #[test]
+    fn a_pinned_item_is_never_evicted() {
+        let mut q = GossipQueue::new(2);
+        let leave = q.push(None, vec![9]);
+        q.pin(leave);
+        for i in 0..5u8 {
+            q.push(None, vec![i]);
+        }
+        assert!(q.contains(leave));
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.dropped(), 4);
     }
 
     #[test]

@@ -83,6 +83,6 @@ pub use metrics::Metrics;
 pub use node::{Node, NodeId, State};
 pub use swim::{
     BroadcastError, Delivery, DeliveryKind, Event, KeyringError, SendError, StreamError, StreamFrame,
-    StreamRequest, Swim, Transmit, MAX_STREAM_BYTES,
+    StreamRequest, Swim, TagsError, Transmit, MAX_STREAM_BYTES,
 };
 pub use time::Instant;

@@ -39,6 +39,8 @@ pub struct Metrics {
     pub outgoing_dropped: u64,
     /// Events dropped because the application did not read them.
     pub events_dropped: u64,
+    /// `on_message` handlers that panicked (caught and logged; the node runs on).
+    pub handler_panics: u64,
     /// Indirect-probe requests refused because too many were in flight.
     pub relays_dropped: u64,
     /// Probes started.
@@ -57,6 +59,9 @@ pub struct Metrics {
     pub broadcasts_received: u64,
     /// Broadcasts received again (not delivered).
     pub broadcasts_duplicate: u64,
+    /// Broadcasts older than the de-duplication window (not delivered): their
+    /// sender's event clock lagged more than 512 events behind.
+    pub broadcasts_too_old: u64,
     /// Serf messages other than user events (ignored).
     pub serf_messages_ignored: u64,
     /// Push-pull exchanges completed (either side).

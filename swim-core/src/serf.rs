@@ -383,3 +383,92 @@ mod tests {
         }
     }
 }
+
+/// The Lamport clocks in Serf's push/pull user state (`messagePushPull`),
+/// the part of it swim uses: a node that joins late learns the cluster's
+/// event time, so its broadcasts are not taken for old ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PushPullClocks {
+    /// Serf's member-intent clock (`LTime`).
+    pub ltime: u64,
+    /// The user-event clock (`EventLTime`).
+    pub event_ltime: u64,
+    /// The query clock (`QueryLTime`).
+    pub query_ltime: u64,
+}
+
+impl PushPullClocks {
+    /// Appends `[2]` + `messagePushPull{…}` with these clocks, no status
+    /// times, no left members and no buffered events (Serf accepts it).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let body = |w: &mut Writer<'_>| {
+            w.map_header(6)?;
+            w.str("EventLTime")?;
+            w.uint(self.event_ltime)?;
+            w.str("Events")?;
+            w.array_header(0)?;
+            w.str("LTime")?;
+            w.uint(self.ltime)?;
+            w.str("LeftMembers")?;
+            w.array_header(0)?;
+            w.str("QueryLTime")?;
+            w.uint(self.query_ltime)?;
+            w.str("StatusLTimes")?;
+            w.map_header(0)
+        };
+        out.push(PUSH_PULL);
+        let len = measure(body);
+        // The body always fits the room measured for it.
+        let _ = append_with(out, len, |b| {
+            let mut w = Writer::new(b);
+            body(&mut w)?;
+            Ok(w.position())
+        });
+    }
+
+    /// Reads the clocks from a push/pull user state (starting at its `[2]`),
+    /// skipping everything else.
+    pub fn decode(state: &[u8]) -> Result<Self, DecodeError> {
+        let mut c = PushPullClocks::default();
+        fields(state, PUSH_PULL, |k, r| {
+            match k {
+                b"LTime" => c.ltime = r.read_uint()?,
+                b"EventLTime" => c.event_ltime = r.read_uint()?,
+                b"QueryLTime" => c.query_ltime = r.read_uint()?,
+                _ => r.skip_value()?,
+            }
+            Ok(())
+        })?;
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod push_pull_clock_tests {
+    use super::*;
+    use crate::wire::tests::{hex, read_shared};
+
+    #[test]
+    fn clocks_round_trip() {
+        let c = PushPullClocks { ltime: 3, event_ltime: 700, query_ltime: 1 };
+        let mut out = Vec::new();
+        c.encode(&mut out);
+        assert_eq!(out[0], PUSH_PULL);
+        assert_eq!(PushPullClocks::decode(&out), Ok(c));
+    }
+
+    #[test]
+    fn reads_a_real_serf_push_pull_state() {
+        // tcp_000 in the plain Serf capture is a join push/pull whose user
+        // state has EventLTime 1 (see decoded.json).
+        let mut raw = hex(&read_shared("serf/vectors_plain/tcp_000.c2s.hex"));
+        let mut scratch = Vec::new();
+        let msg = crate::packet::open_stream(&mut raw, b"", None, false, &mut scratch).expect("opens");
+        let state = crate::wire::PushPullReader::new(msg)
+            .and_then(|mut r| r.user_state().map(<[u8]>::to_vec))
+            .expect("a push/pull with user state");
+        let c = PushPullClocks::decode(&state).unwrap();
+        assert_eq!(c.event_ltime, 1);
+        assert!(c.ltime >= 1);
+    }
+}

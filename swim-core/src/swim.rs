@@ -253,6 +253,29 @@ impl fmt::Display for BroadcastError {
 
 impl core::error::Error for BroadcastError {}
 
+/// Why new tags were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TagsError {
+    /// The encoded tags are longer than 512 bytes (memberlist's limit).
+    TooLarge(usize),
+    /// This node is leaving: announcing new tags would undo the leave.
+    Leaving,
+}
+
+impl fmt::Display for TagsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TagsError::TooLarge(n) => {
+                write!(f, "tags encode to {n} bytes; memberlist allows at most {META_MAX_SIZE}")
+            }
+            TagsError::Leaving => f.write_str("this node is leaving; its tags can no longer change"),
+        }
+    }
+}
+
+impl core::error::Error for TagsError {}
+
 /// Why a keyring operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -455,7 +478,9 @@ impl<R: RngCore> Swim<R> {
             name,
             addr,
             ip: IpBytes::of(addr.ip()),
-            incarnation: 0,
+            // memberlist starts at 1: a Go node adds an unknown node as dead
+            // at incarnation 0 and ignores alive messages that do not exceed it.
+            incarnation: 1,
             meta,
             vsn: [PROTOCOL_MIN, PROTOCOL_MAX, PROTOCOL_CUR, d.min, d.max, d.current],
             keyring,
@@ -867,28 +892,29 @@ impl<R: RngCore> Swim<R> {
             node: name.as_str(),
             from: name.as_str(),
         }));
-        self.leave_item = Some(self.gossip.push(Some(name), msg));
+        let id = self.gossip.push(Some(name), msg);
+        self.gossip.pin(id);
+        self.leave_item = Some(id);
         self.probe = None;
     }
 
-    /// Whether the leave message has reached enough members to spread.
+    /// Whether the leave message has been gossiped its full retransmit
+    /// limit (as memberlist waits for), or there is nobody to tell.
     pub fn leave_complete(&self) -> bool {
         let Some(id) = self.leave_item else { return false };
-        let live = self.num_live() - 1;
-        let want = live.min(self.cfg.gossip_nodes.max(1)) as u32;
-        match self.gossip.transmits(id) {
-            Some(t) => t >= want,
-            None => true,
-        }
+        self.num_live() == 1 || !self.gossip.contains(id)
     }
 
     /// Replaces this node's tags (Serf-encoded metadata, at most 512 bytes):
     /// raises the incarnation and gossips the change; members see `Update`.
-    pub fn set_tags(&mut self, tags: BTreeMap<String, String>) -> Result<(), ConfigError> {
+    pub fn set_tags(&mut self, tags: BTreeMap<String, String>) -> Result<(), TagsError> {
+        if self.leave_item.is_some() {
+            return Err(TagsError::Leaving);
+        }
         let mut meta = Vec::new();
         crate::serf::encode_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), &mut meta);
         if meta.len() > META_MAX_SIZE {
-            return Err(ConfigError::TagsTooLarge(meta.len()));
+            return Err(TagsError::TooLarge(meta.len()));
         }
         self.cfg.tags = tags;
         self.meta = Arc::from(meta);
@@ -977,9 +1003,9 @@ impl<R: RngCore> Swim<R> {
         if k == 0 || n == 0 {
             return out;
         }
-        // Random sampling with a bounded number of tries: O(k), not O(n).
-        let tries = 3 * k + 8;
-        for _ in 0..tries {
+        // memberlist's kRandomNodes: random picks, up to 3n tries. Usually
+        // about k tries; only a mostly-dead table makes it scan longer.
+        for _ in 0..3 * n {
             if out.len() >= k {
                 break;
             }
@@ -990,18 +1016,6 @@ impl<R: RngCore> Swim<R> {
             }
             if self.members.get(id).is_some_and(&pick) {
                 out.push(id.clone());
-            }
-        }
-        if out.len() < k && n <= 4 * k + 8 {
-            // Small clusters: take whatever qualifies.
-            for id in self.probe_order.clone() {
-                if out.len() >= k {
-                    break;
-                }
-                if Some(id.as_str()) != skip && !out.contains(&id) && self.members.get(&id).is_some_and(&pick)
-                {
-                    out.push(id);
-                }
             }
         }
         out
@@ -1062,7 +1076,7 @@ impl<R: RngCore> Swim<R> {
         // Buddy system: a suspect hears about its suspicion with the probe.
         let suspect = (state == State::Suspect).then_some(incarnation);
         self.enqueue(addr, OutKind::Ping { seq, target: id.clone(), suspect });
-        let deadline = now + self.awareness.scale(self.cfg.probe_timeout);
+        let deadline = now + self.cfg.probe_timeout;
         self.probe = Some(Probe { target: id, seq, start: now, stage: ProbeStage::Direct { deadline } });
     }
 
@@ -1154,7 +1168,9 @@ impl<R: RngCore> Swim<R> {
         }
         let dead_window = self.cfg.gossip_to_the_dead_time;
         let targets = self.random_members(self.cfg.gossip_nodes, None, |m| {
-            m.node.state.is_live() || now.saturating_duration_since(m.state_change) < dead_window
+            m.node.state.is_live()
+                || (m.node.state == State::Dead
+                    && now.saturating_duration_since(m.state_change) < dead_window)
         });
         for id in targets {
             if let Some(m) = self.members.get(&id) {
@@ -1325,9 +1341,16 @@ impl<R: RngCore> Swim<R> {
                         return;
                     }
                 };
-                if !self.dedup.observe(ev.ltime, ev.name, ev.payload) {
-                    self.metrics.broadcasts_duplicate += 1;
-                    return;
+                match self.dedup.observe(ev.ltime, ev.name, ev.payload) {
+                    user::Seen::New => {}
+                    user::Seen::Duplicate => {
+                        self.metrics.broadcasts_duplicate += 1;
+                        return;
+                    }
+                    user::Seen::TooOld => {
+                        self.metrics.broadcasts_too_old += 1;
+                        return;
+                    }
                 }
                 self.metrics.broadcasts_received += 1;
                 // Re-gossip exactly what we received.
@@ -1449,12 +1472,20 @@ impl<R: RngCore> Swim<R> {
                 Event::Join(node)
             }
             Some(m) => {
-                if a.incarnation <= m.node.incarnation {
+                // memberlist's rule: a name moves to another address only if
+                // its member left, or died longer than the reclaim time ago.
+                let reclaim = self.cfg.dead_node_reclaim_time;
+                let can_reclaim =
+                    !reclaim.is_zero() && now.saturating_duration_since(m.state_change) > reclaim;
+                let moves = m.node.addr != addr;
+                let updates_node =
+                    moves && (m.node.state == State::Left || (m.node.state == State::Dead && can_reclaim));
+                if moves && !updates_node {
+                    // Another node claims this member's name: refuse it.
+                    self.metrics.dropped_invalid_member += 1;
                     return;
                 }
-                if m.node.state.is_live() && m.node.addr != addr {
-                    // Another node claims a live member's name: memberlist refuses it.
-                    self.metrics.dropped_invalid_member += 1;
+                if a.incarnation <= m.node.incarnation && !updates_node {
                     return;
                 }
                 let old_state = m.node.state;
@@ -1471,7 +1502,9 @@ impl<R: RngCore> Swim<R> {
                 m.state_change = now;
                 let node = m.node.clone();
                 if old_addr != addr {
-                    self.by_addr.remove(&old_addr);
+                    if self.by_addr.get(&old_addr).map(NodeId::as_str) == Some(a.node) {
+                        self.by_addr.remove(&old_addr);
+                    }
                     self.by_addr.insert(addr, node.id.clone());
                 }
                 self.suspicions.remove(a.node);
@@ -1591,7 +1624,16 @@ impl<R: RngCore> Swim<R> {
     }
 
     fn local_state(&self, join: bool) -> Vec<u8> {
-        let header = PushPullHeader { nodes: (self.members.len() + 1) as u32, user_state_len: 0, join };
+        // Serf's push/pull user state, so joiners (Serf agents included)
+        // learn the event clock and vice versa.
+        let mut user_state = Vec::new();
+        crate::serf::PushPullClocks { ltime: 1, event_ltime: self.dedup.time(), query_ltime: 1 }
+            .encode(&mut user_state);
+        let header = PushPullHeader {
+            nodes: (self.members.len() + 1) as u32,
+            user_state_len: user_state.len() as u32,
+            join,
+        };
         let me = PushNodeState {
             name: self.name.as_str(),
             addr: self.ip.as_slice(),
@@ -1611,7 +1653,7 @@ impl<R: RngCore> Swim<R> {
             vsn: &m.vsn,
         });
         let mut out = Vec::new();
-        wire::encode_push_pull(&mut out, &header, core::iter::once(me).chain(others), &[]);
+        wire::encode_push_pull(&mut out, &header, core::iter::once(me).chain(others), &user_state);
         out
     }
 
@@ -1650,7 +1692,9 @@ impl<R: RngCore> Swim<R> {
         let msg = self.open_stream(frame, &mut scratch).inspect_err(|_| self.metrics.stream_errors += 1)?;
         let reply = match msg.first().copied() {
             Some(msg_type::PUSH_PULL) => {
-                let local = self.local_state(false);
+                // Answer in kind: memberlist echoes the requester's join flag.
+                let join = wire::PushPullReader::new(msg).map(|r| r.header().join).unwrap_or(false);
+                let local = self.local_state(join);
                 let r = self.merge_remote(now, msg);
                 let reply = self.seal_reply(&local);
                 r?;
@@ -1785,6 +1829,14 @@ impl<R: RngCore> Swim<R> {
                     self.suspect_node(now, n.incarnation, n.name, me.as_str());
                 }
                 None => self.metrics.dropped_invalid_member += 1,
+            }
+        }
+        if let Ok(state) = r.user_state() {
+            if let Ok(clocks) = crate::serf::PushPullClocks::decode(state) {
+                // Serf witnesses EventLTime - 1: no event of that time was sent yet.
+                if clocks.event_ltime > 0 {
+                    self.dedup.witness(clocks.event_ltime - 1);
+                }
             }
         }
         self.metrics.push_pulls += 1;

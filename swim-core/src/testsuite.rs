@@ -30,6 +30,7 @@ macro_rules! cluster_test_suite {
             send_and_send_to_addr_deliver,
             a_node_with_the_wrong_key_never_appears,
             graceful_leave_is_reported_as_left,
+            a_panicking_handler_does_not_stop_the_node,
             bad_config_is_a_clear_create_error);
     };
     (@each $rt:ty, $block_on:path, $($name:ident),*) => {
@@ -270,4 +271,29 @@ pub async fn bad_config_is_a_clear_create_error<R: Runtime>() {
     assert!(matches!(clash, CreateError::Bind { .. }), "{clash}");
     let no_seed = taken.join(&["127.0.0.1:1"]).await.unwrap_err();
     assert!(matches!(no_seed, JoinError::NoSeedsReachable));
+}
+
+/// Shared driver test.
+pub async fn a_panicking_handler_does_not_stop_the_node<R: Runtime>() {
+    let nodes = start::<R>(2, config).await;
+    join_all(&nodes).await;
+    let got = Arc::new(Mutex::new(0usize));
+    let g = got.clone();
+    nodes[1].on_message(move |_, topic, _| {
+        if topic == "boom" {
+            panic!("handler bug");
+        }
+        *g.lock().unwrap() += 1;
+    });
+    nodes[0].send(&"node-1".into(), "boom", b"").await.unwrap();
+    nodes[0].send(&"node-1".into(), "fine", b"").await.unwrap();
+    wait_for::<R>(Duration::from_secs(5), || *got.lock().unwrap() == 1)
+        .await
+        .expect("later messages still arrive");
+    assert_eq!(nodes[1].metrics().handler_panics, 1);
+    sleep::<R>(INTERVAL * 5).await;
+    assert_eq!(nodes[0].members().len(), 2, "the node still answers probes");
+    for n in &nodes {
+        n.shutdown().await;
+    }
 }

@@ -88,6 +88,17 @@ fn split(b: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
     (b.len() >= n).then(|| b.split_at(n))
 }
 
+/// What [`EventDedup::observe`] makes of a broadcast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Not seen before: deliver it and gossip it on.
+    New,
+    /// Seen before.
+    Duplicate,
+    /// Older than the remembered window (its sender's clock lags far behind).
+    TooOld,
+}
+
 /// Serf's Lamport clock and recent-event ring: says whether a broadcast is new.
 #[derive(Debug)]
 pub struct EventDedup {
@@ -115,15 +126,25 @@ impl EventDedup {
         self.clock
     }
 
-    /// Witnesses a received event; true when it is new (deliver and re-gossip).
-    pub fn observe(&mut self, ltime: u64, name: &str, payload: &[u8]) -> bool {
-        if ltime >= self.clock {
-            self.clock = ltime.saturating_add(1);
-        }
+    /// Witnesses a received event: is it new (deliver and re-gossip), seen
+    /// before, or older than the events remembered?
+    pub fn observe(&mut self, ltime: u64, name: &str, payload: &[u8]) -> Seen {
+        self.witness(ltime);
         if self.clock > EVENT_BUFFER && ltime < self.clock - EVENT_BUFFER {
-            return false;
+            return Seen::TooOld;
         }
-        self.remember(ltime, name, payload)
+        if self.remember(ltime, name, payload) {
+            Seen::New
+        } else {
+            Seen::Duplicate
+        }
+    }
+
+    /// Lamport witness: the clock moves past `t`.
+    pub fn witness(&mut self, t: u64) {
+        if t >= self.clock {
+            self.clock = t.saturating_add(1);
+        }
     }
 
     fn remember(&mut self, ltime: u64, name: &str, payload: &[u8]) -> bool {
@@ -174,16 +195,18 @@ mod tests {
     #[test]
     fn dedup_delivers_each_event_once() {
         let mut d = EventDedup::new(7);
-        assert!(d.observe(5, "deploy", b"v1"));
-        assert!(!d.observe(5, "deploy", b"v1"));
-        assert!(d.observe(5, "deploy", b"v2"), "same time, other payload");
-        assert!(d.observe(6, "deploy", b"v1"), "other time");
+        assert_eq!(d.observe(5, "deploy", b"v1"), Seen::New);
+        assert_eq!(d.observe(5, "deploy", b"v1"), Seen::Duplicate);
+        assert_eq!(d.observe(5, "deploy", b"v2"), Seen::New, "same time, other payload");
+        assert_eq!(d.observe(6, "deploy", b"v1"), Seen::New, "other time");
         let t = d.next_local("x", b"y");
         assert!(t >= 7);
-        assert!(!d.observe(t, "x", b"y"), "our own event echoed back");
-        // Far older than the buffer: dropped.
+        assert_eq!(d.observe(t, "x", b"y"), Seen::Duplicate, "our own event echoed back");
+        // Far older than the buffer: refused as too old.
         d.observe(10_000, "late", b"");
-        assert!(!d.observe(1, "old", b""));
+        assert_eq!(d.observe(1, "old", b""), Seen::TooOld);
+        d.witness(20_000);
+        assert!(d.next_local("z", b"") > 20_000);
     }
 
     proptest! {

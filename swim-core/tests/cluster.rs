@@ -564,3 +564,98 @@ fn a_key_rotation_keeps_everyone_in() {
     .unwrap();
     assert!(matches!(plain.install_key(&new), Err(swim_core::KeyringError::Disabled)));
 }
+
+#[test]
+fn nodes_start_at_incarnation_one_like_memberlist() {
+    // Go memberlist adds an unknown node as dead at incarnation 0 and ignores
+    // alive messages that do not exceed it: we must start above 0.
+    let mut h = Harness::fast(2, 16);
+    assert_eq!(h.nodes[0].local_node().incarnation, 1);
+    h.all_join();
+    assert_eq!(h.nodes[0].member("n1").unwrap().incarnation, 1);
+}
+
+#[test]
+fn a_late_joiner_is_heard_after_many_broadcasts() {
+    let mut h = Harness::fast(4, 17);
+    for i in 1..3 {
+        h.join(i, 0).unwrap();
+    }
+    h.run_until(Duration::from_secs(5), |h| h.nodes[0].members().len() == 3).unwrap();
+    for k in 0..600u32 {
+        h.nodes[0].broadcast("old", &k.to_be_bytes()).unwrap();
+        if k % 20 == 0 {
+            h.run(Duration::from_millis(100));
+        }
+    }
+    h.run(Duration::from_secs(3));
+    // n3 joins late, its event clock at 0, and broadcasts once.
+    h.join(3, 1).unwrap();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    h.nodes[3].broadcast("fresh", b"from the late joiner").unwrap();
+    h.run(Duration::from_secs(3));
+    for r in 0..3 {
+        let got = h.delivered.iter().filter(|(to, t, _, _)| *to == r && t == "fresh").count();
+        assert_eq!(got, 1, "n{r} heard the late joiner");
+    }
+    assert_eq!(h.nodes.iter().map(|n| n.metrics().broadcasts_too_old).sum::<u64>(), 0);
+}
+
+#[test]
+fn tags_cannot_change_while_leaving_and_the_leave_survives_a_full_queue() {
+    let mut h = Harness::new(4, 18, |_| Config { max_gossip_queue_depth: 8, ..fast_config() });
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    let now = h.now;
+    h.nodes[3].leave(now);
+    assert!(matches!(
+        h.nodes[3].set_tags(std::collections::BTreeMap::new()),
+        Err(swim_core::TagsError::Leaving)
+    ));
+    // Others flood the leaver's queue with broadcasts it re-gossips.
+    for k in 0..50u8 {
+        h.nodes[k as usize % 3].broadcast("flood", &[k]).unwrap();
+    }
+    h.run_until(Duration::from_secs(5), |h| h.nodes[3].leave_complete()).expect("the leave is fully sent");
+    assert!(h.nodes[3].metrics().gossip_queue_dropped > 0, "the queue did overflow");
+    h.down.insert(3);
+    h.run_until(Duration::from_secs(5), |h| (0..3).all(|i| h.state_at(i, 3) == Some(State::Left)))
+        .expect("everyone saw the leave");
+}
+
+#[test]
+fn a_name_moves_to_a_new_address_only_after_leaving() {
+    let mut h = Harness::fast(4, 19);
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    // n3 crashes; an impostor (or a restart elsewhere) claims "n3" at another address.
+    h.down.insert(3);
+    h.run_until(Duration::from_secs(10), |h| (0..3).all(|i| h.state_at(i, 3) == Some(State::Dead))).unwrap();
+    let elsewhere = addr(20);
+    let impostor = Config { node_name: Some("n3".into()), ..fast_config() };
+    let mut n3b = Swim::new(impostor, elsewhere, ChaCha8Rng::seed_from_u64(77), h.now).unwrap();
+    let mut req = n3b.join(h.now, addr(0));
+    let StreamFrame::Complete { start, end } = h.nodes[0].stream_frame(&req.data, true).unwrap() else {
+        panic!()
+    };
+    let _ = h.nodes[0].handle_stream(h.now, elsewhere, &mut req.data[start..end], &mut |_| {});
+    assert_eq!(h.nodes[0].member("n3").unwrap().addr, addr(3), "a dead member's name stays put");
+    assert!(h.nodes[0].metrics().dropped_invalid_member > 0);
+    // Once it left gracefully, its name may come back anywhere.
+    let mut g = Harness::fast(3, 20);
+    g.all_join();
+    let now = g.now;
+    g.nodes[2].leave(now);
+    g.run_until(Duration::from_secs(5), |g| g.nodes[2].leave_complete()).unwrap();
+    g.down.insert(2);
+    g.run_until(Duration::from_secs(5), |g| g.state_at(0, 2) == Some(State::Left)).unwrap();
+    let back = Config { node_name: Some("n2".into()), ..fast_config() };
+    let mut n2b = Swim::new(back, elsewhere, ChaCha8Rng::seed_from_u64(78), g.now).unwrap();
+    let mut req = n2b.join(g.now, addr(0));
+    let StreamFrame::Complete { start, end } = g.nodes[0].stream_frame(&req.data, true).unwrap() else {
+        panic!()
+    };
+    let _ = g.nodes[0].handle_stream(g.now, elsewhere, &mut req.data[start..end], &mut |_| {});
+    let n2 = g.nodes[0].member("n2").unwrap();
+    assert_eq!((n2.addr, n2.state), (elsewhere, State::Alive));
+}

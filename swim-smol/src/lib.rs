@@ -46,6 +46,7 @@ use std::net::SocketAddr;
 pub use swim_core::driver::{BroadcastError, CreateError, Events, JoinError, SendError};
 pub use swim_core::{
     Config, ConfigError, DelegateVersions, Event, KeyringError, Metrics, Node, NodeId, State, StreamError,
+    TagsError,
 };
 
 /// A cluster node running on smol: the whole API is

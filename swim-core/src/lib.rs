@@ -62,6 +62,7 @@ pub mod crypto;
 pub mod driver;
 pub mod gossip;
 pub mod lzw;
+pub mod members;
 pub mod metrics;
 pub mod msgpack;
 pub mod node;

@@ -3,6 +3,7 @@
 use crate::config::{Config, ConfigError, META_MAX_SIZE};
 use crate::crypto::Keyring;
 use crate::gossip::{retransmit_limit, GossipQueue, COMPOUND_PART_OVERHEAD};
+use crate::members::{Interner, Member, MemberTable, WireAddr};
 use crate::metrics::Metrics;
 use crate::node::{Node, NodeId, State};
 use crate::packet::{self, FrameStatus, Layers, PacketError};
@@ -16,7 +17,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::net::SocketAddr;
 use core::time::Duration;
 use rand_core::RngCore;
 
@@ -299,61 +300,14 @@ impl fmt::Display for KeyringError {
 
 impl core::error::Error for KeyringError {}
 
-/// An address in memberlist's form (4 or 16 raw bytes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct IpBytes {
-    buf: [u8; 16],
-    len: u8,
-}
-
-impl IpBytes {
-    fn of(ip: IpAddr) -> Self {
-        let mut buf = [0u8; 16];
-        match ip {
-            IpAddr::V4(v4) => {
-                buf[..4].copy_from_slice(&v4.octets());
-                IpBytes { buf, len: 4 }
-            }
-            IpAddr::V6(v6) => IpBytes { buf: v6.octets(), len: 16 },
-        }
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        &self.buf[..self.len as usize]
-    }
-}
-
 fn socket_addr(ip: &[u8], port: u16) -> Option<SocketAddr> {
-    let ip = match ip.len() {
-        4 => IpAddr::V4(Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3])),
-        16 => {
-            let mut b = [0u8; 16];
-            b.copy_from_slice(ip);
-            IpAddr::V6(Ipv6Addr::from(b))
-        }
-        _ => return None,
-    };
-    Some(SocketAddr::new(ip, port))
-}
-
-#[derive(Debug, Clone)]
-struct Member {
-    node: Node,
-    ip: IpBytes,
-    vsn: [u8; 6],
-    state_change: Instant,
-}
-
-impl Member {
-    fn pmax(&self) -> u8 {
-        self.vsn[1]
-    }
+    WireAddr::from_wire(ip, port).map(|w| w.socket_addr())
 }
 
 #[derive(Debug, Clone)]
 enum OutKind {
     Ping { seq: u32, target: NodeId, suspect: Option<u32> },
-    IndirectPing { seq: u32, target: NodeId, target_ip: IpBytes, port: u16, nack: bool },
+    IndirectPing { seq: u32, target: NodeId, target_ip: WireAddr, port: u16, nack: bool },
     Ack { seq: u32 },
     Nack { seq: u32 },
     Suspect { incarnation: u32, node: NodeId },
@@ -413,14 +367,18 @@ pub struct Swim<R> {
     cfg: Config,
     name: NodeId,
     addr: SocketAddr,
-    ip: IpBytes,
+    wire_addr: WireAddr,
     incarnation: u32,
     meta: Arc<[u8]>,
     vsn: [u8; 6],
     keyring: Option<Keyring>,
-    members: BTreeMap<NodeId, Member>,
-    by_addr: BTreeMap<SocketAddr, NodeId>,
-    probe_order: Vec<NodeId>,
+    members: MemberTable,
+    /// Probe order: slots of `members`, shuffled each round.
+    probe_order: Vec<u32>,
+    interner: Option<Arc<dyn Interner>>,
+    empty_meta: Arc<[u8]>,
+    /// The metadata of the member added last, shared with the next identical one.
+    last_meta: Arc<[u8]>,
     probe_index: usize,
     probe: Option<Probe>,
     relays: BTreeMap<u32, Relay>,
@@ -477,16 +435,18 @@ impl<R: RngCore> Swim<R> {
         let mut swim = Swim {
             name,
             addr,
-            ip: IpBytes::of(addr.ip()),
+            wire_addr: WireAddr::of(addr),
             // memberlist starts at 1: a Go node adds an unknown node as dead
             // at incarnation 0 and ignores alive messages that do not exceed it.
             incarnation: 1,
             meta,
             vsn: [PROTOCOL_MIN, PROTOCOL_MAX, PROTOCOL_CUR, d.min, d.max, d.current],
             keyring,
-            members: BTreeMap::new(),
-            by_addr: BTreeMap::new(),
+            members: MemberTable::new(hash_key ^ 0x9e37_79b9_7f4a_7c15),
             probe_order: Vec::new(),
+            interner: None,
+            empty_meta: Arc::from(&[][..]),
+            last_meta: Arc::from(&[][..]),
             probe_index: 0,
             probe: None,
             relays: BTreeMap::new(),
@@ -540,24 +500,24 @@ impl<R: RngCore> Swim<R> {
     pub fn members(&self) -> Vec<Node> {
         let mut v = Vec::with_capacity(self.members.len() + 1);
         v.push(self.local_node());
-        v.extend(self.members.values().filter(|m| m.node.state.is_live()).map(|m| m.node.clone()));
+        v.extend(self.members.iter().filter(|m| m.state.is_live()).map(Member::node));
         v
     }
 
     /// Every member known, dead and left ones included (until forgotten after
     /// `gossip_to_the_dead_time`), this node excluded.
-    pub fn all_members(&self) -> impl Iterator<Item = &Node> {
-        self.members.values().map(|m| &m.node)
+    pub fn all_members(&self) -> impl Iterator<Item = Node> + '_ {
+        self.members.iter().map(Member::node)
     }
 
     /// A known member by name (not this node).
-    pub fn member(&self, id: &str) -> Option<&Node> {
-        self.members.get(id).map(|m| &m.node)
+    pub fn member(&self, id: &str) -> Option<Node> {
+        self.members.get(id).map(Member::node)
     }
 
     /// How many live members there are, this node included.
     pub fn num_live(&self) -> usize {
-        1 + self.members.values().filter(|m| m.node.state.is_live()).count()
+        1 + self.members.iter().filter(|m| m.state.is_live()).count()
     }
 
     /// Counters of everything sent, received, dropped and refused.
@@ -586,7 +546,11 @@ impl<R: RngCore> Swim<R> {
 
     /// The next membership event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let e = self.events.pop_front();
+        if e.is_none() {
+            shrink_idle(&mut self.events);
+        }
+        e
     }
 
     /// Whether TCP exchanges are waiting for [`poll_stream_request`](Self::poll_stream_request).
@@ -631,6 +595,7 @@ impl<R: RngCore> Swim<R> {
                 return Some(t);
             }
         }
+        shrink_idle(&mut self.outgoing);
         None
     }
 
@@ -666,7 +631,7 @@ impl<R: RngCore> Swim<R> {
             return None;
         }
         let name = self.name.as_str();
-        let (src_ip, src_port) = (self.ip.as_slice(), self.addr.port());
+        let (src_ip, src_port) = (self.wire_addr.ip_bytes(), self.addr.port());
         let mut b = CompoundBuilder::new(&mut buf[room..end]);
         let first = match &out.kind {
             OutKind::Ping { seq, target, suspect } => {
@@ -692,7 +657,7 @@ impl<R: RngCore> Swim<R> {
                 &mut b,
                 &Message::IndirectPing(wire::IndirectPing {
                     seq_no: *seq,
-                    target: target_ip.as_slice(),
+                    target: target_ip.ip_bytes(),
                     port: *port,
                     node: target.as_str(),
                     nack: *nack,
@@ -742,7 +707,7 @@ impl<R: RngCore> Swim<R> {
             self.metrics.outgoing_dropped += 1;
             return;
         }
-        let crc = self.by_addr.get(&to).and_then(|id| self.members.get(id)).is_some_and(|m| m.pmax() >= 5);
+        let crc = self.members.by_addr(to).is_some_and(|m| m.pmax() >= 5);
         self.outgoing.push_back(Outgoing { to, crc, kind });
     }
 
@@ -804,7 +769,7 @@ impl<R: RngCore> Swim<R> {
         buf: &mut [u8],
     ) -> Result<Transmit, SendError> {
         let (addr, crc) = match self.members.get(target.as_str()) {
-            Some(m) if m.node.state.is_live() => (m.node.addr, m.pmax() >= 5),
+            Some(m) if m.state.is_live() => (m.addr(), m.pmax() >= 5),
             _ => return Err(SendError::UnknownNode(target.clone())),
         };
         self.encode_direct_inner(addr, crc, topic, payload, buf)
@@ -818,7 +783,7 @@ impl<R: RngCore> Swim<R> {
         payload: &[u8],
         buf: &mut [u8],
     ) -> Result<Transmit, SendError> {
-        let crc = self.by_addr.get(&addr).and_then(|id| self.members.get(id)).is_some_and(|m| m.pmax() >= 5);
+        let crc = self.members.by_addr(addr).is_some_and(|m| m.pmax() >= 5);
         self.encode_direct_inner(addr, crc, topic, payload, buf)
     }
 
@@ -999,7 +964,7 @@ impl<R: RngCore> Swim<R> {
         pick: impl Fn(&Member) -> bool,
     ) -> Vec<NodeId> {
         let mut out: Vec<NodeId> = Vec::new();
-        let n = self.probe_order.len();
+        let n = self.members.len();
         if k == 0 || n == 0 {
             return out;
         }
@@ -1009,14 +974,12 @@ impl<R: RngCore> Swim<R> {
             if out.len() >= k {
                 break;
             }
-            let i = self.random_below(n);
-            let id = &self.probe_order[i];
-            if Some(id.as_str()) == skip || out.contains(id) {
+            let i = self.random_below(n) as u32;
+            let Some(m) = self.members.at(i) else { continue };
+            if Some(m.id.as_str()) == skip || out.contains(&m.id) || !pick(m) {
                 continue;
             }
-            if self.members.get(id).is_some_and(&pick) {
-                out.push(id.clone());
-            }
+            out.push(m.id.clone());
         }
         out
     }
@@ -1024,21 +987,15 @@ impl<R: RngCore> Swim<R> {
     fn reset_probe_order(&mut self, now: Instant) {
         // Forget members dead or left for longer than gossip_to_the_dead_time.
         let keep = self.cfg.gossip_to_the_dead_time;
-        let gone: Vec<NodeId> = self
-            .members
-            .values()
-            .filter(|m| !m.node.state.is_live() && now.saturating_duration_since(m.state_change) > keep)
-            .map(|m| m.node.id.clone())
-            .collect();
-        for id in gone {
-            if let Some(m) = self.members.remove(&id) {
-                if self.by_addr.get(&m.node.addr) == Some(&id) {
-                    self.by_addr.remove(&m.node.addr);
-                }
+        let suspicions = &mut self.suspicions;
+        self.members.retain(|m| {
+            let forget = !m.state.is_live() && now.saturating_duration_since(m.state_change) > keep;
+            if forget {
+                suspicions.remove(m.id.as_str());
             }
-            self.suspicions.remove(&id);
-        }
-        self.probe_order = self.members.keys().cloned().collect();
+            !forget
+        });
+        self.probe_order = (0..self.members.len() as u32).collect();
         for i in (1..self.probe_order.len()).rev() {
             let j = self.random_below(i + 1);
             self.probe_order.swap(i, j);
@@ -1060,12 +1017,12 @@ impl<R: RngCore> Swim<R> {
                     return;
                 }
             }
-            let id = self.probe_order[self.probe_index].clone();
+            let slot = self.probe_order[self.probe_index];
             self.probe_index += 1;
             visited += 1;
-            if let Some(m) = self.members.get(&id) {
-                if m.node.state.is_live() {
-                    target = Some((id, m.node.addr, m.node.state, m.node.incarnation));
+            if let Some(m) = self.members.at(slot) {
+                if m.state.is_live() {
+                    target = Some((m.id.clone(), m.addr(), m.state, m.incarnation));
                     break;
                 }
             }
@@ -1088,19 +1045,19 @@ impl<R: RngCore> Swim<R> {
                     self.probe = None;
                     return;
                 };
-                let (t_ip, t_port, t_pmax) = (m.ip, m.node.addr.port(), m.pmax());
-                let t_addr = m.node.addr;
+                let (t_ip, t_port, t_pmax) = (*m.wire_addr(), m.wire_addr().port(), m.pmax());
+                let t_addr = m.addr();
                 self.metrics.indirect_probes += 1;
                 let helpers =
                     self.random_members(self.cfg.indirect_checks, Some(probe.target.as_str()), |m| {
-                        m.node.state == State::Alive
+                        m.state == State::Alive
                     });
                 let mut expected_nacks = 0;
                 for h in helpers {
                     let Some(hm) = self.members.get(&h) else { continue };
                     let nack = hm.pmax() >= 4;
                     expected_nacks += nack as u32;
-                    let to = hm.node.addr;
+                    let to = hm.addr();
                     self.enqueue(
                         to,
                         OutKind::IndirectPing {
@@ -1116,7 +1073,7 @@ impl<R: RngCore> Swim<R> {
                     let ping = encode_vec(&Message::Ping(wire::Ping {
                         seq_no: probe.seq,
                         node: probe.target.as_str(),
-                        source_addr: self.ip.as_slice(),
+                        source_addr: self.wire_addr.ip_bytes(),
                         source_port: self.addr.port(),
                         source_node: self.name.as_str(),
                     }));
@@ -1135,8 +1092,8 @@ impl<R: RngCore> Swim<R> {
                 let delta = if expected_nacks > 0 { expected_nacks.saturating_sub(nacks) as i32 } else { 1 };
                 self.awareness.apply(delta);
                 if let Some(m) = self.members.get(&probe.target) {
-                    if m.node.state.is_live() {
-                        let inc = m.node.incarnation;
+                    if m.state.is_live() {
+                        let inc = m.incarnation;
                         let me = self.name.clone();
                         self.suspect_node(now, inc, probe.target.as_str(), me.as_str());
                     }
@@ -1152,10 +1109,10 @@ impl<R: RngCore> Swim<R> {
         for id in due {
             self.suspicions.remove(&id);
             let Some(m) = self.members.get(&id) else { continue };
-            if m.node.state != State::Suspect {
+            if m.state != State::Suspect {
                 continue;
             }
-            let inc = m.node.incarnation;
+            let inc = m.incarnation;
             self.metrics.declared_dead += 1;
             let me = self.name.clone();
             self.dead_node(now, inc, id.as_str(), me.as_str());
@@ -1168,13 +1125,12 @@ impl<R: RngCore> Swim<R> {
         }
         let dead_window = self.cfg.gossip_to_the_dead_time;
         let targets = self.random_members(self.cfg.gossip_nodes, None, |m| {
-            m.node.state.is_live()
-                || (m.node.state == State::Dead
-                    && now.saturating_duration_since(m.state_change) < dead_window)
+            m.state.is_live()
+                || (m.state == State::Dead && now.saturating_duration_since(m.state_change) < dead_window)
         });
         for id in targets {
             if let Some(m) = self.members.get(&id) {
-                let to = m.node.addr;
+                let to = m.addr();
                 self.enqueue(to, OutKind::Gossip);
             }
         }
@@ -1190,8 +1146,8 @@ impl<R: RngCore> Swim<R> {
         if self.leave_item.is_some() {
             return;
         }
-        let picked = self.random_members(1, None, |m| m.node.state == State::Alive);
-        if let Some(addr) = picked.first().and_then(|id| self.members.get(id)).map(|m| m.node.addr) {
+        let picked = self.random_members(1, None, |m| m.state == State::Alive);
+        if let Some(addr) = picked.first().and_then(|id| self.members.get(id)).map(Member::addr) {
             let req = self.push_pull_request(addr, false);
             self.stream_requests.push_back(req);
         }
@@ -1358,7 +1314,7 @@ impl<R: RngCore> Swim<R> {
                 msg.push(msg_type::USER);
                 msg.extend_from_slice(body);
                 self.gossip.push(None, msg);
-                let relay = self.by_addr.get(&from).cloned();
+                let relay = self.members.by_addr(from).map(|m| m.id.clone());
                 self.deliver_from(
                     relay.as_ref().map(|n| n.as_str()).unwrap_or(""),
                     from,
@@ -1389,7 +1345,8 @@ impl<R: RngCore> Swim<R> {
         deliver: &mut dyn FnMut(Delivery<'_>),
     ) {
         if let Some(m) = self.members.get(sender) {
-            deliver(Delivery { sender: &m.node, topic, payload, kind });
+            let node = m.node();
+            deliver(Delivery { sender: &node, topic, payload, kind });
             return;
         }
         if !sender.is_empty() && sender == self.name.as_str() {
@@ -1398,7 +1355,7 @@ impl<R: RngCore> Swim<R> {
             return;
         }
         let id = if sender.is_empty() { NodeId::from(from.to_string()) } else { NodeId::from(sender) };
-        let tmp = Node { id, addr: from, state: State::Alive, incarnation: 0, meta: Arc::from(&[][..]) };
+        let tmp = Node { id, addr: from, state: State::Alive, incarnation: 0, meta: self.empty_meta.clone() };
         deliver(Delivery { sender: &tmp, topic, payload, kind });
     }
 
@@ -1408,7 +1365,7 @@ impl<R: RngCore> Swim<R> {
         let msg = encode_vec(&Message::Alive(wire::Alive {
             incarnation: self.incarnation,
             node: self.name.as_str(),
-            addr: self.ip.as_slice(),
+            addr: self.wire_addr.ip_bytes(),
             port: self.addr.port(),
             meta: &self.meta,
             vsn: &self.vsn,
@@ -1425,10 +1382,11 @@ impl<R: RngCore> Swim<R> {
     }
 
     fn alive_node(&mut self, now: Instant, a: &wire::Alive<'_>) {
-        let Some(addr) = socket_addr(a.addr, a.port) else {
+        let Some(waddr) = WireAddr::from_wire(a.addr, a.port) else {
             self.metrics.dropped_invalid_member += 1;
             return;
         };
+        let addr = waddr.socket_addr();
         let bad_vsn = a.vsn.len() >= 2 && (a.vsn[0] == 0 || a.vsn[1] == 0 || a.vsn[0] > a.vsn[1]);
         if bad_vsn || a.meta.len() > META_MAX_SIZE || a.node.is_empty() {
             self.metrics.dropped_invalid_member += 1;
@@ -1450,21 +1408,16 @@ impl<R: RngCore> Swim<R> {
         }
         let event = match self.members.get_mut(a.node) {
             None => {
-                let id = NodeId::from(a.node);
-                let node = Node {
-                    id: id.clone(),
-                    addr,
-                    state: State::Alive,
-                    incarnation: a.incarnation,
-                    meta: Arc::from(a.meta),
+                let id = match &self.interner {
+                    Some(i) => i.intern(a.node),
+                    None => NodeId::from(a.node),
                 };
-                self.members.insert(
-                    id.clone(),
-                    Member { node: node.clone(), ip: IpBytes::of(addr.ip()), vsn, state_change: now },
-                );
-                self.by_addr.insert(addr, id.clone());
-                // Insert at a random place in the probe order.
-                self.probe_order.push(id);
+                let meta = self.share_meta(a.meta);
+                let m = Member::new(id, waddr, meta, a.incarnation, vsn, now);
+                let node = m.node();
+                let slot = self.members.insert(m);
+                // Insert at a random place in the rest of this probe round.
+                self.probe_order.push(slot);
                 let last = self.probe_order.len() - 1;
                 let lo = self.probe_index.min(last);
                 let j = lo + self.random_below(last - lo + 1);
@@ -1477,41 +1430,38 @@ impl<R: RngCore> Swim<R> {
                 let reclaim = self.cfg.dead_node_reclaim_time;
                 let can_reclaim =
                     !reclaim.is_zero() && now.saturating_duration_since(m.state_change) > reclaim;
-                let moves = m.node.addr != addr;
+                let moves = *m.wire_addr() != waddr;
                 let updates_node =
-                    moves && (m.node.state == State::Left || (m.node.state == State::Dead && can_reclaim));
+                    moves && (m.state == State::Left || (m.state == State::Dead && can_reclaim));
                 if moves && !updates_node {
                     // Another node claims this member's name: refuse it.
                     self.metrics.dropped_invalid_member += 1;
                     return;
                 }
-                if a.incarnation <= m.node.incarnation && !updates_node {
+                if a.incarnation <= m.incarnation && !updates_node {
                     return;
                 }
-                let old_state = m.node.state;
-                let changed = m.node.addr != addr || *m.node.meta != *a.meta;
-                let old_addr = m.node.addr;
-                m.node.incarnation = a.incarnation;
-                m.node.state = State::Alive;
-                m.node.addr = addr;
-                if *m.node.meta != *a.meta {
-                    m.node.meta = Arc::from(a.meta);
-                }
-                m.ip = IpBytes::of(addr.ip());
+                let old_state = m.state;
+                let meta_changed = *m.meta != *a.meta;
+                m.incarnation = a.incarnation;
+                m.state = State::Alive;
                 m.vsn = vsn;
                 m.state_change = now;
-                let node = m.node.clone();
-                if old_addr != addr {
-                    if self.by_addr.get(&old_addr).map(NodeId::as_str) == Some(a.node) {
-                        self.by_addr.remove(&old_addr);
+                if meta_changed {
+                    let meta = self.share_meta(a.meta);
+                    if let Some(m) = self.members.get_mut(a.node) {
+                        m.meta = meta;
                     }
-                    self.by_addr.insert(addr, node.id.clone());
                 }
+                if moves {
+                    self.members.set_addr(a.node, waddr);
+                }
+                let Some(node) = self.members.get(a.node).map(Member::node) else { return };
                 self.suspicions.remove(a.node);
                 match old_state {
                     State::Dead | State::Left => Event::Join(node),
                     State::Suspect => Event::Alive(node),
-                    State::Alive if changed => Event::Update(node),
+                    State::Alive if moves || meta_changed => Event::Update(node),
                     State::Alive => {
                         self.regossip_alive(a);
                         return;
@@ -1521,6 +1471,29 @@ impl<R: RngCore> Swim<R> {
         };
         self.regossip_alive(a);
         self.emit(event);
+    }
+
+    /// Metadata shared with this node or the last member that had the same
+    /// bytes: in a typical cluster every member's tags are the same few bytes.
+    fn share_meta(&mut self, meta: &[u8]) -> Arc<[u8]> {
+        if *self.meta == *meta {
+            return self.meta.clone();
+        }
+        if *self.last_meta != *meta {
+            self.last_meta = Arc::from(meta);
+        }
+        self.last_meta.clone()
+    }
+
+    /// Lets several nodes in one process share their member names.
+    pub fn set_interner(&mut self, interner: Arc<dyn Interner>) {
+        self.interner = Some(interner);
+    }
+
+    /// Bytes of heap this node's member table uses (entries and indexes;
+    /// names and metadata shared between members are not counted).
+    pub fn member_table_bytes(&self) -> usize {
+        self.members.heap_bytes() + self.probe_order.capacity() * core::mem::size_of::<u32>()
     }
 
     fn regossip_alive(&mut self, a: &wire::Alive<'_>) {
@@ -1537,10 +1510,10 @@ impl<R: RngCore> Swim<R> {
         }
         let n = self.members.len() + 1;
         let Some(m) = self.members.get_mut(node) else { return };
-        if incarnation < m.node.incarnation {
+        if incarnation < m.incarnation {
             return;
         }
-        let id = m.node.id.clone();
+        let id = m.id.clone();
         let msg = || encode_vec(&Message::Suspect(wire::Suspect { incarnation, node, from }));
         if let Some(s) = self.suspicions.get_mut(node) {
             if s.confirm(&NodeId::from(from)) {
@@ -1548,14 +1521,14 @@ impl<R: RngCore> Swim<R> {
             }
             return;
         }
-        if m.node.state != State::Alive {
+        if m.state != State::Alive {
             return;
         }
-        m.node.incarnation = incarnation;
-        m.node.state = State::Suspect;
+        m.incarnation = incarnation;
+        m.state = State::Suspect;
         m.state_change = now;
-        let node_copy = m.node.clone();
-        let addr = m.node.addr;
+        let node_copy = m.node();
+        let addr = m.addr();
         let mult = self.cfg.suspicion_mult;
         let k =
             if n.saturating_sub(2) < mult.saturating_sub(2) as usize { 0 } else { mult.saturating_sub(2) };
@@ -1578,13 +1551,13 @@ impl<R: RngCore> Swim<R> {
             return;
         }
         let Some(m) = self.members.get_mut(node) else { return };
-        if incarnation < m.node.incarnation || !m.node.state.is_live() {
+        if incarnation < m.incarnation || !m.state.is_live() {
             return;
         }
-        m.node.incarnation = incarnation;
-        m.node.state = if node == from { State::Left } else { State::Dead };
+        m.incarnation = incarnation;
+        m.state = if node == from { State::Left } else { State::Dead };
         m.state_change = now;
-        let copy = m.node.clone();
+        let copy = m.node();
         self.suspicions.remove(node);
         if self.probe.as_ref().is_some_and(|p| p.target.as_str() == node) {
             self.probe = None;
@@ -1636,20 +1609,20 @@ impl<R: RngCore> Swim<R> {
         };
         let me = PushNodeState {
             name: self.name.as_str(),
-            addr: self.ip.as_slice(),
+            addr: self.wire_addr.ip_bytes(),
             port: self.addr.port(),
             meta: &self.meta,
             incarnation: self.incarnation,
             state: if self.leave_item.is_some() { State::Left } else { State::Alive }.to_wire(),
             vsn: &self.vsn,
         };
-        let others = self.members.values().map(|m| PushNodeState {
-            name: m.node.id.as_str(),
-            addr: m.ip.as_slice(),
-            port: m.node.addr.port(),
-            meta: &m.node.meta,
-            incarnation: m.node.incarnation,
-            state: m.node.state.to_wire(),
+        let others = self.members.iter().map(|m| PushNodeState {
+            name: m.id.as_str(),
+            addr: m.wire_addr().ip_bytes(),
+            port: m.wire_addr().port(),
+            meta: &m.meta,
+            incarnation: m.incarnation,
+            state: m.state.to_wire(),
             vsn: &m.vsn,
         });
         let mut out = Vec::new();
@@ -1857,7 +1830,7 @@ impl<R: RngCore> Swim<R> {
             }
         };
         widen(&self.vsn);
-        for m in self.members.values().filter(|m| m.node.state == State::Alive) {
+        for m in self.members.iter().filter(|m| m.state == State::Alive) {
             widen(&m.vsn);
         }
         let mut r = wire::PushPullReader::new(msg)?;
@@ -1883,8 +1856,8 @@ impl<R: RngCore> Swim<R> {
             Ok(())
         };
         check(self.name.as_str(), &self.vsn)?;
-        for m in self.members.values().filter(|m| m.node.state == State::Alive) {
-            check(m.node.id.as_str(), &m.vsn)?;
+        for m in self.members.iter().filter(|m| m.state == State::Alive) {
+            check(m.id.as_str(), &m.vsn)?;
         }
         let mut r = wire::PushPullReader::new(msg)?;
         while let Some(n) = r.next_node()? {
@@ -1893,6 +1866,14 @@ impl<R: RngCore> Swim<R> {
             }
         }
         Ok(())
+    }
+}
+
+/// Gives back the memory of a queue that a burst (a big join) grew, once it
+/// has been drained: every node would otherwise keep it for good.
+fn shrink_idle<T>(q: &mut VecDeque<T>) {
+    if q.is_empty() && q.capacity() > 256 {
+        q.shrink_to(16);
     }
 }
 

@@ -1,0 +1,303 @@
+//! The member table: compact, because every node holds an entry for every
+//! other node (a 10,000-node cluster is 10^8 entries across the cluster).
+//!
+//! Members live in one dense `Vec`; lookups by name and by address go
+//! through hash tables of 4-byte slot numbers, keyed with a per-node random
+//! seed so crafted names cannot degrade them. Names can be interned across
+//! nodes (see [`Interner`]) and metadata is shared between members that
+//! carry the same bytes.
+
+use crate::node::{Node, NodeId, State};
+use crate::time::Instant;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::hash::BuildHasher;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use hashbrown::HashTable;
+
+/// Turns names into shared [`NodeId`]s. A process that runs many nodes (the
+/// simulator) gives them one interner so each name is stored once.
+pub trait Interner: Send + Sync {
+    /// The shared id for `name`.
+    fn intern(&self, name: &str) -> NodeId;
+}
+
+/// An address as memberlist sends it: raw IP bytes (4 or 16) and a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WireAddr {
+    ip: [u8; 16],
+    port: u16,
+    v4: bool,
+}
+
+impl WireAddr {
+    /// From a socket address.
+    pub fn of(addr: SocketAddr) -> Self {
+        let mut ip = [0u8; 16];
+        let v4 = match addr.ip() {
+            IpAddr::V4(a) => {
+                ip[..4].copy_from_slice(&a.octets());
+                true
+            }
+            IpAddr::V6(a) => {
+                ip = a.octets();
+                false
+            }
+        };
+        WireAddr { ip, port: addr.port(), v4 }
+    }
+
+    /// From memberlist's raw bytes; `None` unless they are 4 or 16 long.
+    pub fn from_wire(ip: &[u8], port: u16) -> Option<Self> {
+        let mut buf = [0u8; 16];
+        let v4 = match ip.len() {
+            4 => true,
+            16 => false,
+            _ => return None,
+        };
+        buf[..ip.len()].copy_from_slice(ip);
+        Some(WireAddr { ip: buf, port, v4 })
+    }
+
+    /// The raw IP bytes (4 or 16).
+    pub fn ip_bytes(&self) -> &[u8] {
+        if self.v4 {
+            &self.ip[..4]
+        } else {
+            &self.ip
+        }
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// As a socket address.
+    pub fn socket_addr(&self) -> SocketAddr {
+        let ip = if self.v4 {
+            IpAddr::V4(Ipv4Addr::new(self.ip[0], self.ip[1], self.ip[2], self.ip[3]))
+        } else {
+            IpAddr::V6(Ipv6Addr::from(self.ip))
+        };
+        SocketAddr::new(ip, self.port)
+    }
+}
+
+/// One member as the table keeps it (72 bytes plus shared name and meta).
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub id: NodeId,
+    pub meta: Arc<[u8]>,
+    addr: WireAddr,
+    pub state_change: Instant,
+    pub incarnation: u32,
+    pub state: State,
+    pub vsn: [u8; 6],
+}
+
+impl Member {
+    pub fn new(
+        id: NodeId,
+        addr: WireAddr,
+        meta: Arc<[u8]>,
+        incarnation: u32,
+        vsn: [u8; 6],
+        now: Instant,
+    ) -> Self {
+        Member { id, meta, addr, state_change: now, incarnation, state: State::Alive, vsn }
+    }
+
+    /// The public view (reference-count bumps, no allocation).
+    pub fn node(&self) -> Node {
+        Node {
+            id: self.id.clone(),
+            addr: self.addr.socket_addr(),
+            state: self.state,
+            incarnation: self.incarnation,
+            meta: self.meta.clone(),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr.socket_addr()
+    }
+
+    pub fn wire_addr(&self) -> &WireAddr {
+        &self.addr
+    }
+
+    pub fn pmax(&self) -> u8 {
+        self.vsn[1]
+    }
+}
+
+/// All members but the local node.
+pub(crate) struct MemberTable {
+    slots: Vec<Member>,
+    by_name: HashTable<u32>,
+    by_addr: HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl MemberTable {
+    pub fn new(seed: u64) -> Self {
+        MemberTable {
+            slots: Vec::new(),
+            by_name: HashTable::new(),
+            by_addr: HashTable::new(),
+            hasher: foldhash::fast::FixedState::with_seed(seed),
+        }
+    }
+
+    fn name_hash(&self, name: &str) -> u64 {
+        self.hasher.hash_one(name)
+    }
+
+    fn addr_hash(&self, addr: &WireAddr) -> u64 {
+        self.hasher.hash_one(addr)
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn index<Q: AsRef<str> + ?Sized>(&self, name: &Q) -> Option<u32> {
+        let name = name.as_ref();
+        let slots = &self.slots;
+        self.by_name.find(self.name_hash(name), |&i| slots[i as usize].id.as_str() == name).copied()
+    }
+
+    pub fn get<Q: AsRef<str> + ?Sized>(&self, name: &Q) -> Option<&Member> {
+        self.index(name).map(|i| &self.slots[i as usize])
+    }
+
+    pub fn get_mut<Q: AsRef<str> + ?Sized>(&mut self, name: &Q) -> Option<&mut Member> {
+        self.index(name).map(|i| &mut self.slots[i as usize])
+    }
+
+    pub fn at(&self, i: u32) -> Option<&Member> {
+        self.slots.get(i as usize)
+    }
+
+    /// The member at `addr` (the latest to claim it).
+    pub fn by_addr(&self, addr: SocketAddr) -> Option<&Member> {
+        let w = WireAddr::of(addr);
+        let slots = &self.slots;
+        self.by_addr.find(self.addr_hash(&w), |&i| slots[i as usize].addr == w).map(|&i| &slots[i as usize])
+    }
+
+    pub fn iter(&self) -> core::slice::Iter<'_, Member> {
+        self.slots.iter()
+    }
+
+    /// Adds a member whose name is not in the table; returns its slot.
+    pub fn insert(&mut self, m: Member) -> u32 {
+        let i = self.slots.len() as u32;
+        let (h, a) = (self.name_hash(m.id.as_str()), self.addr_hash(&m.addr));
+        self.slots.push(m);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.by_name.insert_unique(h, i, |&j| hasher.hash_one(slots[j as usize].id.as_str()));
+        self.claim_addr(i, a);
+        i
+    }
+
+    /// Points `addr`'s entry at slot `i`, replacing any older claimant.
+    fn claim_addr(&mut self, i: u32, hash: u64) {
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let w = slots[i as usize].addr;
+        match self.by_addr.find_mut(hash, |&j| slots[j as usize].addr == w) {
+            Some(j) => *j = i,
+            None => {
+                self.by_addr.insert_unique(hash, i, |&j| hasher.hash_one(slots[j as usize].addr));
+            }
+        }
+    }
+
+    /// Moves member `name` to `addr`.
+    pub fn set_addr(&mut self, name: &str, addr: WireAddr) {
+        let Some(i) = self.index(name) else { return };
+        let old = self.slots[i as usize].addr;
+        if old == addr {
+            return;
+        }
+        let old_hash = self.addr_hash(&old);
+        let slots = &self.slots;
+        if let Ok(e) = self.by_addr.find_entry(old_hash, |&j| slots[j as usize].addr == old && j == i) {
+            e.remove();
+        }
+        self.slots[i as usize].addr = addr;
+        let h = self.addr_hash(&addr);
+        self.claim_addr(i, h);
+    }
+
+    /// Keeps only the members `keep` accepts (slots are renumbered).
+    pub fn retain(&mut self, keep: impl FnMut(&Member) -> bool) {
+        let before = self.slots.len();
+        self.slots.retain(keep);
+        if self.slots.len() == before {
+            return;
+        }
+        self.by_name.clear();
+        self.by_addr.clear();
+        for i in 0..self.slots.len() as u32 {
+            let m = &self.slots[i as usize];
+            let (h, a) = (self.name_hash(m.id.as_str()), self.addr_hash(&m.addr));
+            let (slots, hasher) = (&self.slots, &self.hasher);
+            self.by_name.insert_unique(h, i, |&j| hasher.hash_one(slots[j as usize].id.as_str()));
+            // Live members win an address over dead ones.
+            let w = slots[i as usize].addr;
+            match self.by_addr.find_mut(a, |&j| slots[j as usize].addr == w) {
+                Some(j) if !slots[*j as usize].state.is_live() => *j = i,
+                Some(_) => {}
+                None => {
+                    self.by_addr.insert_unique(a, i, |&j| hasher.hash_one(slots[j as usize].addr));
+                }
+            }
+        }
+    }
+
+    /// Heap bytes the table itself uses (slots and indexes; shared names and
+    /// metadata not included).
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * core::mem::size_of::<Member>()
+            + (self.by_name.capacity() + self.by_addr.capacity()) * (core::mem::size_of::<u32>() + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(name: &str, port: u16) -> Member {
+        let addr = WireAddr::of(SocketAddr::from(([127, 0, 0, 1], port)));
+        Member::new(NodeId::from(name), addr, Arc::from(&[][..]), 1, [1, 5, 2, 2, 5, 5], Instant::ZERO)
+    }
+
+    #[test]
+    fn lookups_follow_inserts_moves_and_removals() {
+        let mut t = MemberTable::new(7);
+        for i in 0..1000u16 {
+            t.insert(m(&alloc::format!("n{i}"), 1000 + i));
+        }
+        assert_eq!(t.get("n500").unwrap().addr().port(), 1500);
+        assert_eq!(t.by_addr(SocketAddr::from(([127, 0, 0, 1], 1500))).unwrap().id.as_str(), "n500");
+        t.set_addr("n500", WireAddr::of(SocketAddr::from(([127, 0, 0, 1], 9999))));
+        assert!(t.by_addr(SocketAddr::from(([127, 0, 0, 1], 1500))).is_none());
+        assert_eq!(t.by_addr(SocketAddr::from(([127, 0, 0, 1], 9999))).unwrap().id.as_str(), "n500");
+        t.get_mut("n3").unwrap().state = State::Dead;
+        t.retain(|m| m.state != State::Dead);
+        assert_eq!(t.len(), 999);
+        assert!(t.get("n3").is_none());
+        assert_eq!(t.get("n999").unwrap().addr().port(), 1999);
+        assert_eq!(t.by_addr(SocketAddr::from(([127, 0, 0, 1], 1999))).unwrap().id.as_str(), "n999");
+    }
+
+    #[test]
+    fn an_entry_is_small() {
+        assert!(core::mem::size_of::<Member>() <= 72, "{}", core::mem::size_of::<Member>());
+        let v6: SocketAddr = "[::1]:7946".parse().unwrap();
+        assert_eq!(WireAddr::of(v6).socket_addr(), v6);
+        assert_eq!(WireAddr::from_wire(&[1, 2, 3], 1), None);
+    }
+}

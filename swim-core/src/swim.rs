@@ -166,9 +166,15 @@ impl fmt::Display for StreamError {
             StreamError::Malformed(e) => write!(f, "malformed stream message: {e}"),
             StreamError::Unexpected(t) => write!(f, "unexpected message type {t} on a stream"),
             StreamError::Remote(e) => write!(f, "peer reported an error: {e}"),
+            StreamError::IncompatibleVersions { node, which, version, range } if range.0 > range.1 => write!(
+                f,
+                "node {node} speaks {which} protocol {version}, and the live nodes have no {which} \
+                 protocol version in common (Serf agents speak 2..=5, plain Go memberlist 0..=0); \
+                 set Config::delegate_versions to match the cluster"
+            ),
             StreamError::IncompatibleVersions { node, which, version, range } => write!(
                 f,
-                "node {node} speaks {which} protocol {version}, outside the cluster's range {}..={}; \
+                "node {node} speaks {which} protocol {version}, but the live nodes accept only {}..={}; \
                  set Config::delegate_versions to match the cluster (Serf or plain memberlist)",
                 range.0, range.1
             ),
@@ -343,6 +349,15 @@ struct Relay {
     deadline: Instant,
 }
 
+/// A graceful leave, in Serf's order: first Serf's leave intent spreads (so
+/// Serf agents show this node `left`, not `failed`), then memberlist's dead
+/// message about ourselves.
+#[derive(Debug, Clone, Copy)]
+enum LeaveStage {
+    Intent(u64),
+    Dead(u64),
+}
+
 #[derive(Debug, Clone)]
 enum PendingStream {
     PushPull,
@@ -394,7 +409,9 @@ pub struct Swim<R> {
     next_probe: Instant,
     next_gossip: Instant,
     next_push_pull: Instant,
-    leave_item: Option<u64>,
+    leave: Option<LeaveStage>,
+    /// Serf's member-intent Lamport clock (join/leave intents), as witnessed.
+    member_clock: u64,
     dedup: EventDedup,
     metrics: Metrics,
     scratch: Vec<u8>,
@@ -462,7 +479,8 @@ impl<R: RngCore> Swim<R> {
             next_probe: first_probe,
             next_gossip: now + config.gossip_interval,
             next_push_pull: now + config.push_pull_interval,
-            leave_item: None,
+            leave: None,
+            member_clock: 0,
             dedup: EventDedup::new(hash_key),
             metrics: Metrics::default(),
             scratch: Vec::new(),
@@ -490,7 +508,7 @@ impl<R: RngCore> Swim<R> {
         Node {
             id: self.name.clone(),
             addr: self.addr,
-            state: if self.leave_item.is_some() { State::Left } else { State::Alive },
+            state: if self.leave.is_some() { State::Left } else { State::Alive },
             incarnation: self.incarnation,
             meta: self.meta.clone(),
         }
@@ -539,7 +557,7 @@ impl<R: RngCore> Swim<R> {
 
     /// Whether [`leave`](Self::leave) was called.
     pub fn is_leaving(&self) -> bool {
-        self.leave_item.is_some()
+        self.leave.is_some()
     }
 
     // ----- driver interface: output -----------------------------------------
@@ -566,7 +584,7 @@ impl<R: RngCore> Swim<R> {
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
     pub fn poll_timeout(&self) -> Instant {
         let mut t = self.next_gossip.min(self.next_push_pull);
-        if self.leave_item.is_none() {
+        if self.leave.is_none() {
             t = t.min(self.next_probe);
         }
         if let Some(p) = &self.probe {
@@ -731,7 +749,7 @@ impl<R: RngCore> Swim<R> {
     /// Queues a broadcast of `payload` under `topic` to every member (gossip,
     /// eventually consistent, delivered once per node; not to this node).
     pub fn broadcast(&mut self, topic: &str, payload: &[u8]) -> Result<(), BroadcastError> {
-        if self.leave_item.is_some() {
+        if self.leave.is_some() {
             return Err(BroadcastError::Leaving);
         }
         if topic.len() > user::MAX_TOPIC_LEN {
@@ -844,11 +862,30 @@ impl<R: RngCore> Swim<R> {
         Ok(self.stream_request(addr, &msg, PendingStream::User, false))
     }
 
-    /// Leaves gracefully: gossips that this node left (memberlist's dead
-    /// message about itself) and stops probing. Keep driving the node until
-    /// [`leave_complete`](Self::leave_complete) (or a timeout), then stop it.
+    /// Leaves gracefully and stops probing: gossips Serf's leave intent, then
+    /// (once that has spread) memberlist's dead message about this node, the
+    /// order Serf uses so that Serf agents show it `left`. Keep driving the
+    /// node until [`leave_complete`](Self::leave_complete) (or a timeout),
+    /// then stop it.
     pub fn leave(&mut self, _now: Instant) {
-        if self.leave_item.is_some() {
+        if self.leave.is_some() {
+            return;
+        }
+        self.probe = None;
+        self.member_clock += 1;
+        let intent = crate::serf::Leave { ltime: self.member_clock, node: self.name.as_str(), prune: false };
+        let mut msg = vec![0u8; 32 + self.name.as_str().len()];
+        let n = intent.encode(&mut msg).unwrap_or(0);
+        msg.truncate(n);
+        let id = self.gossip.push(None, msg);
+        self.gossip.pin(id);
+        self.leave = Some(LeaveStage::Intent(id));
+    }
+
+    /// Moves a leave on once its intent has been sent its full retransmit limit.
+    fn advance_leave(&mut self) {
+        let Some(LeaveStage::Intent(intent)) = self.leave else { return };
+        if self.gossip.contains(intent) && self.num_live() > 1 {
             return;
         }
         let name = self.name.clone();
@@ -859,21 +896,24 @@ impl<R: RngCore> Swim<R> {
         }));
         let id = self.gossip.push(Some(name), msg);
         self.gossip.pin(id);
-        self.leave_item = Some(id);
-        self.probe = None;
+        self.leave = Some(LeaveStage::Dead(id));
     }
 
-    /// Whether the leave message has been gossiped its full retransmit
-    /// limit (as memberlist waits for), or there is nobody to tell.
+    /// Whether the leave messages have been gossiped their full retransmit
+    /// limit (as memberlist and Serf wait for), or there is nobody to tell.
     pub fn leave_complete(&self) -> bool {
-        let Some(id) = self.leave_item else { return false };
-        self.num_live() == 1 || !self.gossip.contains(id)
+        match self.leave {
+            None => false,
+            Some(_) if self.num_live() == 1 => true,
+            Some(LeaveStage::Intent(_)) => false,
+            Some(LeaveStage::Dead(id)) => !self.gossip.contains(id),
+        }
     }
 
     /// Replaces this node's tags (Serf-encoded metadata, at most 512 bytes):
     /// raises the incarnation and gossips the change; members see `Update`.
     pub fn set_tags(&mut self, tags: BTreeMap<String, String>) -> Result<(), TagsError> {
-        if self.leave_item.is_some() {
+        if self.leave.is_some() {
             return Err(TagsError::Leaving);
         }
         let mut meta = Vec::new();
@@ -915,10 +955,11 @@ impl<R: RngCore> Swim<R> {
     /// Runs every timer due at `now`: probe deadlines, indirect-probe relays,
     /// suspicion timeouts, the next probe, gossip and push-pull rounds.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance_leave();
         self.expire_relays(now);
         self.advance_probe(now);
         self.expire_suspicions(now);
-        if self.leave_item.is_none() && now >= self.next_probe {
+        if self.leave.is_none() && now >= self.next_probe {
             self.start_probe(now);
         }
         if now >= self.next_gossip {
@@ -1143,7 +1184,7 @@ impl<R: RngCore> Swim<R> {
         }
         let n = self.num_live();
         self.next_push_pull = now + push_pull_scale(self.cfg.push_pull_interval, n);
-        if self.leave_item.is_some() {
+        if self.leave.is_some() {
             return;
         }
         let picked = self.random_members(1, None, |m| m.state == State::Alive);
@@ -1324,7 +1365,17 @@ impl<R: RngCore> Swim<R> {
                     deliver,
                 );
             }
-            Some(_) if crate::serf::is_serf_message(body) => {
+            Some(&t) if crate::serf::is_serf_message(body) => {
+                // Serf's own traffic is not for the application, but its member
+                // intents carry the Lamport clock our leave intent must exceed.
+                let ltime = match t {
+                    crate::serf::JOIN => crate::serf::Join::decode(body).map(|j| j.ltime).ok(),
+                    crate::serf::LEAVE => crate::serf::Leave::decode(body).map(|l| l.ltime).ok(),
+                    _ => None,
+                };
+                if let Some(lt) = ltime {
+                    self.member_clock = self.member_clock.max(lt);
+                }
                 self.metrics.serf_messages_ignored += 1;
             }
             _ => {
@@ -1393,7 +1444,7 @@ impl<R: RngCore> Swim<R> {
             return;
         }
         if a.node == self.name.as_str() {
-            if self.leave_item.is_some() || a.incarnation < self.incarnation {
+            if self.leave.is_some() || a.incarnation < self.incarnation {
                 return;
             }
             if a.incarnation == self.incarnation && addr == self.addr && *a.meta == *self.meta {
@@ -1503,7 +1554,7 @@ impl<R: RngCore> Swim<R> {
 
     fn suspect_node(&mut self, now: Instant, incarnation: u32, node: &str, from: &str) {
         if node == self.name.as_str() {
-            if self.leave_item.is_none() && incarnation >= self.incarnation {
+            if self.leave.is_none() && incarnation >= self.incarnation {
                 self.refute(incarnation);
             }
             return;
@@ -1545,7 +1596,7 @@ impl<R: RngCore> Swim<R> {
 
     fn dead_node(&mut self, now: Instant, incarnation: u32, node: &str, from: &str) {
         if node == self.name.as_str() {
-            if self.leave_item.is_none() && incarnation >= self.incarnation {
+            if self.leave.is_none() && incarnation >= self.incarnation {
                 self.refute(incarnation);
             }
             return;
@@ -1600,8 +1651,12 @@ impl<R: RngCore> Swim<R> {
         // Serf's push/pull user state, so joiners (Serf agents included)
         // learn the event clock and vice versa.
         let mut user_state = Vec::new();
-        crate::serf::PushPullClocks { ltime: 1, event_ltime: self.dedup.time(), query_ltime: 1 }
-            .encode(&mut user_state);
+        crate::serf::PushPullClocks {
+            ltime: self.member_clock,
+            event_ltime: self.dedup.time(),
+            query_ltime: 1,
+        }
+        .encode(&mut user_state);
         let header = PushPullHeader {
             nodes: (self.members.len() + 1) as u32,
             user_state_len: user_state.len() as u32,
@@ -1613,7 +1668,7 @@ impl<R: RngCore> Swim<R> {
             port: self.addr.port(),
             meta: &self.meta,
             incarnation: self.incarnation,
-            state: if self.leave_item.is_some() { State::Left } else { State::Alive }.to_wire(),
+            state: if self.leave.is_some() { State::Left } else { State::Alive }.to_wire(),
             vsn: &self.vsn,
         };
         let others = self.members.iter().map(|m| PushNodeState {
@@ -1810,6 +1865,7 @@ impl<R: RngCore> Swim<R> {
                 if clocks.event_ltime > 0 {
                     self.dedup.witness(clocks.event_ltime - 1);
                 }
+                self.member_clock = self.member_clock.max(clocks.ltime.saturating_sub(1));
             }
         }
         self.metrics.push_pulls += 1;

@@ -1,0 +1,732 @@
+//! Interoperability with real HashiCorp memberlist nodes (the Go peer in
+//! interop/go-peer, built against Debian's memberlist 0.5.0 source) and real
+//! `serf agent`s, all on 127.0.0.1.
+//!
+//! Run with `cargo test -p swim-interop --features interop` after
+//! scripts/install-interop-peers.sh; without the feature this file is empty.
+//! A missing peer fails every test loudly.
+#![cfg(feature = "interop")]
+
+mod harness;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use harness::*;
+use swim_tokio::{DelegateVersions, JoinError, State};
+
+const KEY: [u8; 32] = *b"0123456789abcdef0123456789abcdef";
+const OTHER_KEY: [u8; 32] = *b"fedcba9876543210fedcba9876543210";
+
+fn tags(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
+    kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// How a mixed cluster is configured: what the Go peers and our nodes share.
+#[derive(Clone, Default)]
+struct Variant {
+    plain_memberlist: bool,
+    key: Option<[u8; 32]>,
+    label: &'static str,
+    compress: bool,
+    suspicion_mult: Option<u32>,
+}
+
+impl Variant {
+    fn go(&self, name: &str, join: Option<String>) -> GoOpts {
+        let mut o = GoOpts::new(name);
+        if self.plain_memberlist {
+            o.delegate_versions = "plain";
+        }
+        o.key = self.key.map(|k| k.to_vec());
+        o.label = self.label.into();
+        o.compress = self.compress;
+        if let Some(m) = self.suspicion_mult {
+            o.suspicion_mult = m;
+        }
+        o.join = join.into_iter().collect();
+        o
+    }
+
+    fn ours(&self, name: &str) -> swim_tokio::Config {
+        let mut c = config(name);
+        if self.plain_memberlist {
+            c.delegate_versions = DelegateVersions::MEMBERLIST;
+        }
+        if let Some(k) = self.key {
+            c.encryption_enabled = true;
+            c.secret_key = k.to_vec();
+        }
+        c.label = self.label.into();
+        c.compression = self.compress;
+        if let Some(m) = self.suspicion_mult {
+            c.suspicion_mult = m;
+        }
+        c
+    }
+}
+
+const ALL5: [&str; 5] = ["g1", "g2", "r1", "r2", "r3"];
+
+/// 3 of ours + 2 Go nodes, interleaved, each joining through the previous
+/// node of the *other* kind (or `ours_first`: the chain starts with ours).
+async fn mixed_cluster(v: &Variant, ours_first: bool) -> (Vec<RustNode>, Vec<GoPeer>, Duration) {
+    let start = Instant::now();
+    let mut ours = Vec::new();
+    let mut gos = Vec::new();
+    if ours_first {
+        // r1 <- g1 <- r2 <- g2 <- r3 (then r3 seeds through g1: any seed)
+        ours.push(RustNode::start(v.ours("r1")).await);
+        gos.push(GoPeer::spawn(v.go("g1", Some(ours[0].addr_string()))).await);
+        ours.push(RustNode::start(v.ours("r2")).await);
+        ours[1].join(&gos[0].addr.to_string()).await;
+        gos.push(GoPeer::spawn(v.go("g2", Some(ours[1].addr_string()))).await);
+        ours.push(RustNode::start(v.ours("r3")).await);
+        ours[2].join(&gos[1].addr.to_string()).await;
+    } else {
+        // g1 <- r1 <- g2 <- r2 <- r3 (r3 through g2)
+        gos.push(GoPeer::spawn(v.go("g1", None)).await);
+        ours.push(RustNode::start(v.ours("r1")).await);
+        ours[0].join(&gos[0].addr.to_string()).await;
+        gos.push(GoPeer::spawn(v.go("g2", Some(ours[0].addr_string()))).await);
+        ours.push(RustNode::start(v.ours("r2")).await);
+        ours[1].join(&gos[1].addr.to_string()).await;
+        ours.push(RustNode::start(v.ours("r3")).await);
+        ours[2].join(&gos[1].addr.to_string()).await;
+    }
+    for g in &gos {
+        let joined = g.lines().iter().any(|l| l["event"] == "joined");
+        assert!(joined || g.name == "g1" && !ours_first, "Go {} did not join: {:?}", g.name, g.lines());
+    }
+    let our_refs: Vec<&RustNode> = ours.iter().collect();
+    let converge = wait_all_alive(&our_refs, &[&gos[0], &gos[1]], &ALL5, TEN_S).await;
+    eprintln!(
+        "5-node mixed cluster formed in {:?} (all listing 5 alive {converge:?} after the last join)",
+        start.elapsed()
+    );
+    (ours, gos, converge)
+}
+
+async fn check_mixed(v: Variant, ours_first: bool) {
+    let (ours, gos, _) = mixed_cluster(&v, ours_first).await;
+    // Stays converged: no node drops out over a few protocol periods.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let our_refs: Vec<&RustNode> = ours.iter().collect();
+    wait_all_alive(&our_refs, &[&gos[0], &gos[1]], &ALL5, Duration::from_secs(1)).await;
+    for r in &ours {
+        let m = r.cluster.metrics();
+        assert_eq!(m.dropped_crc + m.dropped_malformed + m.dropped_decompress, 0, "{}: {m:?}", r.name);
+        if v.key.is_some() {
+            assert_eq!(m.dropped_decrypt, 0, "{}: {m:?}", r.name);
+        }
+    }
+    for g in &gos {
+        let log = g.log_tail(200);
+        assert!(!log.contains("[ERR]"), "Go {} logged errors:\n{log}", g.name);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 1. Mixed membership
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_serf_versions_go_first() {
+    check_mixed(Variant::default(), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_serf_versions_ours_first() {
+    check_mixed(Variant::default(), true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_plain_memberlist_versions() {
+    check_mixed(Variant { plain_memberlist: true, ..Variant::default() }, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_encrypted() {
+    check_mixed(Variant { key: Some(KEY), ..Variant::default() }, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_labelled() {
+    check_mixed(Variant { label: "prod-eu", ..Variant::default() }, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_compressed() {
+    check_mixed(Variant { compress: true, ..Variant::default() }, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_encrypted_labelled_compressed() {
+    check_mixed(Variant { key: Some(KEY), label: "prod-eu", compress: true, ..Variant::default() }, false)
+        .await;
+}
+
+/// A node with the wrong key (or label) is kept out on both sides: ours
+/// cannot join through a Go node, a Go node cannot join through ours, and
+/// nobody lists the intruders.
+async fn check_outsiders(good: Variant, bad: Variant) {
+    let g1 = GoPeer::spawn(good.go("g1", None)).await;
+    let r1 = RustNode::start(good.ours("r1")).await;
+    r1.join(&g1.addr.to_string()).await;
+    wait_all_alive(&[&r1], &[&g1], &["g1", "r1"], TEN_S).await;
+
+    let rx = RustNode::start(bad.ours("rx")).await;
+    let err = rx.cluster.join(&[g1.addr.to_string()]).await;
+    assert!(matches!(err, Err(JoinError::NoSeedsReachable)), "rx joined through g1: {err:?}");
+    let err = rx.cluster.join(&[r1.addr_string()]).await;
+    assert!(matches!(err, Err(JoinError::NoSeedsReachable)), "rx joined through r1: {err:?}");
+    let gx = GoPeer::spawn(bad.go("gx", Some(r1.addr_string()))).await;
+    assert!(gx.lines().iter().any(|l| l["event"] == "join_error"), "gx joined through r1: {:?}", gx.lines());
+    let r = gx.cmd(&format!("join {}", g1.addr)).await;
+    assert_eq!(r["ok"], false, "gx joined through g1: {r}");
+
+    // Outsiders also send UDP (gx probes nobody, but rx and gx would gossip if
+    // they knew anyone); give it a few periods, then nobody lists them.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(r1.alive(), sorted(&["g1", "r1"]));
+    assert_eq!(g1.alive().await, sorted(&["g1", "r1"]));
+    assert_eq!(rx.alive(), sorted(&["rx"]));
+    assert_eq!(gx.alive().await, sorted(&["gx"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_key_keeps_nodes_out_both_ways() {
+    check_outsiders(
+        Variant { key: Some(KEY), ..Variant::default() },
+        Variant { key: Some(OTHER_KEY), ..Variant::default() },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_key_keeps_nodes_out_of_an_encrypted_cluster() {
+    check_outsiders(Variant { key: Some(KEY), ..Variant::default() }, Variant::default()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_label_keeps_nodes_out_both_ways() {
+    check_outsiders(
+        Variant { label: "prod-eu", ..Variant::default() },
+        Variant { label: "prod-us", ..Variant::default() },
+    )
+    .await;
+}
+
+/// Serf's delegate versions (ours by default) and a plain memberlist node
+/// cannot share a cluster: our join is refused with a clear error, and the
+/// Go node's join through us fails too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delegate_version_mismatch_is_a_join_error() {
+    let g = GoPeer::spawn(GoOpts { delegate_versions: "plain", ..GoOpts::new("g1") }).await;
+    let r = RustNode::start(config("r1")).await; // DelegateVersions::SERF
+    let err = r.cluster.join(&[g.addr.to_string()]).await;
+    match &err {
+        Err(e @ JoinError::Rejected { .. }) => eprintln!("join error as expected: {e}"),
+        other => panic!("expected JoinError::Rejected, got {other:?}"),
+    }
+    let g2 = GoPeer::spawn(GoOpts {
+        delegate_versions: "plain",
+        join: vec![r.addr_string()],
+        ..GoOpts::new("g2")
+    })
+    .await;
+    let je = g2.lines().into_iter().find(|l| l["event"] == "join_error" || l["event"] == "joined").unwrap();
+    assert_eq!(je["event"], "join_error", "plain Go node joined a Serf-versioned node: {je}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(r.alive(), sorted(&["r1"]));
+    assert_eq!(g.alive().await, sorted(&["g1"]));
+}
+
+/// A fresh node of ours is listed by a Go node (memberlist ignores an alive
+/// message about an unknown node at incarnation 0: we must start at 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_lists_a_fresh_node_of_ours() {
+    let g = GoPeer::spawn(GoOpts::new("g1")).await;
+    let r = RustNode::start(config("r1")).await;
+    assert_eq!(r.cluster.local_node().incarnation, 1);
+    r.join(&g.addr.to_string()).await;
+    wait_all_alive(&[&r], &[&g], &["g1", "r1"], TEN_S).await;
+}
+
+// ---------------------------------------------------------------------------
+// 2. Failure detection
+
+/// The longest a member can take to be declared dead with our test timings, by
+/// the config: it is probed within one round over the other members, fails
+/// direct + indirect probes within an interval, stays suspect for at most
+/// `suspicion_mult * max(1, log10 n) * suspicion_max_timeout_mult` intervals,
+/// then the news takes a few gossip rounds; doubled for a loaded 2-core box.
+fn detection_bound(n: usize, suspicion_mult: u32) -> Duration {
+    let interval = PROBE_INTERVAL;
+    let round = interval * n as u32;
+    let log = (n as f64).log10().max(1.0);
+    let max_suspicion = interval.mul_f64(suspicion_mult as f64 * log * 6.0);
+    (round + interval + max_suspicion + Duration::from_millis(500)) * 2
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_node_killed_is_seen_dead_by_ours() {
+    let (ours, mut gos, _) = mixed_cluster(&Variant::default(), false).await;
+    let bound = detection_bound(5, SUSPICION_MULT);
+    let killed = Instant::now();
+    gos[1].kill9();
+    wait_until(&format!("our nodes see g2 dead within {bound:?}"), bound, || {
+        let ok = ours.iter().all(|r| r.state_of("g2") == Some(State::Dead));
+        async move { ok }
+    })
+    .await;
+    eprintln!(
+        "kill -9 of a Go node: all our nodes saw it dead after {:?} (bound {bound:?})",
+        killed.elapsed()
+    );
+    let t = killed.elapsed();
+    let g1 = &gos[0];
+    wait_until(
+        "g1 sees g2 dead",
+        bound,
+        || async move { g1.state_of("g2").await.as_deref() == Some("dead") },
+    )
+    .await;
+    assert!(t <= bound);
+    for r in &ours {
+        assert_eq!(r.alive(), sorted(&["g1", "r1", "r2", "r3"]), "{}", r.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_node_crash_is_seen_dead_by_go() {
+    let (ours, gos, _) = mixed_cluster(&Variant::default(), true).await;
+    let bound = detection_bound(5, SUSPICION_MULT);
+    let killed = Instant::now();
+    ours[2].shutdown().await; // a crash: no leave
+    let (g1, g2) = (&gos[0], &gos[1]);
+    wait_until(&format!("Go nodes see r3 dead within {bound:?}"), bound, || async move {
+        g1.state_of("r3").await.as_deref() == Some("dead")
+            && g2.state_of("r3").await.as_deref() == Some("dead")
+    })
+    .await;
+    eprintln!("crash of our node: both Go nodes saw it dead after {:?} (bound {bound:?})", killed.elapsed());
+    wait_until("r1, r2 see r3 dead", bound, || {
+        let ok = ours[..2].iter().all(|r| r.state_of("r3") == Some(State::Dead));
+        async move { ok }
+    })
+    .await;
+}
+
+/// A Go node paused (SIGSTOP) for less than the suspicion timeout is
+/// suspected, refutes when resumed, and stays alive everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_go_node_resumed_in_time_stays_alive() {
+    // suspicion_mult 12 with 5 nodes: memberlist expects no confirmations
+    // (n - 2 < mult - 2), so the timeout is the minimum, 12 * 200 ms = 2.4 s.
+    let v = Variant { suspicion_mult: Some(12), ..Variant::default() };
+    let (ours, gos, _) = mixed_cluster(&v, false).await;
+    let paused_at = Instant::now();
+    gos[1].sigstop();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    gos[1].sigcont();
+    let resumed = paused_at.elapsed();
+    let our_refs: Vec<&RustNode> = ours.iter().collect();
+    wait_all_alive(&our_refs, &[&gos[0], &gos[1]], &ALL5, Duration::from_secs(5)).await;
+    // Watch a few more seconds: a late death would show up now.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_all_alive(&our_refs, &[&gos[0], &gos[1]], &ALL5, Duration::from_secs(1)).await;
+    let suspected = ours.iter().any(|r| r.events_about("g2").iter().any(|e| e.kind == "suspect"));
+    assert!(suspected, "no node of ours suspected g2 during a {resumed:?} pause: the test proved nothing");
+    for r in &ours {
+        let gone = r.events_about("g2").iter().any(|e| e.kind == "leave");
+        assert!(!gone, "{} saw g2 leave/die: {:?}", r.name, r.events_about("g2"));
+    }
+    let g1_saw_death = gos[0].lines().iter().any(|l| l["event"] == "leave" && l["node"]["name"] == "g2");
+    assert!(!g1_saw_death, "g1 saw g2 die");
+    let inc = ours[0].member("g2").unwrap().incarnation;
+    eprintln!("paused g2 for {resumed:?}: suspected, refuted (incarnation now {inc}), alive everywhere");
+}
+
+// ---------------------------------------------------------------------------
+// 3. Graceful leave
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_leave_is_seen_as_left_by_ours() {
+    let (ours, gos, _) = mixed_cluster(&Variant::default(), false).await;
+    let t = Instant::now();
+    gos[1].cmd_ok("leave 2000").await;
+    wait_until("our nodes see g2 left", TEN_S, || {
+        let ok = ours.iter().all(|r| r.state_of("g2") == Some(State::Left));
+        async move { ok }
+    })
+    .await;
+    eprintln!("Go leave seen as left by all ours after {:?}", t.elapsed());
+    gos[1].cmd_ok("shutdown").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for r in &ours {
+        assert_eq!(r.state_of("g2"), Some(State::Left), "{}", r.name);
+        assert!(!r.events_about("g2").iter().any(|e| e.node.state == State::Dead), "{} saw g2 dead", r.name);
+    }
+    assert_eq!(gos[0].state_of("g2").await.as_deref(), Some("left"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_leave_is_seen_as_left_by_go() {
+    let (ours, gos, _) = mixed_cluster(&Variant::default(), true).await;
+    let t = Instant::now();
+    ours[2].cluster.leave(Duration::from_secs(2)).await;
+    ours[2].shutdown().await;
+    let (g1, g2) = (&gos[0], &gos[1]);
+    wait_until("Go nodes see r3 left", TEN_S, || async move {
+        g1.state_of("r3").await.as_deref() == Some("left")
+            && g2.state_of("r3").await.as_deref() == Some("left")
+    })
+    .await;
+    eprintln!("our leave seen as left by both Go nodes after {:?}", t.elapsed());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(g1.state_of("r3").await.as_deref(), Some("left"));
+    assert_eq!(g2.state_of("r3").await.as_deref(), Some("left"));
+    for r in &ours[..2] {
+        assert_eq!(r.state_of("r3"), Some(State::Left), "{}", r.name);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 4. Push-pull state sync
+
+/// Join exchanges full state, metadata included, in both directions: each
+/// side knows the other's tags as soon as the join returns (no gossip yet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_push_pull_carries_metadata_both_ways() {
+    let g = GoPeer::spawn(GoOpts { tags: tags(&[("role", "db"), ("zone", "a")]), ..GoOpts::new("g1") }).await;
+    let r = RustNode::start(swim_tokio::Config {
+        tags: tags(&[("role", "web"), ("version", "1.2.3")]),
+        ..config("r1")
+    })
+    .await;
+    r.join(&g.addr.to_string()).await;
+    let seen = r.member("g1").expect("r1 lists g1 right after the join");
+    let seen_tags: BTreeMap<String, String> = seen.tags().into_iter().collect();
+    assert_eq!(seen_tags, tags(&[("role", "db"), ("zone", "a")]));
+    // memberlist answers a push-pull before merging it: allow it a moment.
+    wait_until("g1 lists r1 after the join", Duration::from_millis(500), || async {
+        g.view().await.contains_key("r1")
+    })
+    .await;
+    let view = g.view().await;
+    let r1 = &view["r1"];
+    assert_eq!(r1["tags"], serde_json::json!({"role": "web", "version": "1.2.3"}));
+    assert_eq!(r1["vsn"], serde_json::json!([1, 5, 2, 2, 5, 5]));
+
+    // Metadata updates travel too, both ways.
+    r.cluster.set_tags(tags(&[("role", "web"), ("version", "1.2.4")])).unwrap();
+    g.cmd_ok("tags role=db,zone=b").await;
+    wait_until("tag updates cross both ways", TEN_S, || {
+        let ours_ok =
+            r.member("g1").map(|n| n.tags()).unwrap_or_default().contains(&("zone".into(), "b".into()));
+        let g = &g;
+        async move { ours_ok && g.view().await["r1"]["tags"]["version"] == "1.2.4" }
+    })
+    .await;
+}
+
+/// A node joining through a peer of the other kind gets the whole (large)
+/// view in the join's state exchange, in both directions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_of_a_large_view_both_ways() {
+    const N: usize = 24;
+    let mut ours: Vec<RustNode> = Vec::new();
+    for i in 0..N {
+        let r = RustNode::start(swim_tokio::Config {
+            tags: tags(&[("index", &i.to_string()), ("pad", &"x".repeat(40))]),
+            ..config(&format!("r{i:02}"))
+        })
+        .await;
+        if i > 0 {
+            r.join(&ours[0].addr_string()).await;
+        }
+        ours.push(r);
+    }
+    // Membership, not health: under CPU contention a node may be briefly
+    // suspect (and refute) while the 24 converge.
+    wait_until("our 24 nodes converge", TEN_S, || {
+        let ok = ours.iter().all(|r| r.cluster.members().len() == N);
+        async move { ok }
+    })
+    .await;
+    // A Go node joins through ours: the push-pull (well over one UDP packet)
+    // hands it every member before Join returns.
+    let g = GoPeer::spawn(GoOpts { join: vec![ours[N - 1].addr_string()], ..GoOpts::new("g1") }).await;
+    let alive = g.alive().await;
+    assert!(alive.len() > N, "g1 right after joining lists {} alive: {alive:?}", alive.len());
+    let v = g.view().await;
+    assert_eq!(v["r07"]["tags"]["index"], "7");
+    // A fresh node of ours joins through the Go node and gets the same view.
+    let fresh = RustNode::start(config("fresh")).await;
+    fresh.join(&g.addr.to_string()).await;
+    let n = fresh.alive().len();
+    assert!(n >= N + 2, "fresh right after joining lists {n} alive: {:?}", fresh.alive());
+    assert!(fresh.member("r13").unwrap().tags().contains(&("index".into(), "13".into())));
+}
+
+/// Periodic anti-entropy runs in both directions without errors: Go's
+/// push-pulls to us and ours to Go, every second here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn periodic_push_pull_both_ways() {
+    let g = GoPeer::spawn(GoOpts { push_pull_interval: Duration::from_secs(1), ..GoOpts::new("g1") }).await;
+    let r =
+        RustNode::start(swim_tokio::Config { push_pull_interval: Duration::from_secs(1), ..config("r1") })
+            .await;
+    r.join(&g.addr.to_string()).await;
+    let before = r.cluster.metrics().push_pulls;
+    let go_conns = |g: &GoPeer| g.log_tail(10_000).matches("Stream connection").count();
+    let go_before = go_conns(&g);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let m = r.cluster.metrics();
+    let go_after = go_conns(&g);
+    eprintln!(
+        "in 4 s: our push-pulls {} -> {}; streams accepted by Go {go_before} -> {go_after}",
+        before, m.push_pulls
+    );
+    assert!(m.push_pulls >= before + 4, "too few push-pulls: {m:?}");
+    assert!(go_after >= go_before + 2, "Go accepted too few of our push-pulls");
+    assert_eq!(m.stream_errors, 0, "{m:?}");
+    let log = g.log_tail(10_000);
+    assert!(!log.contains("[ERR]"), "Go logged errors:\n{log}");
+    wait_all_alive(&[&r], &[&g], &["g1", "r1"], Duration::from_secs(1)).await;
+}
+
+// ---------------------------------------------------------------------------
+// 5. Messages
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_messages_reach_the_go_peer() {
+    for v in
+        [Variant::default(), Variant { key: Some(KEY), label: "l", compress: true, ..Variant::default() }]
+    {
+        let g = GoPeer::spawn(v.go("g1", None)).await;
+        let r = RustNode::start(v.ours("r1")).await;
+        r.join(&g.addr.to_string()).await;
+        wait_all_alive(&[&r], &[&g], &["g1", "r1"], TEN_S).await;
+
+        r.cluster.send(&"g1".into(), "greet", b"hello-go").await.unwrap();
+        r.cluster.send_to_addr(g.addr, "alert", b"alert-data").await.unwrap();
+        r.cluster.send_reliable(g.addr, "bulk", &vec![b'z'; 100_000]).await.unwrap();
+        r.cluster.broadcast("deploy", b"v7").unwrap();
+        let want = |topic: &str, payload: &str| {
+            let (topic, payload) = (topic.to_string(), payload.to_string());
+            move |l: &serde_json::Value| {
+                l["event"] == "msg"
+                    && l["framed"] == true
+                    && l["sender"] == "r1"
+                    && l["topic"] == topic.as_str()
+                    && l["payload"] == payload.as_str()
+            }
+        };
+        g.next_event(want("greet", "hello-go"), TEN_S).await;
+        g.cursor_reset();
+        g.next_event(want("alert", "alert-data"), TEN_S).await;
+        g.cursor_reset();
+        g.next_event(want("bulk", &"z".repeat(100_000)), TEN_S).await;
+        g.cursor_reset();
+        g.next_event(|l| l["event"] == "user_event" && l["name"] == "deploy" && l["payload"] == "v7", TEN_S)
+            .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_messages_reach_on_message() {
+    for v in
+        [Variant::default(), Variant { key: Some(KEY), label: "l", compress: true, ..Variant::default() }]
+    {
+        let g = GoPeer::spawn(v.go("g1", None)).await;
+        let r = RustNode::start(v.ours("r1")).await;
+        r.join(&g.addr.to_string()).await;
+        wait_all_alive(&[&r], &[&g], &["g1", "r1"], TEN_S).await;
+
+        g.cmd_ok("send r1 best-effort hello").await;
+        g.cmd_ok("send-reliable r1 reliable hello").await;
+        g.cmd_ok("user-event rollout v9").await;
+        let has = |topic: &str, payload: &[u8]| {
+            r.messages().iter().filter(|m| m.topic == topic && m.payload == payload).count()
+        };
+        wait_until("Go's messages reach on_message", TEN_S, || {
+            let ok = has("", b"best-effort hello") == 1
+                && has("", b"reliable hello") == 1
+                && has("rollout", b"v9") == 1;
+            async move { ok }
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(has("rollout", b"v9"), 1, "a gossiped event is delivered once: {:?}", r.messages());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 6. Serf
+
+async fn serf_cluster(key: Option<&[u8]>) -> Vec<SerfAgent> {
+    let s1 = SerfAgent::spawn("s1", key).await;
+    let s2 = SerfAgent::spawn("s2", key).await;
+    let s3 = SerfAgent::spawn("s3", key).await;
+    s2.join(&s1.addr.to_string());
+    s3.join(&s1.addr.to_string());
+    vec![s1, s2, s3]
+}
+
+async fn check_serf(key: Option<&[u8]>) {
+    let agents = serf_cluster(key).await;
+    let mut c = swim_tokio::Config { tags: tags(&[("role", "api"), ("version", "1.2")]), ..config("r1") };
+    if let Some(k) = key {
+        c.encryption_enabled = true;
+        c.secret_key = k.to_vec();
+    }
+    let r = RustNode::start(c).await;
+    let t = Instant::now();
+    r.join(&agents[0].addr.to_string()).await;
+    wait_until("every agent lists r1 alive with its tags", TEN_S, || {
+        let ok = agents.iter().all(|a| {
+            let m = a.members();
+            m.len() == 4
+                && m.values().all(|n| n["status"] == "alive")
+                && m["r1"]["tags"] == serde_json::json!({"role": "api", "version": "1.2"})
+        });
+        async move { ok }
+    })
+    .await;
+    assert_eq!(r.alive(), sorted(&["r1", "s1", "s2", "s3"]));
+    eprintln!("serf members on all 3 agents list r1 alive with its tags after {:?}", t.elapsed());
+
+    // A Serf user event reaches on_message exactly once.
+    agents[1].event("deploy", "v42");
+    let count = || r.messages().iter().filter(|m| m.topic == "deploy" && m.payload == b"v42").count();
+    wait_until("`serf event deploy v42` reaches on_message", TEN_S, || {
+        let ok = count() >= 1;
+        async move { ok }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(count(), 1, "delivered more than once: {:?}", r.messages());
+
+    // Our broadcast is a user event for every agent.
+    r.cluster.broadcast("hello-serf", b"from-rust").unwrap();
+    wait_until("our broadcast runs every agent's user-event handler", TEN_S, || {
+        let ok = agents.iter().all(|a| a.user_events().contains(&"hello-serf from-rust".to_string()));
+        async move { ok }
+    })
+    .await;
+    for a in &agents {
+        assert_eq!(a.user_events().iter().filter(|l| l.starts_with("hello-serf")).count(), 1);
+    }
+
+    // Killing our node shows it failed.
+    let t = Instant::now();
+    r.shutdown().await;
+    wait_until("serf members show r1 failed", Duration::from_secs(20), || {
+        let ok = agents.iter().all(|a| a.status_of("r1").as_deref() == Some("failed"));
+        async move { ok }
+    })
+    .await;
+    eprintln!("serf agents show our crashed node failed after {:?}", t.elapsed());
+    for a in &agents {
+        let log = a.log();
+        assert!(!log.contains("[ERR]"), "serf agent {} logged errors:\n{log}", a.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serf_cluster_with_our_node() {
+    check_serf(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serf_encrypted_cluster_with_our_node() {
+    check_serf(Some(&KEY)).await;
+}
+
+/// Our graceful leave, as Serf agents see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serf_sees_our_graceful_leave_as_left() {
+    let agents = serf_cluster(None).await;
+    let r = RustNode::start(config("r1")).await;
+    r.join(&agents[0].addr.to_string()).await;
+    wait_until("every agent lists r1 alive", TEN_S, || {
+        let ok = agents.iter().all(|a| a.status_of("r1").as_deref() == Some("alive"));
+        async move { ok }
+    })
+    .await;
+    r.cluster.leave(Duration::from_secs(2)).await;
+    r.shutdown().await;
+    let statuses = || agents.iter().map(|a| a.status_of("r1")).collect::<Vec<_>>();
+    let done = try_wait_until(Duration::from_secs(15), || {
+        let ok = statuses().iter().all(|s| matches!(s.as_deref(), Some("left" | "failed")));
+        async move { ok }
+    })
+    .await;
+    assert!(done.is_some(), "agents did not notice the leave: {:?}", statuses());
+    assert!(
+        statuses().iter().all(|s| s.as_deref() == Some("left")),
+        "serf agents show our graceful leave as {:?}",
+        statuses()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 7. Key rotation
+
+/// A running mixed, encrypted cluster moves to a new key the keyring way
+/// (install everywhere, use everywhere, remove the old one everywhere) with no
+/// node ever suspected; afterwards the new key joins and the old one does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotation_in_a_mixed_cluster() {
+    let v = Variant { key: Some(KEY), ..Variant::default() };
+    let (ours, gos, _) = mixed_cluster(&v, false).await;
+    let old = hex_key(&KEY);
+    let new = hex_key(&OTHER_KEY);
+    let pause = || tokio::time::sleep(Duration::from_millis(600));
+    for g in &gos {
+        g.cmd_ok(&format!("key-install {new}")).await;
+    }
+    for r in &ours {
+        r.cluster.install_key(&OTHER_KEY).unwrap();
+    }
+    pause().await;
+    // Switch the primary key one node at a time, alternating kinds.
+    gos[0].cmd_ok(&format!("key-use {new}")).await;
+    ours[0].cluster.use_key(&OTHER_KEY).unwrap();
+    pause().await;
+    gos[1].cmd_ok(&format!("key-use {new}")).await;
+    ours[1].cluster.use_key(&OTHER_KEY).unwrap();
+    ours[2].cluster.use_key(&OTHER_KEY).unwrap();
+    pause().await;
+    for g in &gos {
+        g.cmd_ok(&format!("key-remove {old}")).await;
+    }
+    for r in &ours {
+        r.cluster.remove_key(&KEY).unwrap();
+    }
+    // Run on the new key alone for a while.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let our_refs: Vec<&RustNode> = ours.iter().collect();
+    wait_all_alive(&our_refs, &[&gos[0], &gos[1]], &ALL5, Duration::from_secs(1)).await;
+    for r in &ours {
+        let bad: Vec<_> = r.events.lock().unwrap().iter().filter(|e| e.kind != "join").cloned().collect();
+        assert!(bad.is_empty(), "{} saw membership trouble during the rotation: {bad:?}", r.name);
+    }
+    for g in &gos {
+        assert!(!g.lines().iter().any(|l| l["event"] == "leave"), "Go {} saw a node go", g.name);
+    }
+    // Only the new key gets in now.
+    let with_new = RustNode::start(Variant { key: Some(OTHER_KEY), ..Variant::default() }.ours("r4")).await;
+    with_new.join(&gos[1].addr.to_string()).await;
+    let with_old = RustNode::start(v.ours("r5")).await;
+    let err = with_old.cluster.join(&[gos[0].addr.to_string(), ours[0].addr_string()]).await;
+    assert!(matches!(err, Err(JoinError::NoSeedsReachable)), "a node with the old key joined: {err:?}");
+    let mut all6 = ALL5.to_vec();
+    all6.push("r4");
+    wait_all_alive(&our_refs, &[&gos[0], &gos[1]], &all6, TEN_S).await;
+}
+
+fn hex_key(k: &[u8]) -> String {
+    k.iter().map(|b| format!("{b:02x}")).collect()
+}

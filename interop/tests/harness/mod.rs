@@ -604,7 +604,7 @@ pub fn base64(bytes: &[u8]) -> String {
 // Our nodes
 
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(200);
-pub const PROBE_TIMEOUT: Duration = Duration::from_millis(100);
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(150);
 pub const SUSPICION_MULT: u32 = 4;
 pub const TEN_S: Duration = Duration::from_secs(10);
 
@@ -760,7 +760,20 @@ pub async fn wait_all_alive(
         for r in ours {
             let a = r.alive();
             if a != want {
-                bad.push(format!("ours {} sees {a:?}", r.name));
+                let all: Vec<String> = r
+                    .cluster
+                    .members()
+                    .iter()
+                    .map(|n| format!("{}:{:?}@{}", n.id, n.state, n.incarnation))
+                    .collect();
+                let m = r.cluster.metrics();
+                bad.push(format!(
+                    "ours {} sees {a:?} (members {all:?}; refutes {}, failed probes {}, dropped {})",
+                    r.name,
+                    m.refutes,
+                    m.failed_probes,
+                    m.dropped_total()
+                ));
             }
         }
         for g in gos {

@@ -11,6 +11,9 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 
+/// Items in a row that may fail to fit before a packet is taken as full.
+pub const MAX_MISSES: usize = 8;
+
 /// Bytes a part costs in a compound message besides its own (its u16 length).
 pub const COMPOUND_PART_OVERHEAD: usize = 2;
 
@@ -124,15 +127,23 @@ impl GossipQueue {
     /// Hands items to `take` while they fit: `take(msg)` returns false when
     /// `msg` did not fit (the item stays queued, untouched) and true when it was
     /// sent. Sent items count one transmit; those reaching `limit` are removed.
-    /// Visits at most `max_items` items.
+    /// Takes at most `max_items` items, and stops looking after
+    /// [`MAX_MISSES`] items in a row did not fit: a full packet must not cost
+    /// a scan of the whole queue (after a mass join it holds thousands).
     pub fn drain_into(&mut self, limit: u32, max_items: usize, mut take: impl FnMut(&[u8]) -> bool) {
         let mut sent: heapless::Vec<u64, 256> = heapless::Vec::new();
+        let mut misses = 0;
         for &(_, Reverse(id)) in self.order.iter() {
-            if sent.len() >= max_items.min(256) {
+            if sent.len() >= max_items.min(256) || misses >= MAX_MISSES {
                 break;
             }
             let Some(item) = self.items.get(&id) else { continue };
-            if take(&item.msg) && sent.push(id).is_err() {
+            if !take(&item.msg) {
+                misses += 1;
+                continue;
+            }
+            misses = 0;
+            if sent.push(id).is_err() {
                 break;
             }
         }
@@ -224,6 +235,27 @@ mod tests {
         assert_eq!(q.len(), 3);
         assert_eq!(q.dropped(), 2);
         assert_eq!(drain_all(&mut q, 5), vec![vec![4], vec![3], vec![2]]);
+    }
+
+    #[test]
+    fn a_full_packet_does_not_scan_the_whole_queue() {
+        let mut q = GossipQueue::new(10_000);
+        for i in 0..10_000u32 {
+            q.push(None, i.to_be_bytes().to_vec());
+        }
+        let mut looked = 0;
+        let mut room = 12usize;
+        q.drain_into(5, 255, |m| {
+            looked += 1;
+            if m.len() <= room {
+                room -= m.len();
+                true
+            } else {
+                false
+            }
+        });
+        assert_eq!(room, 0);
+        assert_eq!(looked, 3 + MAX_MISSES, "three fit, then it gave up");
     }
 
     #[test]

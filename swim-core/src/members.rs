@@ -191,6 +191,19 @@ impl MemberTable {
         self.slots.iter()
     }
 
+    /// Makes room for `total` members in all (no doubling slack): a
+    /// push-pull says how many members the peer knows.
+    pub fn reserve_total(&mut self, total: usize) {
+        let more = total.saturating_sub(self.slots.len());
+        if more == 0 {
+            return;
+        }
+        self.slots.reserve_exact(more);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.by_name.reserve(more, |&j| hasher.hash_one(slots[j as usize].id.as_str()));
+        self.by_addr.reserve(more, |&j| hasher.hash_one(slots[j as usize].addr));
+    }
+
     /// Adds a member whose name is not in the table; returns its slot.
     pub fn insert(&mut self, m: Member) -> u32 {
         let i = self.slots.len() as u32;

@@ -1835,6 +1835,10 @@ impl<R: RngCore> Swim<R> {
     fn merge_remote(&mut self, now: Instant, msg: &[u8]) -> Result<usize, StreamError> {
         self.verify_versions(msg)?;
         let mut r = wire::PushPullReader::new(msg)?;
+        // Room for the peer's view at once, without doubling slack; never more
+        // than the message could really hold (a node entry is over 32 bytes).
+        let listed = (r.header().nodes as usize).min(msg.len() / 32);
+        self.members.reserve_total(listed.max(self.members.len()));
         let mut count = 0;
         while let Some(n) = r.next_node()? {
             count += 1;

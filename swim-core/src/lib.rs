@@ -87,3 +87,14 @@ pub use swim::{
     StreamRequest, Swim, TagsError, Transmit, MAX_STREAM_BYTES,
 };
 pub use time::Instant;
+
+/// Everything a driver crate re-exports, so `swim-tokio` and `swim-smol`
+/// offer the same names from one list.
+#[cfg(feature = "std")]
+pub mod prelude {
+    pub use crate::driver::{BroadcastError, CreateError, Events, JoinError, SendError};
+    pub use crate::{
+        Config, ConfigError, DelegateVersions, Event, KeyringError, Metrics, Node, NodeId, State,
+        StreamError, TagsError,
+    };
+}

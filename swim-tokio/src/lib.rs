@@ -47,11 +47,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
-pub use swim_core::driver::{BroadcastError, CreateError, Events, JoinError, SendError};
-pub use swim_core::{
-    Config, ConfigError, DelegateVersions, Event, KeyringError, Metrics, Node, NodeId, State, StreamError,
-    TagsError,
-};
+pub use swim_core::prelude::*;
 
 /// A cluster node running on tokio: the whole API is
 /// [`swim_core::cluster::Cluster`], documented there.

@@ -1,0 +1,146 @@
+//! Scenario tests: small clusters, fast protocol periods, virtual time.
+
+use std::time::Duration;
+use swim_core::{Config, State};
+use swim_sim::{Fault, Latency, Loss, Sim};
+
+fn fast() -> Config {
+    swim_sim::fast_config()
+}
+
+fn cluster(n: usize, seed: u64) -> Sim {
+    let mut sim = Sim::new(seed, fast()).unwrap();
+    sim.add_nodes(n);
+    sim.run_until(Sim::converged, Duration::from_secs(60)).expect("the cluster converges");
+    sim.reset_measurements();
+    sim
+}
+
+#[test]
+fn a_crash_in_100_nodes_is_detected_by_every_live_node() {
+    let mut sim = cluster(100, 1);
+    sim.apply(Fault::Crash(42));
+    sim.run_until(|s| s.dead_everywhere(42), Duration::from_secs(120)).expect("n42 declared dead");
+    let r = sim.report();
+    let c = &r.crashes[0];
+    assert_eq!((c.node, c.dead.len(), c.suspected.len()), (42, 99, 99));
+    for o in sim.running_nodes() {
+        assert_eq!(sim.view(o, 42), Some(State::Dead), "n{o}, asked of the core itself");
+    }
+    assert_eq!(r.counters.false_deaths, 0);
+    // Detection took at least a probe round and at most the longest suspicion timeout.
+    let d = r.dead_dist();
+    assert!(d.max < Duration::from_secs(20), "{d:?}");
+}
+
+#[test]
+fn no_live_node_is_declared_dead_without_loss_or_pauses() {
+    let mut sim = cluster(50, 2);
+    sim.apply(Fault::Latency(Latency::Uniform {
+        min: Duration::from_millis(1),
+        max: Duration::from_millis(5),
+    }));
+    sim.run_for(Duration::from_secs(30));
+    let r = sim.report();
+    assert_eq!(r.counters.deaths, 0, "{r}");
+    assert_eq!(r.counters.false_suspicions, 0, "{r}");
+    assert!(sim.all_alive());
+    assert!(r.msgs_per_node_period > 1.0, "probes flow: {r}");
+}
+
+#[test]
+fn a_partition_heals_and_the_cluster_converges_to_one_view() {
+    let mut sim = cluster(20, 3);
+    let half: Vec<usize> = (0..10).collect();
+    sim.apply(Fault::Partition(vec![half]));
+    // Long enough for each side to declare the other dead.
+    let dead = |s: &Sim, side: std::ops::Range<usize>, other: usize| {
+        side.into_iter().all(|o| s.view(o, other) == Some(State::Dead))
+    };
+    sim.run_until(|s| dead(s, 0..10, 15) && dead(s, 10..20, 3), Duration::from_secs(60))
+        .expect("each side declares the other dead");
+    assert!(!sim.converged());
+    sim.apply(Fault::Heal);
+    let took = sim.run_until(Sim::all_alive, Duration::from_secs(60)).expect("one view again");
+    eprintln!("healed in {took:?}");
+    for o in 0..20 {
+        assert_eq!(sim.node(o).unwrap().members().len(), 20);
+    }
+}
+
+#[test]
+fn a_restarted_node_rejoins_with_a_higher_incarnation() {
+    let mut sim = cluster(20, 4);
+    let before = sim.node(5).unwrap().local_node().incarnation;
+    sim.apply(Fault::Crash(5));
+    sim.run_until(|s| s.dead_everywhere(5), Duration::from_secs(60)).expect("n5 dead everywhere");
+    sim.apply(Fault::Restart(5));
+    sim.run_until(|s| s.alive_everywhere(5), Duration::from_secs(60)).expect("n5 alive everywhere again");
+    let after = sim.node(5).unwrap().local_node().incarnation;
+    assert!(after > before, "incarnation {before} -> {after}");
+    for o in sim.running_nodes().into_iter().filter(|&o| o != 5) {
+        let n = sim.node(o).unwrap().member("n5").unwrap().clone();
+        assert_eq!((n.state, n.incarnation), (State::Alive, after), "n{o}");
+    }
+    let j = sim.joins().iter().find(|j| j.node == 5).unwrap();
+    assert_eq!(j.incarnation_before, Some(before));
+    assert_eq!(j.incarnation_after, Some(after));
+    assert!(j.converged.is_some());
+}
+
+#[test]
+fn a_paused_node_refutes_after_resuming() {
+    let mut sim = cluster(12, 5);
+    sim.apply(Fault::Pause(7));
+    sim.run_until(|s| (0..12).any(|o| s.view(o, 7) == Some(State::Suspect)), Duration::from_secs(10))
+        .expect("n7 suspected");
+    sim.apply(Fault::Resume(7));
+    sim.run_until(|s| s.alive_everywhere(7), Duration::from_secs(30)).expect("n7 refutes");
+    assert!(sim.node(7).unwrap().local_node().incarnation >= 2, "refuting raised the incarnation past 1");
+    assert!(sim.report().refutes >= 1);
+}
+
+#[test]
+fn a_slow_node_under_bursty_loss_keeps_the_cluster_together() {
+    let mut sim = cluster(16, 6);
+    sim.apply(Fault::Loss(Loss::bursty(0.05, 4.0)));
+    sim.apply(Fault::Slow(3, Duration::from_millis(30)));
+    let k = sim.broadcast(0).unwrap();
+    sim.run_for(Duration::from_secs(20));
+    let r = sim.report();
+    assert!(r.counters.datagrams_lost > 0);
+    assert!(r.broadcasts[k].converged.is_some(), "{r}");
+    assert_eq!(r.counters.false_deaths, 0, "{r}");
+}
+
+fn traced_run(seed: u64) -> (u64, usize) {
+    let mut sim = Sim::new(seed, fast()).unwrap();
+    sim.add_nodes(24);
+    sim.at(Duration::from_secs(2), Fault::Loss(Loss::Uniform(0.1)));
+    sim.at(
+        Duration::from_secs(2),
+        Fault::Latency(Latency::Pareto {
+            min: Duration::from_millis(1),
+            alpha: 1.5,
+            cap: Duration::from_millis(80),
+        }),
+    );
+    sim.at(Duration::from_secs(3), Fault::Crash(4));
+    sim.at(Duration::from_secs(3), Fault::Pause(9));
+    sim.at(Duration::from_secs(4), Fault::Slow(11, Duration::from_millis(20)));
+    sim.at(Duration::from_secs(4), Fault::Broadcast(2));
+    sim.at(Duration::from_secs(5), Fault::Partition(vec![vec![0, 1, 2, 3, 5]]));
+    sim.at(Duration::from_secs(7), Fault::Resume(9));
+    sim.at(Duration::from_secs(9), Fault::Heal);
+    sim.at(Duration::from_secs(10), Fault::Restart(4));
+    sim.run_for(Duration::from_secs(20));
+    (sim.trace_hash(), sim.report().counters.events as usize)
+}
+
+#[test]
+fn the_same_seed_gives_the_same_trace_and_another_seed_another() {
+    let a = traced_run(42);
+    assert!(a.1 > 500, "the trace is substantial: {} events", a.1);
+    assert_eq!(a, traced_run(42), "same seed, same trace hash");
+    assert_ne!(a.0, traced_run(43).0, "the seed matters");
+}

@@ -3,7 +3,7 @@
 //! zero-copy delivery to handlers, and the driver-level error types.
 //!
 //! A driver (`swim-tokio`, `swim-smol`) only owns sockets, tasks and timers:
-//! it calls [`Shared::handle_packet`] with each datagram, sends what
+//! it calls [`Shared::handle_packets`] with received datagrams, sends what
 //! [`Shared::next_transmit`] produces, runs [`Shared::handle_timeout`] at
 //! [`Shared::next_deadline`], and carries out [`StreamRequest`]s over TCP.
 

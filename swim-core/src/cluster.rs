@@ -38,7 +38,8 @@ impl<R: Runtime> Clone for Cluster<R> {
 struct Inner<R: Runtime> {
     rt: R,
     shared: Arc<Shared>,
-    socket: Arc<R::Udp>,
+    /// `None` once shut down: the port is then free again.
+    socket: Mutex<Option<Arc<R::Udp>>>,
     listener: Mutex<Option<R::Listener>>,
     local_addr: SocketAddr,
     tasks: Mutex<Vec<R::Task>>,
@@ -77,7 +78,7 @@ impl<R: Runtime> Cluster<R> {
             inner: Arc::new(Inner {
                 rt,
                 shared,
-                socket: Arc::new(socket),
+                socket: Mutex::new(Some(Arc::new(socket))),
                 listener: Mutex::new(Some(listener)),
                 local_addr: advertise,
                 tasks: Mutex::new(Vec::new()),
@@ -88,8 +89,9 @@ impl<R: Runtime> Cluster<R> {
     /// Starts the background tasks (protocol loop, UDP receiver, TCP
     /// listener). Calling it twice does nothing.
     pub fn start(&self) {
+        let Some(socket) = self.socket() else { return };
         let Some(listener) = lock(&self.inner.listener).take() else { return };
-        let (rt, shared, socket) = (&self.inner.rt, &self.inner.shared, &self.inner.socket);
+        let (rt, shared, socket) = (&self.inner.rt, &self.inner.shared, &socket);
         let tasks = [
             rt.spawn(protocol_loop(rt.clone(), shared.clone(), socket.clone())),
             rt.spawn(recv_loop(rt.clone(), shared.clone(), socket.clone())),
@@ -106,6 +108,7 @@ impl<R: Runtime> Cluster<R> {
             return Err(JoinError::NoSeeds);
         }
         let inner = &self.inner;
+        let socket = self.socket().ok_or(JoinError::NoSeedsReachable)?;
         let mut contacted = 0;
         let mut rejected = None;
         for seed in seed_nodes {
@@ -119,7 +122,7 @@ impl<R: Runtime> Cluster<R> {
                 }
             };
             let req = inner.shared.with_core(|core, now| core.join(now, addr));
-            match exchange(&inner.rt, &inner.shared, &*inner.socket, req).await {
+            match exchange(&inner.rt, &inner.shared, &*socket, req).await {
                 Ok(()) => contacted += 1,
                 Err(ExchangeError::Protocol(reason @ StreamError::IncompatibleVersions { .. })) => {
                     tracing::warn!(seed, error = %reason, "seed refused the join");
@@ -159,12 +162,10 @@ impl<R: Runtime> Cluster<R> {
         ) -> Result<crate::Transmit, crate::SendError>,
     ) -> Result<(), SendError> {
         let shared = &self.inner.shared;
-        if shared.is_closed() {
-            return Err(SendError::Shutdown);
-        }
+        let socket = self.socket().ok_or(SendError::Shutdown)?;
         let mut buf = shared.send_pool.take();
         let r = match shared.with_core(|core, _| encode(core, &mut buf)) {
-            Ok(t) => self.inner.socket.send_to(&buf[..t.len], t.dst).await.map(drop).map_err(SendError::Io),
+            Ok(t) => socket.send_to(&buf[..t.len], t.dst).await.map(drop).map_err(SendError::Io),
             Err(e) => Err(e.into()),
         };
         shared.send_pool.put(buf);
@@ -179,8 +180,9 @@ impl<R: Runtime> Cluster<R> {
         payload: &[u8],
     ) -> Result<(), SendError> {
         let inner = &self.inner;
+        let socket = self.socket().ok_or(SendError::Shutdown)?;
         let req = inner.shared.with_core(|core, _| core.send_reliable(addr, topic, payload))?;
-        exchange(&inner.rt, &inner.shared, &*inner.socket, req).await.map_err(|e| match e {
+        exchange(&inner.rt, &inner.shared, &*socket, req).await.map_err(|e| match e {
             ExchangeError::Io(e) => SendError::Io(e),
             other => SendError::Io(std::io::Error::other(other.to_string())),
         })
@@ -255,13 +257,26 @@ impl<R: Runtime> Cluster<R> {
         }
     }
 
-    /// Stops every task and closes the sockets (without leaving: peers will
-    /// detect this node as failed unless [`leave`](Self::leave) ran first).
-    /// Event streams end.
+    /// Stops every task and closes the sockets, so the port is free again
+    /// when this returns (without leaving: peers will detect this node as
+    /// failed unless [`leave`](Self::leave) ran first). Event streams end;
+    /// sends fail with `SendError::Shutdown`.
     pub async fn shutdown(&self) {
         self.inner.shared.close();
         let tasks: Vec<R::Task> = lock(&self.inner.tasks).drain(..).collect();
-        drop(tasks);
+        for t in tasks {
+            R::cancel(t).await;
+        }
+        lock(&self.inner.socket).take();
+        lock(&self.inner.listener).take();
+    }
+
+    /// The UDP socket, unless shut down.
+    fn socket(&self) -> Option<Arc<R::Udp>> {
+        if self.inner.shared.is_closed() {
+            return None;
+        }
+        lock(&self.inner.socket).clone()
     }
 }
 

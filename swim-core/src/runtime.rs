@@ -27,6 +27,8 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     fn current() -> Self;
     /// Runs `fut` in the background.
     fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) -> Self::Task;
+    /// Cancels `task` and waits until it has stopped (and dropped what it held).
+    fn cancel(task: Self::Task) -> impl Future<Output = ()> + Send;
     /// Completes at `deadline`.
     fn sleep_until(&self, deadline: StdInstant) -> impl Future<Output = ()> + Send;
     /// Binds a UDP socket.

@@ -31,6 +31,7 @@ macro_rules! cluster_test_suite {
             a_node_with_the_wrong_key_never_appears,
             graceful_leave_is_reported_as_left,
             a_panicking_handler_does_not_stop_the_node,
+            shutdown_frees_the_port_for_a_restart,
             bad_config_is_a_clear_create_error);
     };
     (@each $rt:ty, $block_on:path, $($name:ident),*) => {
@@ -296,4 +297,26 @@ pub async fn a_panicking_handler_does_not_stop_the_node<R: Runtime>() {
     for n in &nodes {
         n.shutdown().await;
     }
+}
+
+/// Shared driver test.
+pub async fn shutdown_frees_the_port_for_a_restart<R: Runtime>() {
+    let nodes = start::<R>(2, config).await;
+    join_all(&nodes).await;
+    let port = nodes[1].local_addr().port();
+    nodes[1].shutdown().await;
+    assert!(matches!(nodes[1].send(&"node-0".into(), "t", b"").await, Err(SendError::Shutdown)));
+    // The same name restarts on the same port at once, and rejoins.
+    let again =
+        Cluster::<R>::create(Config { bind_port: port, ..config("node-1") }).await.expect("port is free");
+    again.start();
+    again.join(&[nodes[0].local_addr().to_string()]).await.unwrap();
+    wait_for::<R>(Duration::from_secs(10), || {
+        nodes[0].members().iter().any(|m| m.id.as_str() == "node-1" && m.state == State::Alive)
+            && again.members().len() == 2
+    })
+    .await
+    .expect("the restarted node is back");
+    again.shutdown().await;
+    nodes[0].shutdown().await;
 }

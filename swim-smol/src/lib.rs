@@ -78,6 +78,10 @@ impl swim_core::runtime::Runtime for Smol {
         smol::spawn(fut)
     }
 
+    async fn cancel(task: smol::Task<()>) {
+        task.cancel().await;
+    }
+
     async fn sleep_until(&self, deadline: std::time::Instant) {
         async_io::Timer::at(deadline).await;
     }

@@ -92,6 +92,11 @@ impl swim_core::runtime::Runtime for Tokio {
         AbortOnDrop(self.0.spawn(fut))
     }
 
+    async fn cancel(mut task: AbortOnDrop) {
+        task.0.abort();
+        let _ = (&mut task.0).await;
+    }
+
     fn sleep_until(&self, deadline: std::time::Instant) -> impl Future<Output = ()> + Send {
         tokio::time::sleep_until(deadline.into())
     }

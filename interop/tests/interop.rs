@@ -449,11 +449,30 @@ async fn join_of_a_large_view_both_ways() {
     }
     // Membership, not health: under CPU contention a node may be briefly
     // suspect (and refute) while the 24 converge.
-    wait_until("our 24 nodes converge", TEN_S, || {
-        let ok = ours.iter().all(|r| r.cluster.members().len() == N);
-        async move { ok }
-    })
-    .await;
+    let converged = |ours: &[RustNode]| ours.iter().all(|r| r.cluster.members().len() == N);
+    let deadline = std::time::Instant::now() + TEN_S;
+    while !converged(&ours) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if !converged(&ours) {
+        let all: Vec<String> = (0..N).map(|i| format!("r{i:02}")).collect();
+        let report: Vec<String> = ours
+            .iter()
+            .filter(|r| r.cluster.members().len() != N)
+            .map(|r| {
+                let names: Vec<String> = r.cluster.members().iter().map(|m| m.id.to_string()).collect();
+                let missing: Vec<&String> = all.iter().filter(|n| !names.contains(n)).collect();
+                let extra: Vec<&String> = names.iter().filter(|n| !all.contains(n)).collect();
+                format!(
+                    "{} knows {} (missing {missing:?}, extra {extra:?}; {:?})",
+                    r.name,
+                    names.len(),
+                    r.cluster.metrics()
+                )
+            })
+            .collect();
+        panic!("our 24 nodes did not converge in {TEN_S:?}: {report:#?}");
+    }
     // A Go node joins through ours: the push-pull (well over one UDP packet)
     // hands it every member before Join returns.
     let g = GoPeer::spawn(GoOpts { join: vec![ours[N - 1].addr_string()], ..GoOpts::new("g1") }).await;

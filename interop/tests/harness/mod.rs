@@ -767,12 +767,14 @@ pub async fn wait_all_alive(
                     .map(|n| format!("{}:{:?}@{}", n.id, n.state, n.incarnation))
                     .collect();
                 let m = r.cluster.metrics();
+                let history: Vec<String> = want
+                    .iter()
+                    .filter(|n| !a.contains(n))
+                    .map(|n| format!("{n}: {:?}", r.events_about(n)))
+                    .collect();
                 bad.push(format!(
-                    "ours {} sees {a:?} (members {all:?}; refutes {}, failed probes {}, dropped {})",
-                    r.name,
-                    m.refutes,
-                    m.failed_probes,
-                    m.dropped_total()
+                    "ours {} sees {a:?} (members {all:?}; events about the missing {history:?}; {m:?})",
+                    r.name
                 ));
             }
         }

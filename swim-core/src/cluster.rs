@@ -164,7 +164,7 @@ impl<R: Runtime> Cluster<R> {
         let shared = &self.inner.shared;
         let socket = self.socket().ok_or(SendError::Shutdown)?;
         let mut buf = shared.send_pool.take();
-        let r = match shared.with_core(|core, _| encode(core, &mut buf)) {
+        let r = match shared.with_core_quiet(|core| encode(core, &mut buf)) {
             Ok(t) => socket.send_to(&buf[..t.len], t.dst).await.map(drop).map_err(SendError::Io),
             Err(e) => Err(e.into()),
         };

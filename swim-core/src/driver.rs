@@ -471,6 +471,13 @@ impl Shared {
         }
     }
 
+    /// Runs `f` on the core under its lock, for calls that change neither its
+    /// timers nor its events (encoding a direct send): no wake-up bookkeeping
+    /// on that hot path.
+    pub fn with_core_quiet<T>(&self, f: impl FnOnce(&mut Swim<DriverRng>) -> T) -> T {
+        f(&mut lock(&self.core))
+    }
+
     /// Reads the core under its lock.
     pub fn read<T>(&self, f: impl FnOnce(&Swim<DriverRng>) -> T) -> T {
         f(&lock(&self.core))

@@ -198,7 +198,7 @@ fn main() {
         on_runtime(&mode, receive::<swim_tokio::Tokio>(raw, aes), receive::<swim_smol::Smol>(raw, aes));
         return;
     }
-    let _ = StdUdp::bind("127.0.0.1:0"); // fail early if loopback is unusable
+    StdUdp::bind("127.0.0.1:0").expect("UDP on 127.0.0.1 is needed for this bench");
     let messages: u64 =
         std::env::var("SWIM_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
     println!("direct send, {messages} x 64-byte messages per mode, two processes on 127.0.0.1");

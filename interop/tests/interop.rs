@@ -518,15 +518,21 @@ async fn periodic_push_pull_both_ways() {
 // ---------------------------------------------------------------------------
 // 5. Messages
 
+/// Go node g1 and our r1 (joined through g1), both listing both alive.
+async fn go_and_ours(v: &Variant) -> (GoPeer, RustNode) {
+    let g = GoPeer::spawn(v.go("g1", None)).await;
+    let r = RustNode::start(v.ours("r1")).await;
+    r.join(&g.addr.to_string()).await;
+    wait_all_alive(&[&r], &[&g], &["g1", "r1"], TEN_S).await;
+    (g, r)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_messages_reach_the_go_peer() {
     for v in
         [Variant::default(), Variant { key: Some(KEY), label: "l", compress: true, ..Variant::default() }]
     {
-        let g = GoPeer::spawn(v.go("g1", None)).await;
-        let r = RustNode::start(v.ours("r1")).await;
-        r.join(&g.addr.to_string()).await;
-        wait_all_alive(&[&r], &[&g], &["g1", "r1"], TEN_S).await;
+        let (g, r) = go_and_ours(&v).await;
 
         r.cluster.send(&"g1".into(), "greet", b"hello-go").await.unwrap();
         r.cluster.send_to_addr(g.addr, "alert", b"alert-data").await.unwrap();
@@ -558,10 +564,7 @@ async fn go_messages_reach_on_message() {
     for v in
         [Variant::default(), Variant { key: Some(KEY), label: "l", compress: true, ..Variant::default() }]
     {
-        let g = GoPeer::spawn(v.go("g1", None)).await;
-        let r = RustNode::start(v.ours("r1")).await;
-        r.join(&g.addr.to_string()).await;
-        wait_all_alive(&[&r], &[&g], &["g1", "r1"], TEN_S).await;
+        let (g, r) = go_and_ours(&v).await;
 
         g.cmd_ok("send r1 best-effort hello").await;
         g.cmd_ok("send-reliable r1 reliable hello").await;

@@ -220,6 +220,7 @@ impl<R: Runtime> Cluster<R> {
         let mut m = shared.read(|c| c.metrics());
         m.events_dropped += shared.events_dropped();
         m.handler_panics += shared.handler_panics();
+        m.buffer_pool_misses += shared.send_pool.misses() + shared.recv_pool.misses();
         m
     }
 

@@ -117,13 +117,6 @@ impl GossipQueue {
         self.dropped
     }
 
-    /// Drops everything queued.
-    pub fn clear(&mut self) {
-        self.items.clear();
-        self.order.clear();
-        self.by_node.clear();
-    }
-
     /// Hands items to `take` while they fit: `take(msg)` returns false when
     /// `msg` did not fit (the item stays queued, untouched) and true when it was
     /// sent. Sent items count one transmit; those reaching `limit` are removed.

@@ -137,20 +137,14 @@ pub fn free_port() -> u16 {
 
 /// Polls `cond` every 50 ms until it holds or `timeout` passes; returns the
 /// time it took, or panics with `what`.
-pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut cond: F) -> Duration
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, cond: F) -> Duration
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let start = Instant::now();
-    loop {
-        if cond().await {
-            return start.elapsed();
-        }
-        if start.elapsed() > timeout {
-            panic!("timed out after {timeout:?} waiting for: {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    match try_wait_until(timeout, cond).await {
+        Some(took) => took,
+        None => panic!("timed out after {timeout:?} waiting for: {what}"),
     }
 }
 

@@ -7,9 +7,11 @@
 //! dropped and counted.
 
 use crate::node::NodeId;
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::{BTreeSet, VecDeque};
 use alloc::vec::Vec;
 use core::cmp::Reverse;
+use core::hash::BuildHasher;
+use hashbrown::HashTable;
 
 /// Items in a row that may fail to fit before a packet is taken as full.
 pub const MAX_MISSES: usize = 8;
@@ -17,8 +19,17 @@ pub const MAX_MISSES: usize = 8;
 /// Bytes a part costs in a compound message besides its own (its u16 length).
 pub const COMPOUND_PART_OVERHEAD: usize = 2;
 
+/// Names a queued item (returned by [`GossipQueue::push`]); stays valid, and
+/// never names another item, after the item is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemId {
+    seq: u64,
+    slot: u32,
+}
+
 #[derive(Debug)]
 struct Item {
+    seq: u64,
     transmits: u32,
     /// Membership items are keyed by the node they are about.
     about: Option<NodeId>,
@@ -26,90 +37,176 @@ struct Item {
 }
 
 /// A bounded, transmit-limited queue of gossip.
+///
+/// Items live in a slab; the send order is one ordered set of
+/// `(transmits, newest first, slot)`, items about a node are found through a
+/// hash table of slots, and the bound evicts from an arrival-order list
+/// (entries of items already gone are skipped and compacted away).
 #[derive(Debug)]
 pub struct GossipQueue {
-    items: BTreeMap<u64, Item>,
-    order: BTreeSet<(u32, Reverse<u64>)>,
-    by_node: BTreeMap<NodeId, u64>,
-    next_id: u64,
+    slots: Vec<Option<Item>>,
+    free: Vec<u32>,
+    order: BTreeSet<(u32, Reverse<u64>, u32)>,
+    by_node: HashTable<u32>,
+    arrivals: VecDeque<(u64, u32)>,
+    hasher: foldhash::fast::FixedState,
+    len: usize,
+    next_seq: u64,
     max_depth: usize,
     dropped: u64,
     /// An item the bound never evicts (a node's own leave message).
-    pinned: Option<u64>,
+    pinned: Option<ItemId>,
 }
 
 impl GossipQueue {
     /// An empty queue holding at most `max_depth` items.
     pub fn new(max_depth: usize) -> Self {
+        Self::with_seed(max_depth, 0)
+    }
+
+    /// An empty queue whose index of node names is keyed with `seed` (pass a
+    /// random one where names come from the network).
+    pub fn with_seed(max_depth: usize, seed: u64) -> Self {
         GossipQueue {
-            items: BTreeMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             order: BTreeSet::new(),
-            by_node: BTreeMap::new(),
-            next_id: 0,
+            by_node: HashTable::new(),
+            arrivals: VecDeque::new(),
+            hasher: foldhash::fast::FixedState::with_seed(seed),
+            len: 0,
+            next_seq: 0,
             max_depth: max_depth.max(1),
             dropped: 0,
             pinned: None,
         }
     }
 
+    fn item(&self, id: ItemId) -> Option<&Item> {
+        self.slots.get(id.slot as usize)?.as_ref().filter(|i| i.seq == id.seq)
+    }
+
+    fn node_slot(&self, node: &str) -> Option<u32> {
+        let slots = &self.slots;
+        self.by_node
+            .find(self.hasher.hash_one(node), |&j| {
+                slots[j as usize].as_ref().and_then(|i| i.about.as_ref()).is_some_and(|a| a.as_str() == node)
+            })
+            .copied()
+    }
+
     /// Queues `msg`; when `about` is set, replaces the queued item about that node.
     /// Returns the item's id.
-    pub fn push(&mut self, about: Option<NodeId>, msg: Vec<u8>) -> u64 {
+    pub fn push(&mut self, about: Option<NodeId>, msg: Vec<u8>) -> ItemId {
         if let Some(node) = &about {
-            if let Some(old) = self.by_node.get(node).copied() {
-                self.remove(old);
+            if let Some(old) = self.node_slot(node.as_str()) {
+                self.remove_slot(old);
             }
         }
-        let id = self.next_id;
-        self.next_id += 1;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
         if let Some(node) = &about {
-            self.by_node.insert(node.clone(), id);
+            let h = self.hasher.hash_one(node.as_str());
+            let (slots, hasher) = (&self.slots, &self.hasher);
+            self.by_node.insert_unique(h, slot, |&j| {
+                hasher.hash_one(
+                    slots[j as usize].as_ref().and_then(|i| i.about.as_ref()).map_or("", |a| a.as_str()),
+                )
+            });
         }
-        self.order.insert((0, Reverse(id)));
-        self.items.insert(id, Item { transmits: 0, about, msg });
-        while self.items.len() > self.max_depth {
-            let pinned = self.pinned;
-            let Some(&oldest) = self.items.keys().find(|&&k| Some(k) != pinned) else { break };
-            self.remove(oldest);
+        self.slots[slot as usize] = Some(Item { seq, transmits: 0, about, msg });
+        self.order.insert((0, Reverse(seq), slot));
+        self.arrivals.push_back((seq, slot));
+        self.len += 1;
+        while self.len > self.max_depth {
+            if !self.evict_oldest() {
+                break;
+            }
+        }
+        if self.arrivals.len() > 2 * self.len + 64 {
+            let slots = &self.slots;
+            self.arrivals.retain(|&(q, s)| slots[s as usize].as_ref().is_some_and(|i| i.seq == q));
+        }
+        ItemId { seq, slot }
+    }
+
+    /// Drops the oldest item that is not pinned; false if there is none.
+    fn evict_oldest(&mut self) -> bool {
+        let mut kept = None;
+        let mut done = false;
+        while let Some((seq, slot)) = self.arrivals.pop_front() {
+            let id = ItemId { seq, slot };
+            if self.item(id).is_none() {
+                continue;
+            }
+            if Some(id) == self.pinned {
+                kept = Some((seq, slot));
+                continue;
+            }
+            self.remove_slot(slot);
             self.dropped += 1;
+            done = true;
+            break;
         }
-        id
+        if let Some(k) = kept {
+            self.arrivals.push_front(k);
+        }
+        done
     }
 
     /// Keeps item `id` out of reach of the queue bound until it is sent out.
-    pub fn pin(&mut self, id: u64) {
+    pub fn pin(&mut self, id: ItemId) {
         self.pinned = Some(id);
     }
 
-    fn remove(&mut self, id: u64) -> Option<Item> {
-        let item = self.items.remove(&id)?;
-        self.order.remove(&(item.transmits, Reverse(id)));
+    /// Frees `slot`, unlinking its item from the order and the name index.
+    fn remove_slot(&mut self, slot: u32) -> Option<Item> {
+        let item = self.slots.get_mut(slot as usize)?.take()?;
+        self.order.remove(&(item.transmits, Reverse(item.seq), slot));
         if let Some(node) = &item.about {
-            if self.by_node.get(node) == Some(&id) {
-                self.by_node.remove(node);
+            let h = self.hasher.hash_one(node.as_str());
+            if let Ok(e) = self.by_node.find_entry(h, |&j| j == slot) {
+                e.remove();
             }
+        }
+        self.free.push(slot);
+        self.len -= 1;
+        if self.len == 0 && self.slots.len() > 64 {
+            // Drained after a burst (a mass join): give the memory back, as
+            // every node would otherwise keep its peak for good.
+            self.slots = Vec::new();
+            self.free = Vec::new();
+            self.arrivals = VecDeque::new();
+            self.by_node = HashTable::new();
         }
         Some(item)
     }
 
     /// Whether the item `id` is still queued.
-    pub fn contains(&self, id: u64) -> bool {
-        self.items.contains_key(&id)
+    pub fn contains(&self, id: ItemId) -> bool {
+        self.item(id).is_some()
     }
 
     /// How many times item `id` has been sent, if still queued.
-    pub fn transmits(&self, id: u64) -> Option<u32> {
-        self.items.get(&id).map(|i| i.transmits)
+    pub fn transmits(&self, id: ItemId) -> Option<u32> {
+        self.item(id).map(|i| i.transmits)
     }
 
     /// Items queued.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.len
     }
 
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len == 0
     }
 
     /// Items dropped because the queue was full.
@@ -124,32 +221,32 @@ impl GossipQueue {
     /// [`MAX_MISSES`] items in a row did not fit: a full packet must not cost
     /// a scan of the whole queue (after a mass join it holds thousands).
     pub fn drain_into(&mut self, limit: u32, max_items: usize, mut take: impl FnMut(&[u8]) -> bool) {
-        let mut sent: heapless::Vec<u64, 256> = heapless::Vec::new();
+        let mut sent: heapless::Vec<(u32, Reverse<u64>, u32), 256> = heapless::Vec::new();
         let mut misses = 0;
-        for &(_, Reverse(id)) in self.order.iter() {
+        for &key in self.order.iter() {
             if sent.len() >= max_items.min(256) || misses >= MAX_MISSES {
                 break;
             }
-            let Some(item) = self.items.get(&id) else { continue };
+            let Some(Some(item)) = self.slots.get(key.2 as usize) else { continue };
             if !take(&item.msg) {
                 misses += 1;
                 continue;
             }
             misses = 0;
-            if sent.push(id).is_err() {
+            if sent.push(key).is_err() {
                 break;
             }
         }
-        for id in sent {
-            let Some(mut item) = self.remove(id) else { continue };
-            item.transmits += 1;
-            if item.transmits < limit {
-                self.order.insert((item.transmits, Reverse(id)));
-                if let Some(node) = &item.about {
-                    self.by_node.insert(node.clone(), id);
-                }
-                self.items.insert(id, item);
+        for key in sent {
+            let (t, seq, slot) = key;
+            if t + 1 >= limit {
+                self.remove_slot(slot);
+                continue;
             }
+            let Some(Some(item)) = self.slots.get_mut(slot as usize) else { continue };
+            item.transmits = t + 1;
+            self.order.remove(&key);
+            self.order.insert((t + 1, seq, slot));
         }
     }
 }
@@ -267,8 +364,8 @@ mod tests {
     #[test]
     fn items_that_do_not_fit_stay() {
         let mut q = GossipQueue::new(10);
-        q.push(None, vec![0; 100]);
-        q.push(None, vec![1; 10]);
+        let big = q.push(None, vec![0; 100]);
+        let small = q.push(None, vec![1; 10]);
         let mut room = 50usize;
         let mut got = Vec::new();
         q.drain_into(3, 255, |m| {
@@ -282,7 +379,81 @@ mod tests {
         });
         assert_eq!(got, vec![1]);
         assert_eq!(q.len(), 2);
-        assert_eq!(q.transmits(0), Some(0));
-        assert_eq!(q.transmits(1), Some(1));
+        assert_eq!(q.transmits(big), Some(0));
+        assert_eq!(q.transmits(small), Some(1));
+    }
+    /// The queue against a plain model: same items out, in the same order.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(Option<u8>, u8),
+        Drain(usize),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => (proptest::option::of(0u8..6), 1u8..40).prop_map(|(a, l)| Op::Push(a, l)),
+            1 => (0usize..120).prop_map(Op::Drain),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn behaves_like_the_model(ops in proptest::collection::vec(op(), 0..200), depth in 1usize..12) {
+            const LIMIT: u32 = 3;
+            let mut q = GossipQueue::with_seed(depth, 9);
+            // (seq, transmits, about, msg)
+            let mut model: Vec<(u64, u32, Option<u8>, Vec<u8>)> = Vec::new();
+            let mut seq = 0u64;
+            for op in ops {
+                match op {
+                    Op::Push(about, len) => {
+                        let msg: Vec<u8> = (0..len).map(|i| (seq as u8).wrapping_add(i)).collect();
+                        q.push(about.map(|a| NodeId::from(alloc::format!("n{a}").as_str())), msg.clone());
+                        if about.is_some() {
+                            model.retain(|m| m.2 != about);
+                        }
+                        model.push((seq, 0, about, msg));
+                        seq += 1;
+                        while model.len() > depth {
+                            let oldest = model.iter().enumerate().min_by_key(|(_, m)| m.0).map(|(i, _)| i).unwrap();
+                            model.remove(oldest);
+                        }
+                    }
+                    Op::Drain(room) => {
+                        let mut got = Vec::new();
+                        let mut left = room;
+                        q.drain_into(LIMIT, 255, |m| {
+                            if m.len() <= left {
+                                left -= m.len();
+                                got.push(m.to_vec());
+                                true
+                            } else {
+                                false
+                            }
+                        });
+                        model.sort_by_key(|m| (m.1, core::cmp::Reverse(m.0)));
+                        let mut want = Vec::new();
+                        let (mut left, mut misses) = (room, 0);
+                        for m in model.iter_mut() {
+                            if misses >= MAX_MISSES {
+                                break;
+                            }
+                            if m.3.len() <= left {
+                                left -= m.3.len();
+                                want.push(m.3.clone());
+                                m.1 += 1;
+                                misses = 0;
+                            } else {
+                                misses += 1;
+                            }
+                        }
+                        model.retain(|m| m.1 < LIMIT);
+                        proptest::prop_assert_eq!(got, want);
+                    }
+                }
+                proptest::prop_assert_eq!(q.len(), model.len());
+            }
+        }
     }
 }

@@ -84,51 +84,92 @@ impl WireAddr {
     }
 }
 
-/// One member as the table keeps it (72 bytes plus shared name and meta).
-#[derive(Debug, Clone)]
-pub(crate) struct Member {
-    pub id: NodeId,
+/// A member's metadata and protocol versions, shared by every member that
+/// has the same ones (in a typical cluster, all of them).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Profile {
     pub meta: Arc<[u8]>,
-    addr: WireAddr,
-    pub state_change: Instant,
-    pub incarnation: u32,
-    pub state: State,
     pub vsn: [u8; 6],
 }
 
+/// One member as the table keeps it (56 bytes plus shared name and profile).
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub id: NodeId,
+    profile: Arc<Profile>,
+    pub state_change: Instant,
+    // The address, flattened so the fields pack with the rest.
+    ip: [u8; 16],
+    pub incarnation: u32,
+    port: u16,
+    v4: bool,
+    pub state: State,
+}
+
 impl Member {
-    pub fn new(
-        id: NodeId,
-        addr: WireAddr,
-        meta: Arc<[u8]>,
-        incarnation: u32,
-        vsn: [u8; 6],
-        now: Instant,
-    ) -> Self {
-        Member { id, meta, addr, state_change: now, incarnation, state: State::Alive, vsn }
+    pub fn new(id: NodeId, addr: WireAddr, profile: Arc<Profile>, incarnation: u32, now: Instant) -> Self {
+        Member {
+            id,
+            profile,
+            state_change: now,
+            ip: addr.ip,
+            incarnation,
+            port: addr.port,
+            v4: addr.v4,
+            state: State::Alive,
+        }
     }
 
     /// The public view (reference-count bumps, no allocation).
     pub fn node(&self) -> Node {
         Node {
             id: self.id.clone(),
-            addr: self.addr.socket_addr(),
+            addr: self.addr(),
             state: self.state,
             incarnation: self.incarnation,
-            meta: self.meta.clone(),
+            meta: self.profile.meta.clone(),
         }
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr.socket_addr()
+        self.wire_addr().socket_addr()
     }
 
-    pub fn wire_addr(&self) -> &WireAddr {
-        &self.addr
+    /// The raw IP bytes (4 or 16), as memberlist sends them.
+    pub fn ip_bytes(&self) -> &[u8] {
+        if self.v4 {
+            &self.ip[..4]
+        } else {
+            &self.ip
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn wire_addr(&self) -> WireAddr {
+        WireAddr { ip: self.ip, port: self.port, v4: self.v4 }
+    }
+
+    fn set_wire_addr(&mut self, a: WireAddr) {
+        (self.ip, self.port, self.v4) = (a.ip, a.port, a.v4);
+    }
+
+    pub fn set_profile(&mut self, p: Arc<Profile>) {
+        self.profile = p;
+    }
+
+    pub fn meta(&self) -> &[u8] {
+        &self.profile.meta
+    }
+
+    pub fn vsn(&self) -> &[u8; 6] {
+        &self.profile.vsn
     }
 
     pub fn pmax(&self) -> u8 {
-        self.vsn[1]
+        self.profile.vsn[1]
     }
 }
 
@@ -184,7 +225,9 @@ impl MemberTable {
     pub fn by_addr(&self, addr: SocketAddr) -> Option<&Member> {
         let w = WireAddr::of(addr);
         let slots = &self.slots;
-        self.by_addr.find(self.addr_hash(&w), |&i| slots[i as usize].addr == w).map(|&i| &slots[i as usize])
+        self.by_addr
+            .find(self.addr_hash(&w), |&i| slots[i as usize].wire_addr() == w)
+            .map(|&i| &slots[i as usize])
     }
 
     pub fn iter(&self) -> core::slice::Iter<'_, Member> {
@@ -201,13 +244,13 @@ impl MemberTable {
         self.slots.reserve_exact(more);
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.by_name.reserve(more, |&j| hasher.hash_one(slots[j as usize].id.as_str()));
-        self.by_addr.reserve(more, |&j| hasher.hash_one(slots[j as usize].addr));
+        self.by_addr.reserve(more, |&j| hasher.hash_one(slots[j as usize].wire_addr()));
     }
 
     /// Adds a member whose name is not in the table; returns its slot.
     pub fn insert(&mut self, m: Member) -> u32 {
         let i = self.slots.len() as u32;
-        let (h, a) = (self.name_hash(m.id.as_str()), self.addr_hash(&m.addr));
+        let (h, a) = (self.name_hash(m.id.as_str()), self.addr_hash(&m.wire_addr()));
         self.slots.push(m);
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.by_name.insert_unique(h, i, |&j| hasher.hash_one(slots[j as usize].id.as_str()));
@@ -218,11 +261,11 @@ impl MemberTable {
     /// Points `addr`'s entry at slot `i`, replacing any older claimant.
     fn claim_addr(&mut self, i: u32, hash: u64) {
         let (slots, hasher) = (&self.slots, &self.hasher);
-        let w = slots[i as usize].addr;
-        match self.by_addr.find_mut(hash, |&j| slots[j as usize].addr == w) {
+        let w = slots[i as usize].wire_addr();
+        match self.by_addr.find_mut(hash, |&j| slots[j as usize].wire_addr() == w) {
             Some(j) => *j = i,
             None => {
-                self.by_addr.insert_unique(hash, i, |&j| hasher.hash_one(slots[j as usize].addr));
+                self.by_addr.insert_unique(hash, i, |&j| hasher.hash_one(slots[j as usize].wire_addr()));
             }
         }
     }
@@ -230,16 +273,17 @@ impl MemberTable {
     /// Moves member `name` to `addr`.
     pub fn set_addr(&mut self, name: &str, addr: WireAddr) {
         let Some(i) = self.index(name) else { return };
-        let old = self.slots[i as usize].addr;
+        let old = self.slots[i as usize].wire_addr();
         if old == addr {
             return;
         }
         let old_hash = self.addr_hash(&old);
         let slots = &self.slots;
-        if let Ok(e) = self.by_addr.find_entry(old_hash, |&j| slots[j as usize].addr == old && j == i) {
+        if let Ok(e) = self.by_addr.find_entry(old_hash, |&j| slots[j as usize].wire_addr() == old && j == i)
+        {
             e.remove();
         }
-        self.slots[i as usize].addr = addr;
+        self.slots[i as usize].set_wire_addr(addr);
         let h = self.addr_hash(&addr);
         self.claim_addr(i, h);
     }
@@ -255,16 +299,16 @@ impl MemberTable {
         self.by_addr.clear();
         for i in 0..self.slots.len() as u32 {
             let m = &self.slots[i as usize];
-            let (h, a) = (self.name_hash(m.id.as_str()), self.addr_hash(&m.addr));
+            let (h, a) = (self.name_hash(m.id.as_str()), self.addr_hash(&m.wire_addr()));
             let (slots, hasher) = (&self.slots, &self.hasher);
             self.by_name.insert_unique(h, i, |&j| hasher.hash_one(slots[j as usize].id.as_str()));
             // Live members win an address over dead ones.
-            let w = slots[i as usize].addr;
-            match self.by_addr.find_mut(a, |&j| slots[j as usize].addr == w) {
+            let w = slots[i as usize].wire_addr();
+            match self.by_addr.find_mut(a, |&j| slots[j as usize].wire_addr() == w) {
                 Some(j) if !slots[*j as usize].state.is_live() => *j = i,
                 Some(_) => {}
                 None => {
-                    self.by_addr.insert_unique(a, i, |&j| hasher.hash_one(slots[j as usize].addr));
+                    self.by_addr.insert_unique(a, i, |&j| hasher.hash_one(slots[j as usize].wire_addr()));
                 }
             }
         }
@@ -284,7 +328,8 @@ mod tests {
 
     fn m(name: &str, port: u16) -> Member {
         let addr = WireAddr::of(SocketAddr::from(([127, 0, 0, 1], port)));
-        Member::new(NodeId::from(name), addr, Arc::from(&[][..]), 1, [1, 5, 2, 2, 5, 5], Instant::ZERO)
+        let profile = Arc::new(Profile { meta: Arc::from(&[][..]), vsn: [1, 5, 2, 2, 5, 5] });
+        Member::new(NodeId::from(name), addr, profile, 1, Instant::ZERO)
     }
 
     #[test]
@@ -308,7 +353,7 @@ mod tests {
 
     #[test]
     fn an_entry_is_small() {
-        assert!(core::mem::size_of::<Member>() <= 72, "{}", core::mem::size_of::<Member>());
+        assert!(core::mem::size_of::<Member>() <= 56, "{}", core::mem::size_of::<Member>());
         let v6: SocketAddr = "[::1]:7946".parse().unwrap();
         assert_eq!(WireAddr::of(v6).socket_addr(), v6);
         assert_eq!(WireAddr::from_wire(&[1, 2, 3], 1), None);

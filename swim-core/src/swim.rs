@@ -2,8 +2,8 @@
 
 use crate::config::{Config, ConfigError, META_MAX_SIZE};
 use crate::crypto::Keyring;
-use crate::gossip::{retransmit_limit, GossipQueue, COMPOUND_PART_OVERHEAD};
-use crate::members::{Interner, Member, MemberTable, WireAddr};
+use crate::gossip::{retransmit_limit, GossipQueue, ItemId, COMPOUND_PART_OVERHEAD};
+use crate::members::{Interner, Member, MemberTable, Profile, WireAddr};
 use crate::metrics::Metrics;
 use crate::node::{Node, NodeId, State};
 use crate::packet::{self, FrameStatus, Layers, PacketError};
@@ -354,8 +354,8 @@ struct Relay {
 /// message about ourselves.
 #[derive(Debug, Clone, Copy)]
 enum LeaveStage {
-    Intent(u64),
-    Dead(u64),
+    Intent(ItemId),
+    Dead(ItemId),
 }
 
 #[derive(Debug, Clone)]
@@ -392,8 +392,9 @@ pub struct Swim<R> {
     probe_order: Vec<u32>,
     interner: Option<Arc<dyn Interner>>,
     empty_meta: Arc<[u8]>,
-    /// The metadata of the member added last, shared with the next identical one.
-    last_meta: Arc<[u8]>,
+    /// The profile (metadata and versions) of the member added last, shared
+    /// with the next identical one.
+    last_profile: Option<Arc<Profile>>,
     probe_index: usize,
     probe: Option<Probe>,
     relays: BTreeMap<u32, Relay>,
@@ -409,6 +410,8 @@ pub struct Swim<R> {
     next_probe: Instant,
     next_gossip: Instant,
     next_push_pull: Instant,
+    /// Whether the first anti-entropy interval has started (after the stagger).
+    push_pull_armed: bool,
     leave: Option<LeaveStage>,
     /// Serf's member-intent Lamport clock (join/leave intents), as witnessed.
     member_clock: u64,
@@ -449,6 +452,10 @@ impl<R: RngCore> Swim<R> {
         // Spread the first probe over one interval so nodes started together do
         // not probe in lock-step.
         let first_probe = now + scale_frac(config.protocol_interval, rng.next_u32());
+        // Likewise gossip and anti-entropy (memberlist staggers every ticker):
+        // a cluster started at once must not push-pull its whole state at once.
+        let first_gossip = now + scale_frac(config.gossip_interval, rng.next_u32());
+        let push_pull_stagger = now + scale_frac(config.push_pull_interval, rng.next_u32());
         let mut swim = Swim {
             name,
             addr,
@@ -463,12 +470,12 @@ impl<R: RngCore> Swim<R> {
             probe_order: Vec::new(),
             interner: None,
             empty_meta: Arc::from(&[][..]),
-            last_meta: Arc::from(&[][..]),
+            last_profile: None,
             probe_index: 0,
             probe: None,
             relays: BTreeMap::new(),
             seq: rng.next_u32(),
-            gossip: GossipQueue::new(config.max_gossip_queue_depth),
+            gossip: GossipQueue::with_seed(config.max_gossip_queue_depth, hash_key ^ 0x51_7cc1_b727_220a),
             outgoing: VecDeque::new(),
             events: VecDeque::new(),
             stream_requests: VecDeque::new(),
@@ -477,8 +484,9 @@ impl<R: RngCore> Swim<R> {
             suspicions: BTreeMap::new(),
             awareness: Awareness::new(config.awareness_max_multiplier),
             next_probe: first_probe,
-            next_gossip: now + config.gossip_interval,
-            next_push_pull: now + config.push_pull_interval,
+            next_gossip: first_gossip,
+            next_push_pull: push_pull_stagger,
+            push_pull_armed: false,
             leave: None,
             member_clock: 0,
             dedup: EventDedup::new(hash_key),
@@ -496,6 +504,11 @@ impl<R: RngCore> Swim<R> {
     /// This node's name.
     pub fn name(&self) -> &NodeId {
         &self.name
+    }
+
+    /// This node's incarnation number (it rises each time the node refutes).
+    pub fn incarnation(&self) -> u32 {
+        self.incarnation
     }
 
     /// The configuration in force.
@@ -1086,7 +1099,7 @@ impl<R: RngCore> Swim<R> {
                     self.probe = None;
                     return;
                 };
-                let (t_ip, t_port, t_pmax) = (*m.wire_addr(), m.wire_addr().port(), m.pmax());
+                let (t_ip, t_port, t_pmax) = (m.wire_addr(), m.wire_addr().port(), m.pmax());
                 let t_addr = m.addr();
                 self.metrics.indirect_probes += 1;
                 let helpers =
@@ -1184,6 +1197,12 @@ impl<R: RngCore> Swim<R> {
         }
         let n = self.num_live();
         self.next_push_pull = now + push_pull_scale(self.cfg.push_pull_interval, n);
+        if !self.push_pull_armed {
+            // The stagger is over; as memberlist, the first exchange comes one
+            // (scaled) interval later, when the cluster size is known.
+            self.push_pull_armed = true;
+            return;
+        }
         if self.leave.is_some() {
             return;
         }
@@ -1463,8 +1482,8 @@ impl<R: RngCore> Swim<R> {
                     Some(i) => i.intern(a.node),
                     None => NodeId::from(a.node),
                 };
-                let meta = self.share_meta(a.meta);
-                let m = Member::new(id, waddr, meta, a.incarnation, vsn, now);
+                let profile = self.share_profile(a.meta, vsn);
+                let m = Member::new(id, waddr, profile, a.incarnation, now);
                 let node = m.node();
                 let slot = self.members.insert(m);
                 // Insert at a random place in the rest of this probe round.
@@ -1481,7 +1500,7 @@ impl<R: RngCore> Swim<R> {
                 let reclaim = self.cfg.dead_node_reclaim_time;
                 let can_reclaim =
                     !reclaim.is_zero() && now.saturating_duration_since(m.state_change) > reclaim;
-                let moves = *m.wire_addr() != waddr;
+                let moves = m.wire_addr() != waddr;
                 let updates_node =
                     moves && (m.state == State::Left || (m.state == State::Dead && can_reclaim));
                 if moves && !updates_node {
@@ -1493,15 +1512,15 @@ impl<R: RngCore> Swim<R> {
                     return;
                 }
                 let old_state = m.state;
-                let meta_changed = *m.meta != *a.meta;
+                let meta_changed = m.meta() != a.meta;
+                let profile_changed = meta_changed || *m.vsn() != vsn;
                 m.incarnation = a.incarnation;
                 m.state = State::Alive;
-                m.vsn = vsn;
                 m.state_change = now;
-                if meta_changed {
-                    let meta = self.share_meta(a.meta);
+                if profile_changed {
+                    let profile = self.share_profile(a.meta, vsn);
                     if let Some(m) = self.members.get_mut(a.node) {
-                        m.meta = meta;
+                        m.set_profile(profile);
                     }
                 }
                 if moves {
@@ -1524,16 +1543,18 @@ impl<R: RngCore> Swim<R> {
         self.emit(event);
     }
 
-    /// Metadata shared with this node or the last member that had the same
-    /// bytes: in a typical cluster every member's tags are the same few bytes.
-    fn share_meta(&mut self, meta: &[u8]) -> Arc<[u8]> {
-        if *self.meta == *meta {
-            return self.meta.clone();
+    /// A profile shared with the last member that had the same metadata and
+    /// versions: in a typical cluster every member's are the same few bytes.
+    fn share_profile(&mut self, meta: &[u8], vsn: [u8; 6]) -> Arc<Profile> {
+        if let Some(p) = &self.last_profile {
+            if *p.meta == *meta && p.vsn == vsn {
+                return p.clone();
+            }
         }
-        if *self.last_meta != *meta {
-            self.last_meta = Arc::from(meta);
-        }
-        self.last_meta.clone()
+        let meta = if *self.meta == *meta { self.meta.clone() } else { Arc::from(meta) };
+        let p = Arc::new(Profile { meta, vsn });
+        self.last_profile = Some(p.clone());
+        p
     }
 
     /// Lets several nodes in one process share their member names.
@@ -1549,7 +1570,8 @@ impl<R: RngCore> Swim<R> {
 
     fn regossip_alive(&mut self, a: &wire::Alive<'_>) {
         let msg = encode_vec(&Message::Alive(*a));
-        self.gossip.push(Some(NodeId::from(a.node)), msg);
+        let about = self.members.get(a.node).map_or_else(|| NodeId::from(a.node), |m| m.id.clone());
+        self.gossip.push(Some(about), msg);
     }
 
     fn suspect_node(&mut self, now: Instant, incarnation: u32, node: &str, from: &str) {
@@ -1673,14 +1695,14 @@ impl<R: RngCore> Swim<R> {
         };
         let others = self.members.iter().map(|m| PushNodeState {
             name: m.id.as_str(),
-            addr: m.wire_addr().ip_bytes(),
-            port: m.wire_addr().port(),
-            meta: &m.meta,
+            addr: m.ip_bytes(),
+            port: m.port(),
+            meta: m.meta(),
             incarnation: m.incarnation,
             state: m.state.to_wire(),
-            vsn: &m.vsn,
+            vsn: m.vsn(),
         });
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity((self.members.len() + 1) * 96 + 64);
         wire::encode_push_pull(&mut out, &header, core::iter::once(me).chain(others), &user_state);
         out
     }
@@ -1833,15 +1855,19 @@ impl<R: RngCore> Swim<R> {
     }
 
     fn merge_remote(&mut self, now: Instant, msg: &[u8]) -> Result<usize, StreamError> {
-        self.verify_versions(msg)?;
         let mut r = wire::PushPullReader::new(msg)?;
-        // Room for the peer's view at once, without doubling slack; never more
-        // than the message could really hold (a node entry is over 32 bytes).
+        // Decoded once (the versions are checked before anything merges);
+        // never more room than the message could really hold (a node entry
+        // is over 32 bytes).
         let listed = (r.header().nodes as usize).min(msg.len() / 32);
-        self.members.reserve_total(listed.max(self.members.len()));
-        let mut count = 0;
+        let mut nodes = Vec::with_capacity(listed);
         while let Some(n) = r.next_node()? {
-            count += 1;
+            nodes.push(n);
+        }
+        self.verify_versions(&nodes)?;
+        // Room for the peer's view at once, without doubling slack.
+        self.members.reserve_total(listed.max(self.members.len()));
+        for n in &nodes {
             match State::from_wire(n.state) {
                 Some(State::Alive) => self.alive_node(
                     now,
@@ -1873,32 +1899,42 @@ impl<R: RngCore> Swim<R> {
             }
         }
         self.metrics.push_pulls += 1;
-        Ok(count)
+        Ok(nodes.len())
     }
 
     /// memberlist's `verifyProtocol`: every live node's current protocol and
     /// delegate versions must lie in the range all live nodes accept.
-    fn verify_versions(&self, msg: &[u8]) -> Result<(), StreamError> {
+    fn verify_versions(&self, remote: &[wire::PushNodeState<'_>]) -> Result<(), StreamError> {
+        // Accepted range [lo, hi] and the current versions seen [cur_lo, cur_hi]
+        // of (protocol, delegate), over this node and every live member.
         let mut lo = [0u8; 2];
         let mut hi = [u8::MAX; 2];
+        let mut cur_lo = [u8::MAX; 2];
+        let mut cur_hi = [0u8; 2];
         let mut widen = |v: &[u8]| {
             if v.len() >= 6 {
                 lo[0] = lo[0].max(v[0]);
                 hi[0] = hi[0].min(v[1]);
                 lo[1] = lo[1].max(v[3]);
                 hi[1] = hi[1].min(v[4]);
+                for (i, c) in [v[2], v[5]].into_iter().enumerate() {
+                    cur_lo[i] = cur_lo[i].min(c);
+                    cur_hi[i] = cur_hi[i].max(c);
+                }
             }
         };
         widen(&self.vsn);
         for m in self.members.iter().filter(|m| m.state == State::Alive) {
-            widen(&m.vsn);
+            widen(m.vsn());
         }
-        let mut r = wire::PushPullReader::new(msg)?;
-        while let Some(n) = r.next_node()? {
-            if n.state == State::Alive.to_wire() {
-                widen(n.vsn);
-            }
+        let alive = || remote.iter().filter(|n| n.state == State::Alive.to_wire());
+        for n in alive() {
+            widen(n.vsn);
         }
+        if (0..2).all(|i| cur_lo[i] >= lo[i] && cur_hi[i] <= hi[i]) {
+            return Ok(());
+        }
+        // Someone is out of range: name the first.
         let check = |name: &str, v: &[u8]| -> Result<(), StreamError> {
             if v.len() < 6 {
                 return Ok(());
@@ -1917,13 +1953,10 @@ impl<R: RngCore> Swim<R> {
         };
         check(self.name.as_str(), &self.vsn)?;
         for m in self.members.iter().filter(|m| m.state == State::Alive) {
-            check(m.id.as_str(), &m.vsn)?;
+            check(m.id.as_str(), m.vsn())?;
         }
-        let mut r = wire::PushPullReader::new(msg)?;
-        while let Some(n) = r.next_node()? {
-            if n.state == State::Alive.to_wire() {
-                check(n.name, n.vsn)?;
-            }
+        for n in alive() {
+            check(n.name, n.vsn)?;
         }
         Ok(())
     }

@@ -551,6 +551,13 @@ impl<'a> PushNodeState<'a> {
         measure(|w| self.write_body(w))
     }
 
+    /// At least [`encoded_len`](Self::encoded_len), computed without encoding.
+    pub fn max_encoded_len(&self) -> usize {
+        // Map header, seven keys (42 bytes), four raw/str headers (5 each),
+        // incarnation (5), port (3), state (2), and the variable parts.
+        1 + 42 + 4 * 5 + 5 + 3 + 2 + self.name.len() + self.addr.len() + self.meta.len() + self.vsn.len()
+    }
+
     /// Decodes one node map.
     pub fn decode_body(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         let mut m = PushNodeState::default();
@@ -943,7 +950,9 @@ pub fn encode_push_pull<'n>(
     // Encoding into exactly measured room cannot fail (lengths are bounded by memory).
     let _ = append_with(out, header.encoded_len(), |b| header.encode(b));
     for n in nodes {
-        let _ = append_with(out, n.encoded_len(), |b| n.encode(b));
+        // An upper bound rather than a measuring pass: this loop encodes
+        // whole member tables.
+        let _ = append_with(out, n.max_encoded_len(), |b| n.encode(b));
     }
     out.extend_from_slice(user_state);
 }
@@ -1239,6 +1248,10 @@ pub(crate) mod tests {
                 prop_assert_eq!(m.encode(&mut small), Err(EncodeError::BufferTooSmall));
             }
             let node = PushNodeState { name: &s1, addr: &b1, port, meta: &b2, incarnation: inc, state, vsn: &b3 };
+            prop_assert!(node.max_encoded_len() >= node.encoded_len());
+            let long = "x".repeat(70_000);
+            let big = PushNodeState { name: &long, meta: long.as_bytes(), ..node };
+            prop_assert!(big.max_encoded_len() >= big.encoded_len());
             let h = PushPullHeader { nodes: 2, user_state_len: b3.len() as u32, join: flag };
             let mut out = Vec::new();
             encode_push_pull(&mut out, &h, [node, node].into_iter(), &b3);

@@ -15,19 +15,16 @@ use swim_core::Config;
 /// steady cluster the queue holds a handful of items and the depth is moot.
 pub const DEFAULT_QUEUE_DEPTH: usize = 256;
 
-/// Adds `n` nodes and brings them to one converged view quickly: all join
-/// (through random joined nodes), then every node exchanges state with node 0.
-/// Returns the virtual time it took, or `None` if not converged within `limit`.
+/// Adds `n` nodes with one converged view
+/// ([`Sim::add_nodes_converged`]: real joins and state exchanges, completed
+/// one at a time, no virtual time passing), then runs until every node's view
+/// is confirmed converged. Returns the virtual time that took, or `None` if
+/// not converged within `limit`.
 pub fn bootstrap(sim: &mut Sim, n: usize, limit: Duration) -> Option<Duration> {
     let start = sim.now();
     let check = sim.config().protocol_interval / 4;
-    sim.add_nodes(n);
-    sim.run_until_every(Sim::all_joined, limit, check)?;
-    if !sim.converged() {
-        sim.sync_all_with(0);
-    }
-    let left = limit.saturating_sub(sim.now() - start);
-    sim.run_until_every(Sim::converged, left, check)?;
+    sim.add_nodes_converged(n);
+    sim.run_until_every(Sim::converged, limit, check)?;
     Some(sim.now() - start)
 }
 

@@ -292,6 +292,10 @@ pub struct Sim {
     measure_start: Instant,
     node_time: u128,
     refutes_base: u64,
+    /// Streams cross the network at once, without loss (warm start).
+    instant_streams: bool,
+    /// Joins go through this node rather than a random one (warm start).
+    join_via: Option<usize>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -349,6 +353,8 @@ impl Sim {
             measure_start: Instant::ZERO,
             node_time: 0,
             refutes_base: 0,
+            instant_streams: false,
+            join_via: None,
         })
     }
 
@@ -593,27 +599,31 @@ impl Sim {
         let first = self.nodes.len();
         self.views.grow(first + n);
         for _ in 0..n {
-            let i = self.nodes.len();
-            self.nodes.push(NodeSlot {
-                addr: node_addr(i),
-                swim: None,
-                status: Status::Crashed,
-                leaving: false,
-                gen: 0,
-                wake_at: None,
-                slow: Duration::ZERO,
-                group: 0,
-                joined: false,
-                join_pending: None,
-                deferred: Vec::new(),
-                crash_record: None,
-                join_record: None,
-                crash_incarnation: None,
-                loss_bad: false,
-            });
-            self.start_node(i);
+            self.push_slot();
+            self.start_node(self.nodes.len() - 1);
         }
         first..first + n
+    }
+
+    fn push_slot(&mut self) {
+        let i = self.nodes.len();
+        self.nodes.push(NodeSlot {
+            addr: node_addr(i),
+            swim: None,
+            status: Status::Crashed,
+            leaving: false,
+            gen: 0,
+            wake_at: None,
+            slow: Duration::ZERO,
+            group: 0,
+            joined: false,
+            join_pending: None,
+            deferred: Vec::new(),
+            crash_record: None,
+            join_record: None,
+            crash_incarnation: None,
+            loss_bad: false,
+        });
     }
 
     /// Whether every running node's join exchange has completed.
@@ -621,29 +631,54 @@ impl Sim {
         self.nodes.iter().all(|n| !n.running() || n.joined)
     }
 
-    /// A state exchange of every running node with node `through` (a push-pull,
-    /// as a join does): once `through` knows everyone, this gives everyone its
-    /// full view at once. Cheap warm start for large clusters: add the nodes,
-    /// wait for [`all_joined`](Self::all_joined), call this, run to convergence.
+    /// A state exchange of every running node with node `through` (a
+    /// push-pull, as a join does), each completed before the next starts.
+    /// Once `through` knows everyone this gives everyone its full view.
+    /// Streams cross at once and without loss while it runs.
     pub fn sync_all_with(&mut self, through: usize) {
         if !self.is_running(through) {
             return;
         }
-        let now = self.now;
+        let was = std::mem::replace(&mut self.instant_streams, true);
         let addr = self.nodes[through].addr;
         for i in 0..self.nodes.len() {
             if i == through || !self.nodes[i].running() {
                 continue;
             }
+            let now = self.now;
             let Some(swim) = self.nodes[i].swim.as_mut() else { continue };
             let req = swim.join(now, addr);
             self.send_stream(i, req);
+            self.drain(i);
+            // The request and its reply are due now: handle both.
+            self.run_to(now);
         }
-        for i in 0..self.nodes.len() {
-            if self.nodes[i].running() {
-                self.drain(i);
-            }
+        self.instant_streams = was;
+    }
+
+    /// Adds `n` nodes that start with the full view, the cheap way to build a
+    /// large cluster (the real join path, in an order that costs O(n²) work and
+    /// O(n) transient memory): each new node joins through the first running
+    /// node (or the first new one), one join completed before the next starts,
+    /// and then every running node exchanges state with that node
+    /// ([`sync_all_with`](Self::sync_all_with)). Streams cross at once and
+    /// without loss meanwhile; no virtual time passes.
+    pub fn add_nodes_converged(&mut self, n: usize) -> std::ops::Range<usize> {
+        let first = self.nodes.len();
+        let hub = (0..first).find(|&j| self.nodes[j].running() && self.nodes[j].joined).unwrap_or(first);
+        let was = std::mem::replace(&mut self.instant_streams, true);
+        self.join_via = Some(hub);
+        self.views.grow(first + n);
+        for _ in 0..n {
+            self.push_slot();
+            let i = self.nodes.len() - 1;
+            self.start_node(i);
+            self.run_to(self.now);
         }
+        self.join_via = None;
+        self.instant_streams = was;
+        self.sync_all_with(hub);
+        first..first + n
     }
 
     /// Starts a new core for slot `i` (first start or restart) and joins it.
@@ -680,6 +715,14 @@ impl Sim {
     }
 
     fn start_join(&mut self, i: usize) {
+        if let Some(hub) = self.join_via.filter(|&h| h != i && self.nodes[h].running()) {
+            let (now, addr) = (self.now, self.nodes[hub].addr);
+            let Some(swim) = self.nodes[i].swim.as_mut() else { return };
+            let req = swim.join(now, addr);
+            self.nodes[i].join_pending = Some(req.id);
+            self.send_stream(i, req);
+            return;
+        }
         let candidates: Vec<usize> = (0..self.nodes.len())
             .filter(|&j| j != i && self.nodes[j].running() && self.nodes[j].joined)
             .collect();
@@ -1031,6 +1074,9 @@ impl Sim {
         if !self.passes(a, b) {
             return None;
         }
+        if self.instant_streams {
+            return Some(t);
+        }
         let mut at = t + self.latency.sample(&mut self.net_rng);
         let mut rto = STREAM_RTO;
         let mut bad = self.nodes[b].loss_bad;
@@ -1093,12 +1139,27 @@ impl Sim {
             Event::Update(n) => ("update", n),
             _ => ("other", e.node()),
         };
-        self.trace(format_args!("n{o} {kind} {} {}", node.id, node.incarnation));
+        // Hashed in binary (formatting 10^8 join lines would dominate a
+        // large bootstrap); formatted only when lines are being recorded.
+        let mut rec = [0u8; 17];
+        rec[..8].copy_from_slice(&self.now.as_nanos().to_le_bytes());
+        rec[8..12].copy_from_slice(&(o as u32).to_le_bytes());
+        rec[12] = ["join", "dead", "left", "suspect", "alive", "update"]
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(6) as u8;
+        rec[13..].copy_from_slice(&node.incarnation.to_le_bytes());
+        self.hash.write(&rec);
+        self.hash.write(node.id.as_str().as_bytes());
+        if let Some(lines) = &mut self.trace_lines {
+            lines.push(format!("{} n{o} {kind} {} {}", self.now.as_nanos(), node.id, node.incarnation));
+        }
         let Some(s) = node_index(node.addr).filter(|&s| s < self.nodes.len()) else { return };
         let inc = node.incarnation;
         let now = self.now();
-        let subject_running = self.nodes[s].running()
-            && self.nodes[s].swim.as_ref().is_some_and(|sw| inc >= sw.local_node().incarnation);
+        let subject_running = matches!(kind, "suspect" | "dead")
+            && self.nodes[s].running()
+            && self.nodes[s].swim.as_ref().is_some_and(|sw| inc >= sw.incarnation());
         match kind {
             "join" | "alive" | "update" => {
                 self.views.set(o, s, V_ALIVE);
@@ -1155,7 +1216,7 @@ impl Sim {
             let now = self.now();
             let rec = &mut self.joins[j];
             rec.converged = Some(now.saturating_sub(rec.at));
-            rec.incarnation_after = self.nodes[s].swim.as_ref().map(|sw| sw.local_node().incarnation);
+            rec.incarnation_after = self.nodes[s].swim.as_ref().map(|sw| sw.incarnation());
             self.nodes[s].join_record = None;
         }
     }
@@ -1250,7 +1311,7 @@ impl Sim {
                 self.cuts.remove(&(a.min(b), a.max(b)));
             }
             Fault::Crash(i) if valid(i) && self.nodes[i].status != Status::Crashed => {
-                let inc = self.nodes[i].swim.as_ref().map(|s| s.local_node().incarnation);
+                let inc = self.nodes[i].swim.as_ref().map(|s| s.incarnation());
                 self.set_down(i, Status::Crashed);
                 let slot = &mut self.nodes[i];
                 slot.swim = None;

@@ -56,7 +56,12 @@ pub struct GossipQueue {
     dropped: u64,
     /// An item the bound never evicts (a node's own leave message).
     pinned: Option<ItemId>,
+    /// Buffers of items gone, for the next ones (see [`Self::spare_buffer`]).
+    spare: Vec<Vec<u8>>,
 }
+
+/// Buffers kept for reuse (a burst of news replaces items as fast as it adds them).
+const SPARE_BUFFERS: usize = 16;
 
 impl GossipQueue {
     /// An empty queue holding at most `max_depth` items.
@@ -79,6 +84,7 @@ impl GossipQueue {
             max_depth: max_depth.max(1),
             dropped: 0,
             pinned: None,
+            spare: Vec::new(),
         }
     }
 
@@ -166,9 +172,15 @@ impl GossipQueue {
         self.pinned = Some(id);
     }
 
+    /// An empty buffer to encode the next item into (one of a gone item's
+    /// when there is one: no allocation).
+    pub fn spare_buffer(&mut self) -> Vec<u8> {
+        self.spare.pop().unwrap_or_default()
+    }
+
     /// Frees `slot`, unlinking its item from the order and the name index.
-    fn remove_slot(&mut self, slot: u32) -> Option<Item> {
-        let item = self.slots.get_mut(slot as usize)?.take()?;
+    fn remove_slot(&mut self, slot: u32) {
+        let Some(item) = self.slots.get_mut(slot as usize).and_then(Option::take) else { return };
         self.order.remove(&(item.transmits, Reverse(item.seq), slot));
         if let Some(node) = &item.about {
             let h = self.hasher.hash_one(node.as_str());
@@ -178,6 +190,11 @@ impl GossipQueue {
         }
         self.free.push(slot);
         self.len -= 1;
+        if self.spare.len() < SPARE_BUFFERS && item.msg.capacity() <= 1024 {
+            let mut msg = item.msg;
+            msg.clear();
+            self.spare.push(msg);
+        }
         if self.len == 0 && self.slots.len() > 64 {
             // Drained after a burst (a mass join): give the memory back, as
             // every node would otherwise keep its peak for good.
@@ -186,7 +203,6 @@ impl GossipQueue {
             self.arrivals = VecDeque::new();
             self.by_node = HashTable::new();
         }
-        Some(item)
     }
 
     /// Whether the item `id` is still queued.

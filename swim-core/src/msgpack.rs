@@ -111,6 +111,7 @@ impl<'b> Writer<'b> {
     }
 
     /// Appends raw bytes verbatim.
+    #[inline]
     pub fn raw(&mut self, data: &[u8]) -> Result<(), EncodeError> {
         let end = self.pos.checked_add(data.len()).ok_or(EncodeError::BufferTooSmall)?;
         if !self.count_only {
@@ -120,11 +121,13 @@ impl<'b> Writer<'b> {
         Ok(())
     }
 
+    #[inline]
     fn marker_be(&mut self, marker: u8, be: &[u8]) -> Result<(), EncodeError> {
         self.raw(&[marker])?;
         self.raw(be)
     }
 
+    #[inline]
     fn container(&mut self, n: usize, fix: u8, fix_max: usize, m16: u8, m32: u8) -> Result<(), EncodeError> {
         if n <= fix_max {
             self.raw(&[fix | n as u8])
@@ -137,6 +140,7 @@ impl<'b> Writer<'b> {
     }
 
     /// Map header for `n` key/value pairs (fixmap, map16, map32).
+    #[inline]
     pub fn map_header(&mut self, n: usize) -> Result<(), EncodeError> {
         self.container(n, 0x80, 15, 0xde, 0xdf)
     }
@@ -147,17 +151,20 @@ impl<'b> Writer<'b> {
     }
 
     /// Legacy raw string (fixstr, str16, str32; never str8).
+    #[inline]
     pub fn str(&mut self, s: &str) -> Result<(), EncodeError> {
         self.bytes(s.as_bytes())
     }
 
     /// Byte slice as legacy raw (same encoding as [`Writer::str`]; never bin).
+    #[inline]
     pub fn bytes(&mut self, b: &[u8]) -> Result<(), EncodeError> {
         self.container(b.len(), 0xa0, 31, 0xda, 0xdb)?;
         self.raw(b)
     }
 
     /// Byte slice that Go would hold as a nil `[]byte` when empty: empty → nil (`0xc0`).
+    #[inline]
     pub fn bytes_or_nil(&mut self, b: &[u8]) -> Result<(), EncodeError> {
         if b.is_empty() {
             self.nil()
@@ -167,6 +174,7 @@ impl<'b> Writer<'b> {
     }
 
     /// msgpack nil.
+    #[inline]
     pub fn nil(&mut self) -> Result<(), EncodeError> {
         self.raw(&[0xc0])
     }
@@ -177,6 +185,7 @@ impl<'b> Writer<'b> {
     }
 
     /// Unsigned integer in its smallest form (fixint, uint8/16/32/64).
+    #[inline]
     pub fn uint(&mut self, v: u64) -> Result<(), EncodeError> {
         if v <= 0x7f {
             self.raw(&[v as u8])
@@ -449,6 +458,16 @@ impl<'a> Reader<'a> {
             return Err(DecodeError::TooDeep);
         }
         let m = self.peek()?;
+        // The common cases first (framing skips whole member tables): fixstr
+        // and positive fixint.
+        if m & 0xe0 == 0xa0 {
+            self.pos += 1;
+            return self.take(usize::from(m & 0x1f)).map(|_| ());
+        }
+        if m <= 0x7f {
+            self.pos += 1;
+            return Ok(());
+        }
         // Fixed-size payloads following the marker; containers and raw handled below.
         let fixed: Option<usize> = match m {
             0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => Some(0),

@@ -1569,7 +1569,10 @@ impl<R: RngCore> Swim<R> {
     }
 
     fn regossip_alive(&mut self, a: &wire::Alive<'_>) {
-        let msg = encode_vec(&Message::Alive(*a));
+        let mut msg = self.gossip.spare_buffer();
+        msg.resize(a.max_encoded_len(), 0);
+        let n = Message::Alive(*a).encode(&mut msg).unwrap_or(0);
+        msg.truncate(n);
         let about = self.members.get(a.node).map_or_else(|| NodeId::from(a.node), |m| m.id.clone());
         self.gossip.push(Some(about), msg);
     }

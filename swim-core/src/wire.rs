@@ -443,6 +443,14 @@ impl<'a> Dead<'a> {
 impl_encode!(Dead<'_>, msg_type::DEAD);
 
 impl<'a> Alive<'a> {
+    /// At least the length of `Message::Alive(self)` encoded (type byte
+    /// included), computed without encoding.
+    pub fn max_encoded_len(&self) -> usize {
+        // Type byte, map header, six keys (36 bytes), four raw/str headers
+        // (5 each), incarnation (5), port (3), and the variable parts.
+        1 + 1 + 36 + 4 * 5 + 5 + 3 + self.node.len() + self.addr.len() + self.meta.len() + self.vsn.len()
+    }
+
     /// Writes the msgpack body (no type byte).
     pub fn write_body(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.map_header(6)?;
@@ -1249,9 +1257,13 @@ pub(crate) mod tests {
             }
             let node = PushNodeState { name: &s1, addr: &b1, port, meta: &b2, incarnation: inc, state, vsn: &b3 };
             prop_assert!(node.max_encoded_len() >= node.encoded_len());
+            let alive = Alive { incarnation: inc, node: &s1, addr: &b1, port, meta: &b2, vsn: &b3 };
+            prop_assert!(alive.max_encoded_len() >= Message::Alive(alive).encoded_len());
             let long = "x".repeat(70_000);
             let big = PushNodeState { name: &long, meta: long.as_bytes(), ..node };
             prop_assert!(big.max_encoded_len() >= big.encoded_len());
+            let big = Alive { node: &long, meta: long.as_bytes(), ..alive };
+            prop_assert!(big.max_encoded_len() >= Message::Alive(big).encoded_len());
             let h = PushPullHeader { nodes: 2, user_state_len: b3.len() as u32, join: flag };
             let mut out = Vec::new();
             encode_push_pull(&mut out, &h, [node, node].into_iter(), &b3);

@@ -224,6 +224,11 @@ impl Fnv {
     fn new() -> Self {
         Fnv(0xcbf2_9ce4_8422_2325)
     }
+    /// Mixes in a whole word (FNV-1a's step, a word wide).
+    fn word(&mut self, w: u64) {
+        self.0 = (self.0 ^ w).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
+    }
+
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
             self.0 ^= *b as u64;
@@ -242,17 +247,45 @@ fn mix(seed: u64, a: u64, b: u64) -> u64 {
 
 /// The process-wide name table the simulated nodes share: with 10,000 nodes
 /// each knowing every other, names would otherwise be stored 10^8 times.
+/// The simulator's own names (`n0`, `n1`, …) are found by their number.
 #[derive(Debug, Default)]
-struct Names(std::sync::Mutex<std::collections::HashSet<swim_core::NodeId>>);
+struct Names(std::sync::Mutex<NamesInner>);
+
+#[derive(Debug, Default)]
+struct NamesInner {
+    by_index: Vec<Option<swim_core::NodeId>>,
+    others: std::collections::HashSet<swim_core::NodeId>,
+}
+
+/// `i` if `name` is exactly `node_name(i)` (and `i` is not absurdly large).
+fn sim_index(name: &str) -> Option<usize> {
+    let d = name.strip_prefix('n')?;
+    let canonical = !d.is_empty() && d.len() <= 7 && (d.len() == 1 || !d.starts_with('0'));
+    if !canonical || !d.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    d.parse().ok()
+}
 
 impl swim_core::members::Interner for Names {
     fn intern(&self, name: &str) -> swim_core::NodeId {
-        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(id) = set.get(name) {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = sim_index(name) {
+            if let Some(Some(id)) = g.by_index.get(i) {
+                return id.clone();
+            }
+            if g.by_index.len() <= i {
+                g.by_index.resize(i + 1, None);
+            }
+            let id = swim_core::NodeId::from(name);
+            g.by_index[i] = Some(id.clone());
+            return id;
+        }
+        if let Some(id) = g.others.get(name) {
             return id.clone();
         }
         let id = swim_core::NodeId::from(name);
-        set.insert(id.clone());
+        g.others.insert(id.clone());
         id
     }
 }
@@ -294,8 +327,6 @@ pub struct Sim {
     refutes_base: u64,
     /// Streams cross the network at once, without loss (warm start).
     instant_streams: bool,
-    /// Joins go through this node rather than a random one (warm start).
-    join_via: Option<usize>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -354,7 +385,6 @@ impl Sim {
             node_time: 0,
             refutes_base: 0,
             instant_streams: false,
-            join_via: None,
         })
     }
 
@@ -640,49 +670,83 @@ impl Sim {
             return;
         }
         let was = std::mem::replace(&mut self.instant_streams, true);
-        let addr = self.nodes[through].addr;
         for i in 0..self.nodes.len() {
-            if i == through || !self.nodes[i].running() {
-                continue;
+            if i != through && self.nodes[i].running() {
+                self.exchange_now(i, through);
             }
-            let now = self.now;
-            let Some(swim) = self.nodes[i].swim.as_mut() else { continue };
-            let req = swim.join(now, addr);
-            self.send_stream(i, req);
-            self.drain(i);
-            // The request and its reply are due now: handle both.
-            self.run_to(now);
         }
         self.instant_streams = was;
     }
 
-    /// Adds `n` nodes that start with the full view, the cheap way to build a
-    /// large cluster (the real join path, in an order that costs O(n²) work and
-    /// O(n) transient memory): each new node joins through the first running
-    /// node (or the first new one), one join completed before the next starts,
-    /// and then every running node exchanges state with that node
-    /// ([`sync_all_with`](Self::sync_all_with)). Streams cross at once and
-    /// without loss meanwhile; no virtual time passes.
+    /// One push-pull from `a` to `b`, handled to the end now (the caller makes
+    /// streams instant). It is `a`'s join if `a` has not joined yet.
+    fn exchange_now(&mut self, a: usize, b: usize) {
+        let now = self.now;
+        let addr = self.nodes[b].addr;
+        let Some(swim) = self.nodes[a].swim.as_mut() else { return };
+        let req = swim.join(now, addr);
+        if !self.nodes[a].joined {
+            self.nodes[a].join_pending = Some(req.id);
+        }
+        self.send_stream(a, req);
+        self.drain(a);
+        // The request and its reply are due now: handle both.
+        self.run_to(now);
+    }
+
+    /// Adds `n` nodes and gives every running node the full view, the cheap
+    /// way to build a large cluster: the real join and push-pull path, in the
+    /// order that costs least. The running nodes exchange state pairwise in a
+    /// hypercube (round k pairs i with i xor 2^k; the nodes beyond the largest
+    /// power of two fold onto the first ones before and after), so each
+    /// exchange brings only news: about n² entries merged in all (a hub that
+    /// everyone joins and syncs with costs twice that), one exchange in flight
+    /// at a time. Streams cross at once and without loss meanwhile; no virtual
+    /// time passes.
     pub fn add_nodes_converged(&mut self, n: usize) -> std::ops::Range<usize> {
         let first = self.nodes.len();
-        let hub = (0..first).find(|&j| self.nodes[j].running() && self.nodes[j].joined).unwrap_or(first);
-        let was = std::mem::replace(&mut self.instant_streams, true);
-        self.join_via = Some(hub);
         self.views.grow(first + n);
         for _ in 0..n {
             self.push_slot();
             let i = self.nodes.len() - 1;
-            self.start_node(i);
-            self.run_to(self.now);
+            self.start_core(i);
+            self.drain(i);
         }
-        self.join_via = None;
+        let was = std::mem::replace(&mut self.instant_streams, true);
+        let nodes = self.running_nodes();
+        let p = if nodes.is_empty() { 0 } else { 1usize << nodes.len().ilog2() };
+        let fold = |sim: &mut Sim| {
+            for j in p..nodes.len() {
+                sim.exchange_now(nodes[j], nodes[j - p]);
+            }
+        };
+        fold(self);
+        let mut bit = 1;
+        while bit < p {
+            for i in 0..p {
+                if i & bit == 0 {
+                    self.exchange_now(nodes[i], nodes[i | bit]);
+                }
+            }
+            bit <<= 1;
+        }
+        fold(self);
+        if let Some(&only) = nodes.first().filter(|_| nodes.len() == 1) {
+            self.nodes[only].joined = true;
+        }
         self.instant_streams = was;
-        self.sync_all_with(hub);
         first..first + n
     }
 
     /// Starts a new core for slot `i` (first start or restart) and joins it.
     fn start_node(&mut self, i: usize) {
+        self.start_core(i);
+        self.start_join(i);
+        self.drain(i);
+    }
+
+    /// Starts a new core for slot `i`, not joined to anyone yet.
+    fn start_core(&mut self, i: usize) {
         let slot = &mut self.nodes[i];
         slot.gen += 1;
         let cfg = Config { node_name: Some(node_name(i)), ..self.config.clone() };
@@ -710,19 +774,9 @@ impl Sim {
         if let Some(c) = self.nodes[i].crash_record.take() {
             self.crashes[c].closed = Some(self.now());
         }
-        self.start_join(i);
-        self.drain(i);
     }
 
     fn start_join(&mut self, i: usize) {
-        if let Some(hub) = self.join_via.filter(|&h| h != i && self.nodes[h].running()) {
-            let (now, addr) = (self.now, self.nodes[hub].addr);
-            let Some(swim) = self.nodes[i].swim.as_mut() else { return };
-            let req = swim.join(now, addr);
-            self.nodes[i].join_pending = Some(req.id);
-            self.send_stream(i, req);
-            return;
-        }
         let candidates: Vec<usize> = (0..self.nodes.len())
             .filter(|&j| j != i && self.nodes[j].running() && self.nodes[j].joined)
             .collect();
@@ -1139,17 +1193,12 @@ impl Sim {
             Event::Update(n) => ("update", n),
             _ => ("other", e.node()),
         };
-        // Hashed in binary (formatting 10^8 join lines would dominate a
-        // large bootstrap); formatted only when lines are being recorded.
-        let mut rec = [0u8; 17];
-        rec[..8].copy_from_slice(&self.now.as_nanos().to_le_bytes());
-        rec[8..12].copy_from_slice(&(o as u32).to_le_bytes());
-        rec[12] = ["join", "dead", "left", "suspect", "alive", "update"]
-            .iter()
-            .position(|k| *k == kind)
-            .unwrap_or(6) as u8;
-        rec[13..].copy_from_slice(&node.incarnation.to_le_bytes());
-        self.hash.write(&rec);
+        // Hashed in binary, a word at a time (formatting 10^8 join lines
+        // would dominate a large bootstrap); formatted only when recorded.
+        let code = ["join", "dead", "left", "suspect", "alive", "update"].iter().position(|k| *k == kind);
+        self.hash.word(self.now.as_nanos());
+        self.hash.word((o as u64) << 32 | u64::from(node.incarnation));
+        self.hash.word(code.unwrap_or(6) as u64);
         self.hash.write(node.id.as_str().as_bytes());
         if let Some(lines) = &mut self.trace_lines {
             lines.push(format!("{} n{o} {kind} {} {}", self.now.as_nanos(), node.id, node.incarnation));

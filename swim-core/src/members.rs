@@ -247,6 +247,19 @@ impl MemberTable {
         self.by_addr.reserve(more, |&j| hasher.hash_one(slots[j as usize].wire_addr()));
     }
 
+    /// Gives back the slack that growth left (a table that doubled to take
+    /// in a peer's view can be half empty): called after a state exchange,
+    /// which costs O(n) anyway.
+    pub fn trim(&mut self) {
+        let n = self.slots.len();
+        if self.slots.capacity() > n + n / 8 + 16 {
+            self.slots.shrink_to_fit();
+        }
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.by_name.shrink_to(n, |&j| hasher.hash_one(slots[j as usize].id.as_str()));
+        self.by_addr.shrink_to(n, |&j| hasher.hash_one(slots[j as usize].wire_addr()));
+    }
+
     /// Adds a member whose name is not in the table; returns its slot.
     pub fn insert(&mut self, m: Member) -> u32 {
         let i = self.slots.len() as u32;
@@ -349,6 +362,21 @@ mod tests {
         assert!(t.get("n3").is_none());
         assert_eq!(t.get("n999").unwrap().addr().port(), 1999);
         assert_eq!(t.by_addr(SocketAddr::from(([127, 0, 0, 1], 1999))).unwrap().id.as_str(), "n999");
+    }
+
+    #[test]
+    fn trim_gives_back_the_slack_of_growth() {
+        let mut t = MemberTable::new(3);
+        t.reserve_total(600);
+        for i in 0..1030u16 {
+            t.insert(m(&alloc::format!("n{i}"), 1000 + i));
+        }
+        let grown = t.heap_bytes();
+        t.trim();
+        assert!(t.slots.capacity() <= 1030 + 1030 / 8 + 16, "{}", t.slots.capacity());
+        assert!(t.heap_bytes() < grown, "{} < {grown}", t.heap_bytes());
+        assert_eq!(t.get("n1029").unwrap().addr().port(), 2029);
+        assert_eq!(t.by_addr(SocketAddr::from(([127, 0, 0, 1], 1500))).unwrap().id.as_str(), "n500");
     }
 
     #[test]

@@ -1869,7 +1869,9 @@ impl<R: RngCore> Swim<R> {
         }
         self.verify_versions(&nodes)?;
         // Room for the peer's view at once, without doubling slack.
-        self.members.reserve_total(listed.max(self.members.len()));
+        let total = listed.max(self.members.len());
+        self.members.reserve_total(total);
+        self.probe_order.reserve_exact(total.saturating_sub(self.probe_order.len()));
         for n in &nodes {
             match State::from_wire(n.state) {
                 Some(State::Alive) => self.alive_node(
@@ -1900,6 +1902,11 @@ impl<R: RngCore> Swim<R> {
                 }
                 self.member_clock = self.member_clock.max(clocks.ltime.saturating_sub(1));
             }
+        }
+        self.members.trim();
+        let n = self.probe_order.len();
+        if self.probe_order.capacity() > n + n / 8 + 16 {
+            self.probe_order.shrink_to_fit();
         }
         self.metrics.push_pulls += 1;
         Ok(nodes.len())

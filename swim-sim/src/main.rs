@@ -161,7 +161,7 @@ fn real_main(args: Vec<String>) -> Result<(), String> {
             let depth = spec.queue_depth.unwrap_or(swim_core::Config::default().max_gossip_queue_depth);
             let r = scenario::bench_one(spec.nodes, periods, spec.seed, depth);
             println!(
-                "BENCH {} {} {:.3} {} {:.3} {:.1} {} {}",
+                "BENCH {} {} {:.3} {} {:.3} {:.1} {} {} {}",
                 r.nodes,
                 r.periods,
                 r.bootstrap_wall.as_secs_f64(),
@@ -169,7 +169,8 @@ fn real_main(args: Vec<String>) -> Result<(), String> {
                 r.run_wall.as_secs_f64(),
                 r.node_periods_per_sec,
                 r.rss_delta,
-                r.peak_rss
+                r.peak_rss,
+                r.table_bytes
             );
             Ok(())
         }
@@ -222,8 +223,8 @@ fn run(spec: &Spec, svg_path: Option<String>) -> Result<(), String> {
 
 fn bench(sizes: Vec<usize>, periods: u32, seed: u64, depth: Option<usize>) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    println!("| nodes | bootstrap wall | converged | {periods} periods wall | node-periods/s | RSS after bootstrap | per node | per member entry | peak RSS |");
-    println!("| ---: | ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| nodes | bootstrap wall | converged | {periods} periods wall | total wall | node-periods/s | RSS after bootstrap | per node | per member entry | of which member tables | peak RSS |");
+    println!("| ---: | ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for n in sizes {
         let out = std::process::Command::new(&exe)
             .args(["bench-one", "--nodes", &n.to_string(), "--periods", &periods.to_string()])
@@ -240,14 +241,16 @@ fn bench(sizes: Vec<usize>, periods: u32, seed: u64, depth: Option<usize>) -> Re
         let rss = num(7);
         let mib = |b: f64| b / (1024.0 * 1024.0);
         println!(
-            "| {n} | {:.1} s | {} | {:.1} s | {:.0} | {:.0} MiB | {:.1} KiB | {:.0} B | {:.0} MiB |",
+            "| {n} | {:.1} s | {} | {:.1} s | {:.1} s | {:.0} | {:.0} MiB | {:.1} KiB | {:.0} B | {:.0} B | {:.0} MiB |",
             num(3),
             f.get(4).unwrap_or(&"?"),
             num(5),
+            num(3) + num(5),
             num(6),
             mib(rss),
             rss / n as f64 / 1024.0,
             rss / (n as f64 * n as f64),
+            num(9) / (n as f64 * n as f64),
             mib(num(8))
         );
     }

@@ -399,6 +399,9 @@ pub struct BenchRow {
     pub rss_delta: u64,
     /// Peak resident memory of the process.
     pub peak_rss: u64,
+    /// Heap bytes of all the nodes' member tables after the bootstrap
+    /// (entries and indexes, without the shared names and profiles).
+    pub table_bytes: u64,
 }
 
 fn proc_status_kib(key: &str) -> u64 {
@@ -432,6 +435,7 @@ pub fn bench_one(nodes: usize, periods: u32, seed: u64, queue_depth: usize) -> B
     let converged = bootstrap(&mut sim, nodes, Duration::from_secs(600)).is_some();
     let bootstrap_wall = wall.elapsed();
     let rss_delta = rss_bytes().saturating_sub(before);
+    let table_bytes = (0..sim.len()).filter_map(|i| sim.node(i)).map(|s| s.member_table_bytes() as u64).sum();
     let wall = WallInstant::now();
     sim.run_for(p * periods);
     let run_wall = wall.elapsed();
@@ -444,5 +448,6 @@ pub fn bench_one(nodes: usize, periods: u32, seed: u64, queue_depth: usize) -> B
         node_periods_per_sec: nodes as f64 * periods as f64 / run_wall.as_secs_f64().max(1e-9),
         rss_delta,
         peak_rss: proc_status_kib("VmHWM:") * 1024,
+        table_bytes,
     }
 }

@@ -731,8 +731,9 @@ impl Sim {
             bit <<= 1;
         }
         fold(self);
-        if let Some(&only) = nodes.first().filter(|_| nodes.len() == 1) {
-            self.nodes[only].joined = true;
+        // Some nodes only ever answered (a seed need not join anyone).
+        for &i in &nodes {
+            self.nodes[i].joined = true;
         }
         self.instant_streams = was;
         first..first + n

@@ -144,3 +144,22 @@ fn the_same_seed_gives_the_same_trace_and_another_seed_another() {
     assert_eq!(a, traced_run(42), "same seed, same trace hash");
     assert_ne!(a.0, traced_run(43).0, "the seed matters");
 }
+
+#[test]
+fn a_warm_start_gives_every_node_the_full_view_at_once() {
+    let mut sim = Sim::new(8, fast()).unwrap();
+    // Not a power of two: some nodes fold onto others around the hypercube.
+    sim.add_nodes_converged(37);
+    assert_eq!(sim.now(), Duration::ZERO, "no virtual time passes");
+    assert!(sim.converged() && sim.all_joined());
+    for i in 0..37 {
+        assert_eq!(sim.node(i).unwrap().members().len(), 37, "n{i} asked of the core itself");
+    }
+    // More nodes into a running cluster: old and new all see everyone.
+    sim.run_for(Duration::from_secs(2));
+    sim.add_nodes_converged(12);
+    assert!(sim.converged());
+    assert!((0..49).all(|i| sim.node(i).unwrap().members().len() == 49));
+    sim.run_for(Duration::from_secs(10));
+    assert!(sim.all_alive() && sim.report().counters.false_suspicions == 0);
+}

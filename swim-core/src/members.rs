@@ -9,6 +9,7 @@
 
 use crate::node::{Node, NodeId, State};
 use crate::time::Instant;
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::hash::BuildHasher;
@@ -92,12 +93,12 @@ pub(crate) struct Profile {
     pub vsn: [u8; 6],
 }
 
-/// One member as the table keeps it (56 bytes plus shared name and profile).
+/// One member as the table keeps it (48 bytes plus shared name and profile;
+/// when a member went down is kept aside, for the few that are).
 #[derive(Debug, Clone)]
 pub(crate) struct Member {
     pub id: NodeId,
     profile: Arc<Profile>,
-    pub state_change: Instant,
     // The address, flattened so the fields pack with the rest.
     ip: [u8; 16],
     pub incarnation: u32,
@@ -107,17 +108,8 @@ pub(crate) struct Member {
 }
 
 impl Member {
-    pub fn new(id: NodeId, addr: WireAddr, profile: Arc<Profile>, incarnation: u32, now: Instant) -> Self {
-        Member {
-            id,
-            profile,
-            state_change: now,
-            ip: addr.ip,
-            incarnation,
-            port: addr.port,
-            v4: addr.v4,
-            state: State::Alive,
-        }
+    pub fn new(id: NodeId, addr: WireAddr, profile: Arc<Profile>, incarnation: u32) -> Self {
+        Member { id, profile, ip: addr.ip, incarnation, port: addr.port, v4: addr.v4, state: State::Alive }
     }
 
     /// The public view (reference-count bumps, no allocation).
@@ -176,6 +168,8 @@ impl Member {
 /// All members but the local node.
 pub(crate) struct MemberTable {
     slots: Vec<Member>,
+    /// Since when each dead or left member (by slot) has been so.
+    down: BTreeMap<u32, Instant>,
     by_name: HashTable<u32>,
     by_addr: HashTable<u32>,
     hasher: foldhash::fast::FixedState,
@@ -185,6 +179,7 @@ impl MemberTable {
     pub fn new(seed: u64) -> Self {
         MemberTable {
             slots: Vec::new(),
+            down: BTreeMap::new(),
             by_name: HashTable::new(),
             by_addr: HashTable::new(),
             hasher: foldhash::fast::FixedState::with_seed(seed),
@@ -219,6 +214,26 @@ impl MemberTable {
 
     pub fn at(&self, i: u32) -> Option<&Member> {
         self.slots.get(i as usize)
+    }
+
+    pub fn at_mut(&mut self, i: u32) -> Option<&mut Member> {
+        self.slots.get_mut(i as usize)
+    }
+
+    /// When member `i` went dead or left (`None` while it is live).
+    pub fn down_since(&self, i: u32) -> Option<Instant> {
+        self.down.get(&i).copied()
+    }
+
+    /// Records member `name`'s state change at `now` (call after changing
+    /// its state): remembered while it is dead or left.
+    pub fn note_state(&mut self, name: &str, now: Instant) {
+        let Some(i) = self.index(name) else { return };
+        if self.slots[i as usize].state.is_live() {
+            self.down.remove(&i);
+        } else {
+            self.down.insert(i, now);
+        }
     }
 
     /// The member at `addr` (the latest to claim it).
@@ -301,10 +316,25 @@ impl MemberTable {
         self.claim_addr(i, h);
     }
 
-    /// Keeps only the members `keep` accepts (slots are renumbered).
-    pub fn retain(&mut self, keep: impl FnMut(&Member) -> bool) {
+    /// Keeps only the members `keep` accepts, given each member and when it
+    /// went down (slots are renumbered).
+    pub fn retain(&mut self, mut keep: impl FnMut(&Member, Option<Instant>) -> bool) {
         let before = self.slots.len();
-        self.slots.retain(keep);
+        let down = core::mem::take(&mut self.down);
+        let (mut old, mut new) = (0u32, 0u32);
+        let kept = &mut self.down;
+        self.slots.retain(|m| {
+            let since = down.get(&old).copied();
+            old += 1;
+            let k = keep(m, since);
+            if k {
+                if let Some(t) = since {
+                    kept.insert(new, t);
+                }
+                new += 1;
+            }
+            k
+        });
         if self.slots.len() == before {
             return;
         }
@@ -332,6 +362,8 @@ impl MemberTable {
     pub fn heap_bytes(&self) -> usize {
         self.slots.capacity() * core::mem::size_of::<Member>()
             + (self.by_name.capacity() + self.by_addr.capacity()) * (core::mem::size_of::<u32>() + 1)
+            // A B-tree entry (key, value, node share), roughly.
+            + self.down.len() * 32
     }
 }
 
@@ -342,7 +374,7 @@ mod tests {
     fn m(name: &str, port: u16) -> Member {
         let addr = WireAddr::of(SocketAddr::from(([127, 0, 0, 1], port)));
         let profile = Arc::new(Profile { meta: Arc::from(&[][..]), vsn: [1, 5, 2, 2, 5, 5] });
-        Member::new(NodeId::from(name), addr, profile, 1, Instant::ZERO)
+        Member::new(NodeId::from(name), addr, profile, 1)
     }
 
     #[test]
@@ -357,8 +389,21 @@ mod tests {
         assert!(t.by_addr(SocketAddr::from(([127, 0, 0, 1], 1500))).is_none());
         assert_eq!(t.by_addr(SocketAddr::from(([127, 0, 0, 1], 9999))).unwrap().id.as_str(), "n500");
         t.get_mut("n3").unwrap().state = State::Dead;
-        t.retain(|m| m.state != State::Dead);
+        t.note_state("n3", Instant::from_nanos(5));
+        t.get_mut("n7").unwrap().state = State::Left;
+        t.note_state("n7", Instant::from_nanos(9));
+        assert_eq!(t.down_since(t.index("n3").unwrap()), Some(Instant::from_nanos(5)));
+        t.retain(|m, since| {
+            assert_eq!(since.is_some(), !m.state.is_live());
+            m.state != State::Dead
+        });
+        // Renumbered with the members.
+        assert_eq!(t.down_since(t.index("n7").unwrap()), Some(Instant::from_nanos(9)));
+        t.get_mut("n7").unwrap().state = State::Alive;
+        t.note_state("n7", Instant::from_nanos(11));
+        assert_eq!(t.down_since(t.index("n7").unwrap()), None);
         assert_eq!(t.len(), 999);
+        assert!(t.get("n7").is_some());
         assert!(t.get("n3").is_none());
         assert_eq!(t.get("n999").unwrap().addr().port(), 1999);
         assert_eq!(t.by_addr(SocketAddr::from(([127, 0, 0, 1], 1999))).unwrap().id.as_str(), "n999");
@@ -381,7 +426,7 @@ mod tests {
 
     #[test]
     fn an_entry_is_small() {
-        assert!(core::mem::size_of::<Member>() <= 56, "{}", core::mem::size_of::<Member>());
+        assert!(core::mem::size_of::<Member>() <= 48, "{}", core::mem::size_of::<Member>());
         let v6: SocketAddr = "[::1]:7946".parse().unwrap();
         assert_eq!(WireAddr::of(v6).socket_addr(), v6);
         assert_eq!(WireAddr::from_wire(&[1, 2, 3], 1), None);

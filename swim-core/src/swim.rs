@@ -1015,7 +1015,7 @@ impl<R: RngCore> Swim<R> {
         &mut self,
         k: usize,
         skip: Option<&str>,
-        pick: impl Fn(&Member) -> bool,
+        pick: impl Fn(&Member, Option<Instant>) -> bool,
     ) -> Vec<NodeId> {
         let mut out: Vec<NodeId> = Vec::new();
         let n = self.members.len();
@@ -1030,7 +1030,7 @@ impl<R: RngCore> Swim<R> {
             }
             let i = self.random_below(n) as u32;
             let Some(m) = self.members.at(i) else { continue };
-            if Some(m.id.as_str()) == skip || out.contains(&m.id) || !pick(m) {
+            if Some(m.id.as_str()) == skip || out.contains(&m.id) || !pick(m, self.members.down_since(i)) {
                 continue;
             }
             out.push(m.id.clone());
@@ -1042,8 +1042,9 @@ impl<R: RngCore> Swim<R> {
         // Forget members dead or left for longer than gossip_to_the_dead_time.
         let keep = self.cfg.gossip_to_the_dead_time;
         let suspicions = &mut self.suspicions;
-        self.members.retain(|m| {
-            let forget = !m.state.is_live() && now.saturating_duration_since(m.state_change) > keep;
+        self.members.retain(|m, since| {
+            let forget =
+                !m.state.is_live() && since.map_or(true, |t| now.saturating_duration_since(t) > keep);
             if forget {
                 suspicions.remove(m.id.as_str());
             }
@@ -1103,7 +1104,7 @@ impl<R: RngCore> Swim<R> {
                 let t_addr = m.addr();
                 self.metrics.indirect_probes += 1;
                 let helpers =
-                    self.random_members(self.cfg.indirect_checks, Some(probe.target.as_str()), |m| {
+                    self.random_members(self.cfg.indirect_checks, Some(probe.target.as_str()), |m, _| {
                         m.state == State::Alive
                     });
                 let mut expected_nacks = 0;
@@ -1178,9 +1179,10 @@ impl<R: RngCore> Swim<R> {
             return;
         }
         let dead_window = self.cfg.gossip_to_the_dead_time;
-        let targets = self.random_members(self.cfg.gossip_nodes, None, |m| {
+        let targets = self.random_members(self.cfg.gossip_nodes, None, |m, since| {
             m.state.is_live()
-                || (m.state == State::Dead && now.saturating_duration_since(m.state_change) < dead_window)
+                || (m.state == State::Dead
+                    && since.is_some_and(|t| now.saturating_duration_since(t) < dead_window))
         });
         for id in targets {
             if let Some(m) = self.members.get(&id) {
@@ -1206,7 +1208,7 @@ impl<R: RngCore> Swim<R> {
         if self.leave.is_some() {
             return;
         }
-        let picked = self.random_members(1, None, |m| m.state == State::Alive);
+        let picked = self.random_members(1, None, |m, _| m.state == State::Alive);
         if let Some(addr) = picked.first().and_then(|id| self.members.get(id)).map(Member::addr) {
             let req = self.push_pull_request(addr, false);
             self.stream_requests.push_back(req);
@@ -1476,14 +1478,14 @@ impl<R: RngCore> Swim<R> {
         for (d, s) in vsn.iter_mut().zip(a.vsn.iter()) {
             *d = *s;
         }
-        let event = match self.members.get_mut(a.node) {
+        let event = match self.members.index(a.node) {
             None => {
                 let id = match &self.interner {
                     Some(i) => i.intern(a.node),
                     None => NodeId::from(a.node),
                 };
                 let profile = self.share_profile(a.meta, vsn);
-                let m = Member::new(id, waddr, profile, a.incarnation, now);
+                let m = Member::new(id, waddr, profile, a.incarnation);
                 let node = m.node();
                 let slot = self.members.insert(m);
                 // Insert at a random place in the rest of this probe round.
@@ -1494,12 +1496,14 @@ impl<R: RngCore> Swim<R> {
                 self.probe_order.swap(last, j);
                 Event::Join(node)
             }
-            Some(m) => {
+            Some(i) => {
+                let since = self.members.down_since(i);
+                let Some(m) = self.members.at_mut(i) else { return };
                 // memberlist's rule: a name moves to another address only if
                 // its member left, or died longer than the reclaim time ago.
                 let reclaim = self.cfg.dead_node_reclaim_time;
                 let can_reclaim =
-                    !reclaim.is_zero() && now.saturating_duration_since(m.state_change) > reclaim;
+                    !reclaim.is_zero() && since.is_some_and(|t| now.saturating_duration_since(t) > reclaim);
                 let moves = m.wire_addr() != waddr;
                 let updates_node =
                     moves && (m.state == State::Left || (m.state == State::Dead && can_reclaim));
@@ -1516,7 +1520,9 @@ impl<R: RngCore> Swim<R> {
                 let profile_changed = meta_changed || *m.vsn() != vsn;
                 m.incarnation = a.incarnation;
                 m.state = State::Alive;
-                m.state_change = now;
+                if !old_state.is_live() {
+                    self.members.note_state(a.node, now);
+                }
                 if profile_changed {
                     let profile = self.share_profile(a.meta, vsn);
                     if let Some(m) = self.members.get_mut(a.node) {
@@ -1602,7 +1608,6 @@ impl<R: RngCore> Swim<R> {
         }
         m.incarnation = incarnation;
         m.state = State::Suspect;
-        m.state_change = now;
         let node_copy = m.node();
         let addr = m.addr();
         let mult = self.cfg.suspicion_mult;
@@ -1632,8 +1637,8 @@ impl<R: RngCore> Swim<R> {
         }
         m.incarnation = incarnation;
         m.state = if node == from { State::Left } else { State::Dead };
-        m.state_change = now;
         let copy = m.node();
+        self.members.note_state(node, now);
         self.suspicions.remove(node);
         if self.probe.as_ref().is_some_and(|p| p.target.as_str() == node) {
             self.probe = None;

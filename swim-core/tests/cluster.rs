@@ -659,3 +659,47 @@ fn a_name_moves_to_a_new_address_only_after_leaving() {
     let n2 = g.nodes[0].member("n2").unwrap();
     assert_eq!((n2.addr, n2.state), (elsewhere, State::Alive));
 }
+
+#[test]
+fn a_dead_name_is_reclaimed_after_the_reclaim_time_and_forgotten_after_gossip_to_the_dead() {
+    let cfg = |_| Config {
+        dead_node_reclaim_time: Duration::from_secs(1),
+        gossip_to_the_dead_time: Duration::from_secs(4),
+        ..fast_config()
+    };
+    // n0..n5, and slot 6 for a new process that will call itself n5.
+    let mut h = Harness::new(7, 11, cfg);
+    h.down.insert(6);
+    for i in 1..6 {
+        h.join(i, 0).unwrap();
+    }
+    h.flush();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    h.down.insert(5);
+    h.run_until(Duration::from_secs(10), |h| (0..5).all(|i| h.state_at(i, 5) == Some(State::Dead)))
+        .expect("n5 declared dead");
+    let new_n5 = |h: &Harness| {
+        let c = Config { node_name: Some("n5".into()), ..cfg(6) };
+        Swim::new(c, h.addrs[6], ChaCha8Rng::seed_from_u64(66), h.now).unwrap()
+    };
+    // At once, a new n5 at another address is refused: the name is not free yet.
+    h.nodes[6] = new_n5(&h);
+    h.down.remove(&6);
+    let refused = h.nodes[0].metrics().dropped_invalid_member;
+    h.join(6, 0).unwrap();
+    assert_eq!(h.nodes[0].metrics().dropped_invalid_member, refused + 1);
+    assert_eq!(h.nodes[0].member("n5").map(|n| (n.state, n.addr)), Some((State::Dead, h.addrs[5])));
+    // Past the reclaim time, the name moves to its new address.
+    h.down.insert(6);
+    h.run(Duration::from_millis(1500));
+    h.nodes[6] = new_n5(&h);
+    h.down.remove(&6);
+    h.join(6, 0).unwrap();
+    assert_eq!(h.nodes[0].member("n5").map(|n| (n.state, n.addr)), Some((State::Alive, h.addrs[6])));
+    // A member dead for longer than gossip_to_the_dead_time is forgotten.
+    h.down.insert(4);
+    h.run_until(Duration::from_secs(10), |h| h.state_at(0, 4) == Some(State::Dead)).expect("n4 dead");
+    h.run(Duration::from_secs(2));
+    assert_eq!(h.state_at(0, 4), Some(State::Dead), "still kept, to gossip it");
+    h.run_until(Duration::from_secs(6), |h| h.state_at(0, 4).is_none()).expect("n4 forgotten");
+}

@@ -166,7 +166,7 @@ pub struct Report {
     pub bytes_per_node_period: f64,
     /// Refutations by the cores (incarnation bumps), over the nodes now running.
     pub refutes: u64,
-    /// The trace hash (FNV-1a of every membership event).
+    /// The trace hash (a 64-bit hash of every membership event and fault).
     pub trace_hash: u64,
 }
 

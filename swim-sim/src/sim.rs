@@ -216,7 +216,7 @@ impl Views {
     }
 }
 
-/// FNV-1a, 64 bits.
+/// A 64-bit FNV-1a hash (bytes), with a word-wide step for binary records.
 #[derive(Debug, Clone, Copy)]
 struct Fnv(u64);
 
@@ -512,8 +512,8 @@ impl Sim {
             .all(|o| self.views.get(o, subject) == V_ALIVE)
     }
 
-    /// The FNV-1a hash of the trace so far: one line per membership event
-    /// (`time observer kind subject incarnation`) and per fault.
+    /// The hash of the trace so far: one record per membership event (time,
+    /// observer, kind, subject, incarnation) and one line per fault.
     pub fn trace_hash(&self) -> u64 {
         self.hash.0
     }

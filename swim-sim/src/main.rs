@@ -212,6 +212,11 @@ fn run(spec: &Spec, svg_path: Option<String>) -> Result<(), String> {
         node_periods / out.run_wall.as_secs_f64().max(1e-9),
         out.bootstrap_wall.as_secs_f64()
     );
+    println!(
+        "process memory: {:.0} MiB resident now ({:.1} KiB per node)",
+        scenario::rss_bytes() as f64 / (1024.0 * 1024.0),
+        scenario::rss_bytes() as f64 / 1024.0 / spec.nodes.max(1) as f64
+    );
     if let Some(path) = svg_path {
         let title = spec.describe();
         let chart = svg::chart(out.sim.timeline(), &title, &out.marks);

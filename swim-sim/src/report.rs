@@ -166,6 +166,9 @@ pub struct Report {
     pub bytes_per_node_period: f64,
     /// Refutations by the cores (incarnation bumps), over the nodes now running.
     pub refutes: u64,
+    /// Heap bytes of a running node's member table, on average (entries and
+    /// indexes as the core counts them; shared names and profiles aside).
+    pub member_table_bytes_per_node: f64,
     /// The trace hash (a 64-bit hash of every membership event and fault).
     pub trace_hash: u64,
 }
@@ -268,6 +271,11 @@ impl fmt::Display for Report {
             f,
             "load per node per period: {:.2} datagrams, {:.0} bytes (datagrams + streams)",
             self.msgs_per_node_period, self.bytes_per_node_period
+        )?;
+        writeln!(
+            f,
+            "memory per node: {:.1} KiB of member table (mean over running nodes)",
+            self.member_table_bytes_per_node / 1024.0
         )?;
         writeln!(
             f,

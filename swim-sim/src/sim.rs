@@ -597,6 +597,16 @@ impl Sim {
             msgs_per_node_period: per(c.datagrams_sent),
             bytes_per_node_period: per(c.datagram_bytes + c.stream_bytes),
             refutes: self.total_refutes().saturating_sub(self.refutes_base),
+            member_table_bytes_per_node: {
+                let up: Vec<usize> = self
+                    .nodes
+                    .iter()
+                    .filter(|n| n.running())
+                    .filter_map(|n| n.swim.as_ref())
+                    .map(|s| s.member_table_bytes())
+                    .collect();
+                up.iter().sum::<usize>() as f64 / up.len().max(1) as f64
+            },
             trace_hash: self.hash.0,
         }
     }

@@ -100,7 +100,9 @@ pub struct Config {
     /// most this factor when this node itself is slow (default 8).
     pub awareness_max_multiplier: u32,
     /// Time between full state exchanges with a random member (default 30 s,
-    /// scaled up above 32 members; zero disables).
+    /// scaled up above 32 members as memberlist does; zero disables). The
+    /// first comes after a random stagger within one interval plus one
+    /// scaled interval, so nodes started together do not exchange together.
     pub push_pull_interval: Duration,
     /// Deadline for one TCP exchange (default 10 s).
     pub tcp_timeout: Duration,

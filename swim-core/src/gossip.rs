@@ -288,6 +288,7 @@ pub fn retransmit_limit(mult: u32, n: usize) -> u32 {
 mod tests {
     use super::*;
     use alloc::vec;
+    use proptest::strategy::Strategy as _;
 
     fn drain_all(q: &mut GossipQueue, limit: u32) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
@@ -469,6 +470,107 @@ mod tests {
                     }
                 }
                 proptest::prop_assert_eq!(q.len(), model.len());
+            }
+        }
+    }
+    /// The queue's internal structures agree with each other.
+    fn check_invariants(q: &GossipQueue) {
+        let live: Vec<u32> = (0..q.slots.len() as u32).filter(|&s| q.slots[s as usize].is_some()).collect();
+        assert_eq!((live.len(), q.order.len()), (q.len, q.len));
+        for &s in &live {
+            let it = q.slots[s as usize].as_ref().unwrap();
+            assert!(q.order.contains(&(it.transmits, Reverse(it.seq), s)));
+            assert!(q.arrivals.iter().any(|&(a, b)| a == it.seq && b == s), "arrival missing");
+        }
+        let mut free = q.free.clone();
+        free.sort_unstable();
+        free.dedup();
+        assert_eq!(free.len(), q.free.len(), "a slot is free twice");
+        assert!(free.iter().all(|&f| q.slots[f as usize].is_none()));
+        assert_eq!(free.len() + live.len(), q.slots.len());
+        let mut indexed: Vec<u32> = q.by_node.iter().copied().collect();
+        indexed.sort_unstable();
+        let about: Vec<u32> =
+            live.iter().copied().filter(|&s| q.slots[s as usize].as_ref().unwrap().about.is_some()).collect();
+        assert_eq!(indexed, about);
+        assert!(q.arrivals.iter().zip(q.arrivals.iter().skip(1)).all(|(a, b)| a.0 < b.0));
+    }
+
+    #[test]
+    fn a_drained_queue_gives_its_memory_back_and_ids_stay_unique() {
+        let mut q = GossipQueue::new(1000);
+        let old: Vec<ItemId> = (0..100u8)
+            .map(|i| q.push(Some(NodeId::from(alloc::format!("n{i}").as_str())), vec![i]))
+            .collect();
+        assert_eq!(drain_all(&mut q, 1).len(), 100);
+        assert!(q.is_empty() && q.slots.capacity() == 0 && q.by_node.capacity() == 0);
+        let new = q.push(Some(NodeId::from("n0")), vec![7]);
+        assert!(old.iter().all(|&id| !q.contains(id)) && q.contains(new));
+        check_invariants(&q);
+    }
+
+    proptest::proptest! {
+        /// Deep queues (past the reset threshold), pins, replacements,
+        /// partial drains: the structures agree, the model agrees, and every
+        /// id ever returned names its own item or nothing.
+        #[test]
+        fn invariants_hold_and_ids_never_alias(
+            ops in proptest::collection::vec(
+                proptest::prop_oneof![
+                    4 => (proptest::option::of(0u8..100), proptest::bool::weighted(0.05))
+                        .prop_map(|(a, p)| (Some((a, p)), 0usize)),
+                    1 => (0usize..300).prop_map(|n| (None, n)),
+                ],
+                0..300,
+            ),
+            depth in 1usize..150,
+            limit in 1u32..4,
+        ) {
+            let mut q = GossipQueue::with_seed(depth, 7);
+            // (seq, transmits, about)
+            let mut model: Vec<(u64, u32, Option<u8>)> = Vec::new();
+            let mut ids: Vec<(ItemId, u64)> = Vec::new();
+            let mut pinned: Option<u64> = None;
+            for (seq, op) in (0u64..).zip(ops) {
+                match op {
+                    (Some((about, pin)), _) => {
+                        let id = q.push(about.map(|a| NodeId::from(alloc::format!("n{a}").as_str())), vec![seq as u8; 3]);
+                        if about.is_some() {
+                            model.retain(|m| m.2 != about);
+                        }
+                        model.push((seq, 0, about));
+                        ids.push((id, seq));
+                        while model.len() > depth {
+                            let oldest = model.iter().enumerate().filter(|(_, m)| Some(m.0) != pinned)
+                                .min_by_key(|(_, m)| m.0).map(|(i, _)| i);
+                            let Some(i) = oldest else { break };
+                            model.remove(i);
+                        }
+                        if pin {
+                            q.pin(id);
+                            pinned = Some(seq);
+                        }
+                    }
+                    (None, n) => {
+                        let mut got = Vec::new();
+                        q.drain_into(limit, n, |m| {
+                            got.push(m[0]);
+                            true
+                        });
+                        model.sort_by_key(|m| (m.1, Reverse(m.0)));
+                        let k = n.min(256).min(model.len());
+                        let want: Vec<u8> = model[..k].iter().map(|m| m.0 as u8).collect();
+                        model[..k].iter_mut().for_each(|m| m.1 += 1);
+                        model.retain(|m| m.1 < limit);
+                        proptest::prop_assert_eq!(got, want);
+                    }
+                }
+                check_invariants(&q);
+                proptest::prop_assert_eq!(q.len(), model.len());
+                for (id, s) in &ids {
+                    let m = model.iter().find(|m| m.0 == *s);
+                    proptest::prop_assert_eq!(q.transmits(*id), m.map(|m| m.1));
+                }
             }
         }
     }

@@ -266,9 +266,11 @@ impl MemberTable {
     /// in a peer's view can be half empty): called after a state exchange,
     /// which costs O(n) anyway.
     pub fn trim(&mut self) {
+        // Some room is left: the next member learned by gossip should not
+        // cost a copy of the whole table.
         let n = self.slots.len();
         if self.slots.capacity() > n + n / 8 + 16 {
-            self.slots.shrink_to_fit();
+            self.slots.shrink_to(n + n / 16 + 8);
         }
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.by_name.shrink_to(n, |&j| hasher.hash_one(slots[j as usize].id.as_str()));
@@ -325,6 +327,7 @@ impl MemberTable {
         let kept = &mut self.down;
         self.slots.retain(|m| {
             let since = down.get(&old).copied();
+            debug_assert!(since.is_some() || m.state.is_live(), "{} went down untimed", m.id);
             old += 1;
             let k = keep(m, since);
             if k {

@@ -1911,7 +1911,7 @@ impl<R: RngCore> Swim<R> {
         self.members.trim();
         let n = self.probe_order.len();
         if self.probe_order.capacity() > n + n / 8 + 16 {
-            self.probe_order.shrink_to_fit();
+            self.probe_order.shrink_to(n + n / 16 + 8);
         }
         self.metrics.push_pulls += 1;
         Ok(nodes.len())

@@ -270,7 +270,9 @@ fn sim_index(name: &str) -> Option<usize> {
 impl swim_core::members::Interner for Names {
     fn intern(&self, name: &str) -> swim_core::NodeId {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = sim_index(name) {
+        // By number while the table stays dense (a stray `n9999999` must
+        // not grow it to millions of entries).
+        if let Some(i) = sim_index(name).filter(|&i| i < g.by_index.len() + 4096) {
             if let Some(Some(id)) = g.by_index.get(i) {
                 return id.clone();
             }
@@ -647,6 +649,8 @@ impl Sim {
 
     fn push_slot(&mut self) {
         let i = self.nodes.len();
+        // Registered in order, so the name table stays dense.
+        swim_core::members::Interner::intern(&*self.names, &node_name(i));
         self.nodes.push(NodeSlot {
             addr: node_addr(i),
             swim: None,
@@ -695,13 +699,17 @@ impl Sim {
         let addr = self.nodes[b].addr;
         let Some(swim) = self.nodes[a].swim.as_mut() else { return };
         let req = swim.join(now, addr);
-        if !self.nodes[a].joined {
-            self.nodes[a].join_pending = Some(req.id);
-        }
+        // Tracked as a join: a failed one (a cut link, a partition) is retried
+        // the normal way later.
+        self.nodes[a].join_pending = Some(req.id);
         self.send_stream(a, req);
         self.drain(a);
         // The request and its reply are due now: handle both.
         self.run_to(now);
+        if self.nodes[a].join_pending.is_none() && self.nodes[a].joined {
+            // The answering node is in the cluster too (a seed need not join).
+            self.nodes[b].joined = true;
+        }
     }
 
     /// Adds `n` nodes and gives every running node the full view, the cheap
@@ -741,9 +749,8 @@ impl Sim {
             bit <<= 1;
         }
         fold(self);
-        // Some nodes only ever answered (a seed need not join anyone).
-        for &i in &nodes {
-            self.nodes[i].joined = true;
+        if let [only] = nodes[..] {
+            self.nodes[only].joined = true;
         }
         self.instant_streams = was;
         first..first + n

@@ -163,3 +163,25 @@ fn a_warm_start_gives_every_node_the_full_view_at_once() {
     sim.run_for(Duration::from_secs(10));
     assert!(sim.all_alive() && sim.report().counters.false_suspicions == 0);
 }
+
+#[test]
+fn a_warm_start_across_a_partition_converges_once_it_heals() {
+    let mut sim = Sim::new(9, fast()).unwrap();
+    sim.add_nodes_converged(6);
+    sim.apply(Fault::Partition(vec![(0..3).collect()]));
+    // The new nodes are outside the group: half the hypercube's exchanges fail.
+    sim.add_nodes_converged(5);
+    assert!(!sim.converged());
+    sim.run_for(Duration::from_secs(2));
+    sim.apply(Fault::Heal);
+    sim.run_until(|s| s.converged() && s.all_joined(), Duration::from_secs(60))
+        .expect("one view after healing");
+    assert!((0..11).all(|i| sim
+        .node(i)
+        .unwrap()
+        .members()
+        .iter()
+        .filter(|m| m.state == State::Alive)
+        .count()
+        == 11));
+}

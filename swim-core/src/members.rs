@@ -23,6 +23,15 @@ pub trait Interner: Send + Sync {
     fn intern(&self, name: &str) -> NodeId;
 }
 
+/// The meaningful bytes of a stored IP: the first 4 of an IPv4 address.
+fn ip_bytes(ip: &[u8; 16], v4: bool) -> &[u8] {
+    if v4 {
+        &ip[..4]
+    } else {
+        ip
+    }
+}
+
 /// An address as memberlist sends it: raw IP bytes (4 or 16) and a port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct WireAddr {
@@ -62,11 +71,7 @@ impl WireAddr {
 
     /// The raw IP bytes (4 or 16).
     pub fn ip_bytes(&self) -> &[u8] {
-        if self.v4 {
-            &self.ip[..4]
-        } else {
-            &self.ip
-        }
+        ip_bytes(&self.ip, self.v4)
     }
 
     /// The port.
@@ -129,11 +134,7 @@ impl Member {
 
     /// The raw IP bytes (4 or 16), as memberlist sends them.
     pub fn ip_bytes(&self) -> &[u8] {
-        if self.v4 {
-            &self.ip[..4]
-        } else {
-            &self.ip
-        }
+        ip_bytes(&self.ip, self.v4)
     }
 
     pub fn port(&self) -> u16 {

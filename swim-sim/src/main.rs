@@ -158,8 +158,7 @@ fn real_main(args: Vec<String>) -> Result<(), String> {
             bench(sizes.unwrap_or_else(|| vec![1000, 2000, 5000]), periods, spec.seed, spec.queue_depth)
         }
         "bench-one" => {
-            let depth = spec.queue_depth.unwrap_or(swim_core::Config::default().max_gossip_queue_depth);
-            let r = scenario::bench_one(spec.nodes, periods, spec.seed, depth);
+            let r = scenario::bench_one(spec.nodes, periods, spec.seed, spec.queue_depth);
             println!(
                 "BENCH {} {} {:.3} {} {:.3} {:.1} {} {} {}",
                 r.nodes,

@@ -286,18 +286,19 @@ pub struct ClaimRow {
     pub crashes: usize,
 }
 
+/// What the claims and the benchmark run with: a 500 ms interval (probe
+/// timeout half of it), the core's defaults otherwise.
+fn measured_config(queue_depth: Option<usize>) -> Config {
+    Spec { interval: Duration::from_millis(500), queue_depth, ..Spec::default() }.config()
+}
+
 /// Measures the SWIM paper's claims on clusters of each size in `sizes`:
 /// message load per node, broadcast dissemination time, and time to first
 /// detection of a crash (`crashes` crashes per size, one at a time).
 pub fn claims(sizes: &[usize], seed: u64, crashes: usize) -> Vec<ClaimRow> {
     let mut rows = Vec::new();
     for &n in sizes {
-        let config = Config {
-            protocol_interval: Duration::from_millis(500),
-            probe_timeout: Duration::from_millis(250),
-            max_gossip_queue_depth: DEFAULT_QUEUE_DEPTH,
-            ..Config::default()
-        };
+        let config = measured_config(Some(DEFAULT_QUEUE_DEPTH));
         let p = config.protocol_interval;
         let mut sim = Sim::new(seed, config).expect("valid config");
         bootstrap(&mut sim, n, Duration::from_secs(600));
@@ -419,15 +420,11 @@ pub fn rss_bytes() -> u64 {
 }
 
 /// Measures one cluster size: bootstrap, then `periods` protocol periods of
-/// a 500 ms interval with no faults, with this gossip queue depth. Run each
-/// size in a fresh process for meaningful memory numbers.
-pub fn bench_one(nodes: usize, periods: u32, seed: u64, queue_depth: usize) -> BenchRow {
-    let config = Config {
-        protocol_interval: Duration::from_millis(500),
-        probe_timeout: Duration::from_millis(250),
-        max_gossip_queue_depth: queue_depth,
-        ..Config::default()
-    };
+/// a 500 ms interval with no faults, with this gossip queue depth (`None`:
+/// the core's default). Run each size in a fresh process for meaningful
+/// memory numbers.
+pub fn bench_one(nodes: usize, periods: u32, seed: u64, queue_depth: Option<usize>) -> BenchRow {
+    let config = measured_config(queue_depth);
     let p = config.protocol_interval;
     let before = rss_bytes();
     let mut sim = Sim::new(seed, config).expect("valid config");

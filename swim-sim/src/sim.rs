@@ -696,13 +696,9 @@ impl Sim {
     /// streams instant). It is `a`'s join if `a` has not joined yet.
     fn exchange_now(&mut self, a: usize, b: usize) {
         let now = self.now;
-        let addr = self.nodes[b].addr;
-        let Some(swim) = self.nodes[a].swim.as_mut() else { return };
-        let req = swim.join(now, addr);
         // Tracked as a join: a failed one (a cut link, a partition) is retried
         // the normal way later.
-        self.nodes[a].join_pending = Some(req.id);
-        self.send_stream(a, req);
+        self.send_join(a, b);
         self.drain(a);
         // The request and its reply are due now: handle both.
         self.run_to(now);
@@ -810,12 +806,16 @@ impl Sim {
         } else {
             candidates[(self.ctl_rng.next_u64() % candidates.len() as u64) as usize]
         };
-        let now = self.now;
-        let addr = self.nodes[target].addr;
-        let Some(swim) = self.nodes[i].swim.as_mut() else { return };
+        self.send_join(i, target);
+    }
+
+    /// Sends `a`'s join (a push-pull) to `b`, tracked in `join_pending`.
+    fn send_join(&mut self, a: usize, b: usize) {
+        let (now, addr) = (self.now, self.nodes[b].addr);
+        let Some(swim) = self.nodes[a].swim.as_mut() else { return };
         let req = swim.join(now, addr);
-        self.nodes[i].join_pending = Some(req.id);
-        self.send_stream(i, req);
+        self.nodes[a].join_pending = Some(req.id);
+        self.send_stream(a, req);
     }
 
     // ----- running -------------------------------------------------------------

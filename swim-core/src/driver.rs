@@ -403,6 +403,9 @@ pub struct Shared {
     /// Buffers for incoming datagrams.
     pub recv_pool: Pool,
     wake: Signal,
+    /// The core deadline the protocol loop sleeps until (nanoseconds of the
+    /// core's clock): a change wakes it only if it moves that earlier.
+    planned: AtomicU64,
     closed: AtomicBool,
 }
 
@@ -431,6 +434,7 @@ impl Shared {
             subscribers: Mutex::new(Vec::new()),
             max_events,
             events_dropped: AtomicU64::new(0),
+            planned: AtomicU64::new(0),
             handler_panics: AtomicU64::new(0),
             send_pool: Pool::new(sends, size),
             recv_pool: Pool::new(recvs, size),
@@ -456,17 +460,17 @@ impl Shared {
     pub fn with_core<T>(&self, f: impl FnOnce(&mut Swim<DriverRng>, Instant) -> T) -> T {
         let now = self.now();
         let mut core = lock(&self.core);
-        let before = core.poll_timeout();
         let out = f(&mut core, now);
-        self.settle(&mut core, before);
+        self.settle(&mut core);
         out
     }
 
     /// After the core changed: publish its events, and wake the protocol loop
     /// only if it now has something to do sooner than it planned.
-    fn settle(&self, core: &mut Swim<DriverRng>, before: Instant) {
+    fn settle(&self, core: &mut Swim<DriverRng>) {
         self.publish(core);
-        if core.poll_timeout() < before || core.has_stream_requests() {
+        if core.poll_timeout().as_nanos() < self.planned.load(Ordering::Relaxed) || core.has_stream_requests()
+        {
             self.wake.notify();
         }
     }
@@ -532,14 +536,13 @@ impl Shared {
         {
             let now = self.now();
             let mut core = lock(&self.core);
-            let before = core.poll_timeout();
             for (i, slot) in slots.iter_mut().enumerate() {
                 let len = slot.len.min(slot.buf.len());
                 let buf = &mut slot.buf[..len];
                 let base = buf.as_ptr() as usize;
                 core.handle_packet(now, slot.from, buf, &mut |d| staging.record(i, base, len, &d));
             }
-            self.settle(&mut core, before);
+            self.settle(&mut core);
         }
         if !staging.items.is_empty() {
             let buf = |i: usize| slots.get(i).map_or(&[][..], |s| &s.buf[..s.len.min(s.buf.len())]);
@@ -576,9 +579,12 @@ impl Shared {
         self.publish(&mut core);
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) is due next.
+    /// When [`handle_timeout`](Self::handle_timeout) is due next; the
+    /// protocol loop sleeps until then (or until woken by a change).
     pub fn next_deadline(&self) -> std::time::Instant {
-        self.to_std(lock(&self.core).poll_timeout())
+        let t = lock(&self.core).poll_timeout();
+        self.planned.store(t.as_nanos(), Ordering::Relaxed);
+        self.to_std(t)
     }
 
     /// Waits until something changed that the protocol loop should look at.

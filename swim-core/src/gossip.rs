@@ -269,19 +269,8 @@ impl GossipQueue {
 
 /// memberlist's retransmit limit: `mult * ceil(log10(n + 1))`.
 pub fn retransmit_limit(mult: u32, n: usize) -> u32 {
-    let mut digits = 0u32;
-    let mut v = n.saturating_add(1);
-    // ceil(log10(v)): the number of decimal digits of v - 1, for v >= 2.
-    let mut p = 1usize;
-    while p < v {
-        digits += 1;
-        match p.checked_mul(10) {
-            Some(next) => p = next,
-            None => break,
-        }
-    }
-    v = digits as usize;
-    mult.saturating_mul(v as u32)
+    // ceil(log10(n + 1)) is the number of decimal digits of n (0 for n = 0).
+    mult.saturating_mul(n.checked_ilog10().map_or(0, |d| d + 1))
 }
 
 #[cfg(test)]

@@ -470,7 +470,7 @@ impl<'a> Reader<'a> {
         }
         // Fixed-size payloads following the marker; containers and raw handled below.
         let fixed: Option<usize> = match m {
-            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => Some(0),
+            0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => Some(0),
             0xcc | 0xd0 => Some(1),
             0xcd | 0xd1 => Some(2),
             0xce | 0xd2 | 0xca => Some(4),
@@ -488,7 +488,7 @@ impl<'a> Reader<'a> {
             return Ok(());
         }
         match m {
-            0xa0..=0xbf | 0xd9..=0xdb | 0xc4..=0xc6 => self.read_raw(false).map(|_| ()),
+            0xd9..=0xdb | 0xc4..=0xc6 => self.read_raw(false).map(|_| ()),
             0xc7..=0xc9 => {
                 self.pos += 1;
                 let len = self.be(1 << (m - 0xc7))?;

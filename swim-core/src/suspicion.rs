@@ -41,11 +41,12 @@ impl Suspicion {
 
     /// Records a confirmation from `from`; true if it is new (then re-gossip it).
     /// Confirmations past `k` are not counted.
-    pub fn confirm(&mut self, from: &NodeId) -> bool {
-        if self.confirmers.len() as u32 > self.k || self.confirmers.iter().any(|c| c == from) {
+    pub fn confirm(&mut self, from: &str) -> bool {
+        if self.confirmers.len() as u32 > self.k || self.confirmers.iter().any(|c| c.as_str() == from) {
             return false;
         }
-        self.confirmers.push(from.clone());
+        // Only a new confirmer costs its name.
+        self.confirmers.push(NodeId::from(from));
         self.deadline = self.start + self.timeout();
         true
     }
@@ -120,14 +121,14 @@ mod tests {
         let (min, max) = (Duration::from_secs(4), Duration::from_secs(24));
         let mut s = Suspicion::new(t0, NodeId::from("a"), 2, min, max);
         assert_eq!(s.deadline(), t0 + max);
-        assert!(!s.confirm(&NodeId::from("a")), "the accuser does not confirm itself");
-        assert!(s.confirm(&NodeId::from("b")));
+        assert!(!s.confirm("a"), "the accuser does not confirm itself");
+        assert!(s.confirm("b"));
         let mid = s.deadline();
         assert!(mid < t0 + max && mid > t0 + min);
-        assert!(!s.confirm(&NodeId::from("b")), "duplicates are not independent");
-        assert!(s.confirm(&NodeId::from("c")));
+        assert!(!s.confirm("b"), "duplicates are not independent");
+        assert!(s.confirm("c"));
         assert_eq!(s.deadline(), t0 + min);
-        assert!(!s.confirm(&NodeId::from("d")), "past k nothing changes");
+        assert!(!s.confirm("d"), "past k nothing changes");
         assert_eq!(s.confirmations(), 2);
     }
 

@@ -25,12 +25,11 @@ use rand_core::RngCore;
 const PROTOCOL_MIN: u8 = 1;
 const PROTOCOL_MAX: u8 = 5;
 const PROTOCOL_CUR: u8 = 2;
-/// AES-GCM tag appended to every encrypted packet.
-const TAG_LEN: usize = 16;
+use crate::crypto::TAG_LEN;
 /// Largest decompressed UDP payload accepted.
 const MAX_UDP_DECOMPRESSED: usize = 65_536;
 /// Largest stream message accepted (memberlist's `maxPushStateBytes`).
-pub const MAX_STREAM_BYTES: usize = 20 * 1024 * 1024;
+pub const MAX_STREAM_BYTES: usize = crate::crypto::MAX_STREAM_LEN;
 /// Indirect probes relayed for others at once.
 const MAX_RELAYS: usize = 1024;
 /// Nesting of compound/compress wrappers followed in one packet.
@@ -313,7 +312,7 @@ fn socket_addr(ip: &[u8], port: u16) -> Option<SocketAddr> {
 #[derive(Debug, Clone)]
 enum OutKind {
     Ping { seq: u32, target: NodeId, suspect: Option<u32> },
-    IndirectPing { seq: u32, target: NodeId, target_ip: WireAddr, port: u16, nack: bool },
+    IndirectPing { seq: u32, target: NodeId, target_ip: WireAddr, nack: bool },
     Ack { seq: u32 },
     Nack { seq: u32 },
     Suspect { incarnation: u32, node: NodeId },
@@ -684,12 +683,12 @@ impl<R: RngCore> Swim<R> {
                 }
                 r
             }
-            OutKind::IndirectPing { seq, target, target_ip, port, nack } => push_msg(
+            OutKind::IndirectPing { seq, target, target_ip, nack } => push_msg(
                 &mut b,
                 &Message::IndirectPing(wire::IndirectPing {
                     seq_no: *seq,
                     target: target_ip.ip_bytes(),
-                    port: *port,
+                    port: target_ip.port(),
                     node: target.as_str(),
                     nack: *nack,
                     source_addr: src_ip,
@@ -1100,7 +1099,7 @@ impl<R: RngCore> Swim<R> {
                     self.probe = None;
                     return;
                 };
-                let (t_ip, t_port, t_pmax) = (m.wire_addr(), m.wire_addr().port(), m.pmax());
+                let (t_ip, t_pmax) = (m.wire_addr(), m.pmax());
                 let t_addr = m.addr();
                 self.metrics.indirect_probes += 1;
                 let helpers =
@@ -1119,7 +1118,6 @@ impl<R: RngCore> Swim<R> {
                             seq: probe.seq,
                             target: probe.target.clone(),
                             target_ip: t_ip,
-                            port: t_port,
                             nack,
                         },
                     );
@@ -1598,7 +1596,7 @@ impl<R: RngCore> Swim<R> {
         let id = m.id.clone();
         let msg = || encode_vec(&Message::Suspect(wire::Suspect { incarnation, node, from }));
         if let Some(s) = self.suspicions.get_mut(node) {
-            if s.confirm(&NodeId::from(from)) {
+            if s.confirm(from) {
                 self.gossip.push(Some(id), msg());
             }
             return;
@@ -1986,7 +1984,8 @@ fn shrink_idle<T>(q: &mut VecDeque<T>) {
 }
 
 fn push_msg(b: &mut CompoundBuilder<'_>, m: &Message<'_>) -> bool {
-    b.push_with(m.encoded_len(), |out| m.encode(out)).is_ok()
+    // The builder bounds the room itself: no measuring pass per message.
+    b.push_with(usize::MAX, |out| m.encode(out)).is_ok()
 }
 
 fn encode_vec(m: &Message<'_>) -> Vec<u8> {

@@ -154,7 +154,9 @@ impl EventDedup {
         let digest = self.digest(name, payload);
         let slot = &mut self.ring[(ltime % EVENT_BUFFER) as usize];
         if slot.0 != ltime {
-            *slot = (ltime, Vec::new());
+            // Keeps the slot's storage for the next events.
+            slot.0 = ltime;
+            slot.1.clear();
         }
         if slot.1.contains(&digest) {
             return false;

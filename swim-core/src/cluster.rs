@@ -459,7 +459,6 @@ async fn read_frame<C: Conn>(
     buf: &mut Vec<u8>,
     inbound: bool,
 ) -> Result<(usize, usize), ExchangeError> {
-    let mut chunk = alloc::vec![0u8; 16 * 1024];
     let mut reader = shared.frame_reader(inbound);
     loop {
         if !buf.is_empty() {
@@ -467,11 +466,14 @@ async fn read_frame<C: Conn>(
                 return Ok((start, end));
             }
         }
-        let n = conn.read(&mut chunk).await?;
-        if n == 0 {
+        // Read straight into the message buffer's tail: no bounce buffer.
+        let len = buf.len();
+        buf.resize(len + 16 * 1024, 0);
+        let n = conn.read(&mut buf[len..]).await;
+        buf.truncate(len + *n.as_ref().unwrap_or(&0));
+        if n? == 0 {
             return Err(ExchangeError::Io(std::io::ErrorKind::UnexpectedEof.into()));
         }
-        buf.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -517,10 +519,10 @@ async fn exchange<R: Runtime>(
         shared.handle_stream_reply(id, &mut buf[start..end]).map_err(ExchangeError::Protocol)
     };
     let r = timeout(rt, req.timeout, run).await.unwrap_or(Err(ExchangeError::Timeout));
-    if let Err(e) = &r {
-        if !matches!(e, ExchangeError::Protocol(_)) {
-            shared.stream_failed(id);
-        }
+    if r.is_err() {
+        // Refused, timed out, cut off or unframeable: the request is over
+        // (a no-op if the core already settled it with the reply).
+        shared.stream_failed(id);
     }
     flush(shared, socket).await;
     r

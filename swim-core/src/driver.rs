@@ -2,10 +2,12 @@
 //! core and its clock, message handlers, event streams, buffer pools,
 //! zero-copy delivery to handlers, and the driver-level error types.
 //!
-//! A driver (`swim-tokio`, `swim-smol`) only owns sockets, tasks and timers:
-//! it calls [`Shared::handle_packets`] with received datagrams, sends what
+//! The generic [`Cluster`](crate::cluster::Cluster) drives it: it calls
+//! [`Shared::handle_packets`] with received datagrams, sends what
 //! [`Shared::next_transmit`] produces, runs [`Shared::handle_timeout`] at
 //! [`Shared::next_deadline`], and carries out [`StreamRequest`]s over TCP.
+//! A driver crate (`swim-tokio`, `swim-smol`) only implements
+//! [`Runtime`](crate::runtime::Runtime).
 
 extern crate std;
 
@@ -514,8 +516,12 @@ impl Shared {
 
     /// A new event stream: it sees every event from now on.
     pub fn events(self: &Arc<Self>) -> Events {
+        // The flag is read under the list's lock: close() sets it before
+        // closing the listed streams, so a new stream is closed either way.
+        let mut subs = lock(&self.subscribers);
         let sub = Arc::new(Mutex::new(SubState { closed: self.is_closed(), ..SubState::default() }));
-        lock(&self.subscribers).push(sub.clone());
+        subs.push(sub.clone());
+        drop(subs);
         Events { sub, shared: self.clone() }
     }
 

@@ -1537,13 +1537,13 @@ impl<R: RngCore> Swim<R> {
                     State::Suspect => Event::Alive(node),
                     State::Alive if moves || meta_changed => Event::Update(node),
                     State::Alive => {
-                        self.regossip_alive(a);
+                        self.regossip_alive(a, node.id);
                         return;
                     }
                 }
             }
         };
-        self.regossip_alive(a);
+        self.regossip_alive(a, event.node().id.clone());
         self.emit(event);
     }
 
@@ -1572,12 +1572,12 @@ impl<R: RngCore> Swim<R> {
         self.members.heap_bytes() + self.probe_order.capacity() * core::mem::size_of::<u32>()
     }
 
-    fn regossip_alive(&mut self, a: &wire::Alive<'_>) {
+    /// Queues `a` (news about member `about`, already in the table) for gossip.
+    fn regossip_alive(&mut self, a: &wire::Alive<'_>, about: NodeId) {
         let mut msg = self.gossip.spare_buffer();
         msg.resize(a.max_encoded_len(), 0);
         let n = Message::Alive(*a).encode(&mut msg).unwrap_or(0);
         msg.truncate(n);
-        let about = self.members.get(a.node).map_or_else(|| NodeId::from(a.node), |m| m.id.clone());
         self.gossip.push(Some(about), msg);
     }
 

@@ -1,5 +1,6 @@
-//! Property: whatever datagrams arrive, a running node counts them, never
-//! delivers garbage as messages, and stays a healthy, joinable member.
+//! Property: whatever datagrams arrive, a running node counts them and stays
+//! a healthy, joinable member; with encryption on, none of it is delivered
+//! as a message.
 
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};

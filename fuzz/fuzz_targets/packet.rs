@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     for (label, keyring) in [(&b""[..], None), (&b""[..], Some(&keyring)), (&b"lbl"[..], Some(&keyring))] {
         let mut buf = data.to_vec();
         let layers = Layers { label, keyring, verify_incoming: keyring.is_some() };
-        if let Ok(plain) = open_packet(&mut buf, &layers) {
+        if let Ok((plain, _)) = open_packet(&mut buf, &layers) {
             walk(plain, 0);
         }
     }

@@ -116,6 +116,11 @@ async fn check_mixed(v: Variant, ours_first: bool) {
     for r in &ours {
         let m = r.cluster.metrics();
         assert_eq!(m.dropped_crc + m.dropped_malformed + m.dropped_decompress, 0, "{}: {m:?}", r.name);
+        // The layers were really in use, not merely harmless.
+        assert!(m.crc_checked > 0, "{}: no packet carried a CRC: {m:?}", r.name);
+        if v.compress {
+            assert!(m.decompressed > 0, "{}: nothing arrived compressed: {m:?}", r.name);
+        }
         if v.key.is_some() {
             assert_eq!(m.dropped_decrypt, 0, "{}: {m:?}", r.name);
         }

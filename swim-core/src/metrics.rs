@@ -67,6 +67,10 @@ pub struct Metrics {
     pub broadcasts_too_old: u64,
     /// Serf messages other than user events (ignored).
     pub serf_messages_ignored: u64,
+    /// Datagrams received whose CRC was checked (and matched).
+    pub crc_checked: u64,
+    /// Compressed messages received and decompressed.
+    pub decompressed: u64,
     /// Push-pull exchanges completed (either side).
     pub push_pulls: u64,
     /// Stream exchanges that failed (I/O, decode, version mismatch).

@@ -112,8 +112,8 @@ fn label_header(buf: &[u8]) -> Result<Option<(&[u8], usize)>, PacketError> {
 /// Opens a received datagram in place: strips and checks the label, decrypts (AAD = our
 /// label; on failure falls back to plaintext unless `verify_incoming`), verifies and
 /// strips a CRC header. Returns the message bytes (type byte first; possibly a compound
-/// or compress message for the caller to dispatch).
-pub fn open_packet<'b>(buf: &'b mut [u8], layers: &Layers<'_>) -> Result<&'b [u8], PacketError> {
+/// or compress message for the caller to dispatch) and whether a CRC was checked.
+pub fn open_packet<'b>(buf: &'b mut [u8], layers: &Layers<'_>) -> Result<(&'b [u8], bool), PacketError> {
     let (label, off) = label_header(buf)?.ok_or(PacketError::Truncated)?;
     if label != layers.label {
         return Err(PacketError::LabelMismatch);
@@ -130,7 +130,8 @@ pub fn open_packet<'b>(buf: &'b mut [u8], layers: &Layers<'_>) -> Result<&'b [u8
     };
     let body: &'b [u8] = body;
     let mut plain = body.get(range).ok_or(PacketError::Truncated)?;
-    if plain.first() == Some(&msg_type::HAS_CRC) {
+    let had_crc = plain.first() == Some(&msg_type::HAS_CRC);
+    if had_crc {
         let (h, rest) = plain.split_at_checked(CRC_HEADER_LEN).ok_or(PacketError::Truncated)?;
         if crc32fast::hash(rest).to_be_bytes() != h[1..] {
             return Err(PacketError::BadCrc);
@@ -140,7 +141,7 @@ pub fn open_packet<'b>(buf: &'b mut [u8], layers: &Layers<'_>) -> Result<&'b [u8
     if plain.is_empty() {
         return Err(PacketError::Truncated);
     }
-    Ok(plain)
+    Ok((plain, had_crc))
 }
 
 fn label_room(label: &[u8]) -> usize {
@@ -492,7 +493,7 @@ mod tests {
             let mut raw = hex(&read_vector(&alloc::format!("{name}.hex")));
             let (label, kr) = layers_for(name);
             let layers = Layers { label: &label, keyring: kr.as_ref(), verify_incoming: true };
-            let plain = inflate(open_packet(&mut raw, &layers).unwrap());
+            let plain = inflate(open_packet(&mut raw, &layers).unwrap().0);
             assert_eq!(plain, plaintexts(name)[0], "{name}");
             let msgs = messages(&plain);
             match name {
@@ -552,7 +553,7 @@ mod tests {
             let (label, _) = layers_for(name);
             let layers = Layers { label: &label, ..none };
             let mut copy = raw.clone();
-            let plain = open_packet(&mut copy, &layers).unwrap().to_vec();
+            let plain = open_packet(&mut copy, &layers).unwrap().0.to_vec();
             let msgs = messages(&plain);
             let mut buf = vec![0u8; 1400];
             let room = header_room(&layers, crc);
@@ -760,7 +761,7 @@ mod tests {
             let n = seal_packet(&mut buf, room, msg.len(), &layers, crc, [5; 12]).unwrap();
             assert_eq!(n, msg.len() + packet_overhead(&layers, crc));
             let sealed = buf[..n].to_vec();
-            assert_eq!(open_packet(&mut buf[..n], &layers).unwrap(), &msg[..]);
+            assert_eq!(open_packet(&mut buf[..n], &layers).unwrap(), (&msg[..], crc), "the CRC is reported");
             if crc && keyring.is_none() {
                 let mut bad = sealed.clone();
                 *bad.last_mut().unwrap() ^= 1;
@@ -775,7 +776,7 @@ mod tests {
         let strict = Layers { label: b"", keyring: Some(&kr), verify_incoming: true };
         let lax = Layers { verify_incoming: false, ..strict };
         assert!(matches!(open_packet(&mut msg.clone(), &strict), Err(PacketError::Decrypt(_))));
-        assert_eq!(open_packet(&mut msg.clone(), &lax).unwrap(), &msg[..]);
+        assert_eq!(open_packet(&mut msg.clone(), &lax).unwrap(), (&msg[..], false));
         // label present but we have none, absent but we want one
         let mut labelled = hex(&read_vector("udp_label_ping.hex"));
         assert_eq!(open_packet(&mut labelled, &Layers::default()), Err(PacketError::LabelMismatch));
@@ -805,7 +806,7 @@ mod tests {
                 let want = hex(want);
                 let got = if file.contains("/udp_") {
                     let layers = Layers { label: b"", keyring, verify_incoming: true };
-                    inflate(open_packet(&mut raw, &layers).unwrap())
+                    inflate(open_packet(&mut raw, &layers).unwrap().0)
                 } else {
                     assert_eq!(stream_frame(&raw, 1 << 24), Ok(FrameStatus::Complete(raw.len())), "{file}");
                     let mut scratch = Vec::new();
@@ -875,7 +876,7 @@ mod tests {
             let n = seal_packet(&mut buf, room, msg.len(), &layers, crc, nonce).unwrap();
             // A message that itself starts with 12 would be taken as a CRC header.
             if crc || msg[0] != msg_type::HAS_CRC {
-                prop_assert_eq!(open_packet(&mut buf[..n], &layers).unwrap(), &msg[..]);
+                prop_assert_eq!(open_packet(&mut buf[..n], &layers).unwrap(), (&msg[..], crc));
             }
         }
     }

@@ -1229,7 +1229,10 @@ impl<R: RngCore> Swim<R> {
         self.metrics.bytes_received += buf.len() as u64;
         let layers = self.layers();
         let plain = match packet::open_packet(buf, &layers) {
-            Ok(p) => p,
+            Ok((p, had_crc)) => {
+                self.metrics.crc_checked += u64::from(had_crc);
+                p
+            }
             Err(e) => {
                 self.count_packet_error(&e);
                 return;
@@ -1282,7 +1285,10 @@ impl<R: RngCore> Swim<R> {
                 let mut z = core::mem::take(&mut self.scratch);
                 z.clear();
                 match crate::lzw::decompress(c.buf, &mut z, MAX_UDP_DECOMPRESSED) {
-                    Ok(()) => self.dispatch(now, from, &z, depth + 1, deliver),
+                    Ok(()) => {
+                        self.metrics.decompressed += 1;
+                        self.dispatch(now, from, &z, depth + 1, deliver)
+                    }
                     Err(_) => self.metrics.dropped_decompress += 1,
                 }
                 if self.scratch.capacity() < z.capacity() {

@@ -34,7 +34,7 @@ fn decoding_and_sending_do_not_allocate() {
             }
             let layers = Layers { label: b"", keyring: encrypted.then_some(&keyring), verify_incoming: true };
             let region = Region::new(GLOBAL);
-            if let Ok(plain) = open_packet(&mut bytes, &layers) {
+            if let Ok((plain, _)) = open_packet(&mut bytes, &layers) {
                 let _ = walk(plain, 0);
             }
             let stats = region.change();

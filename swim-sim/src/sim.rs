@@ -561,6 +561,12 @@ impl Sim {
         self.broadcasts.iter().map(|(b, _)| b.clone()).collect()
     }
 
+    /// Broadcast `k`'s record (see [`broadcast`](Self::broadcast)), without
+    /// copying them all.
+    pub fn broadcast_record(&self, k: usize) -> Option<&BroadcastRecord> {
+        self.broadcasts.get(k).map(|(b, _)| b)
+    }
+
     /// Forgets the counters and records so far; load is measured from now.
     pub fn reset_measurements(&mut self) {
         self.counters = Counters::default();

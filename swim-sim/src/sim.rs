@@ -311,6 +311,9 @@ pub struct Sim {
     views: Views,
     counters: Counters,
     crashes: Vec<CrashRecord>,
+    /// Per crash record, per observer: 1 once it suspected, 2 once dead (so a
+    /// record's lists are not scanned for every event).
+    crash_seen: Vec<Vec<u8>>,
     joins: Vec<JoinRecord>,
     broadcasts: Vec<(BroadcastRecord, Vec<bool>)>,
     broadcast_keys: HashMap<Vec<u8>, usize>,
@@ -371,6 +374,7 @@ impl Sim {
             views: Views::new(),
             counters: Counters::default(),
             crashes: Vec::new(),
+            crash_seen: Vec::new(),
             joins: Vec::new(),
             broadcasts: Vec::new(),
             broadcast_keys: HashMap::new(),
@@ -571,6 +575,7 @@ impl Sim {
     pub fn reset_measurements(&mut self) {
         self.counters = Counters::default();
         self.crashes.clear();
+        self.crash_seen.clear();
         self.joins.clear();
         self.broadcasts.clear();
         self.broadcast_keys.clear();
@@ -1208,21 +1213,22 @@ impl Sim {
 
     fn record_event(&mut self, o: usize, e: Event) {
         self.counters.events += 1;
-        let (kind, node) = match &e {
-            Event::Join(n) => ("join", n),
-            Event::Leave(n) if n.state == State::Dead => ("dead", n),
-            Event::Leave(n) => ("left", n),
-            Event::Suspect(n) => ("suspect", n),
-            Event::Alive(n) => ("alive", n),
-            Event::Update(n) => ("update", n),
-            _ => ("other", e.node()),
+        const KINDS: [&str; 7] = ["join", "dead", "left", "suspect", "alive", "update", "other"];
+        let (code, node) = match &e {
+            Event::Join(n) => (0, n),
+            Event::Leave(n) if n.state == State::Dead => (1, n),
+            Event::Leave(n) => (2, n),
+            Event::Suspect(n) => (3, n),
+            Event::Alive(n) => (4, n),
+            Event::Update(n) => (5, n),
+            _ => (6, e.node()),
         };
+        let kind = KINDS[code];
         // Hashed in binary, a word at a time (formatting 10^8 join lines
         // would dominate a large bootstrap); formatted only when recorded.
-        let code = ["join", "dead", "left", "suspect", "alive", "update"].iter().position(|k| *k == kind);
         self.hash.word(self.now.as_nanos());
         self.hash.word((o as u64) << 32 | u64::from(node.incarnation));
-        self.hash.word(code.unwrap_or(6) as u64);
+        self.hash.word(code as u64);
         self.hash.write(node.id.as_str().as_bytes());
         if let Some(lines) = &mut self.trace_lines {
             lines.push(format!("{} n{o} {kind} {} {}", self.now.as_nanos(), node.id, node.incarnation));
@@ -1245,11 +1251,7 @@ impl Sim {
                     self.counters.false_suspicions += 1;
                 }
                 if let Some(c) = self.nodes[s].crash_record {
-                    let rec = &mut self.crashes[c];
-                    if !rec.suspected.iter().any(|x| x.0 == o) {
-                        let d = now.saturating_sub(rec.at);
-                        rec.suspected.push((o, d));
-                    }
+                    self.crash_observed(c, o, now, false);
                 }
             }
             "dead" | "left" => {
@@ -1260,14 +1262,7 @@ impl Sim {
                         self.counters.false_deaths += 1;
                     }
                     if let Some(c) = self.nodes[s].crash_record {
-                        let rec = &mut self.crashes[c];
-                        let d = now.saturating_sub(rec.at);
-                        if !rec.suspected.iter().any(|x| x.0 == o) {
-                            rec.suspected.push((o, d));
-                        }
-                        if !rec.dead.iter().any(|x| x.0 == o) {
-                            rec.dead.push((o, d));
-                        }
+                        self.crash_observed(c, o, now, true);
                     }
                 }
             }
@@ -1349,6 +1344,25 @@ impl Sim {
         }
     }
 
+    /// Records observer `o` suspecting (and, if `dead`, declaring dead) the
+    /// subject of crash record `c`, once each.
+    fn crash_observed(&mut self, c: usize, o: usize, now: Duration, dead: bool) {
+        let seen = &mut self.crash_seen[c];
+        if seen.len() <= o {
+            seen.resize(o + 1, 0);
+        }
+        let rec = &mut self.crashes[c];
+        let d = now.saturating_sub(rec.at);
+        if seen[o] & 1 == 0 {
+            seen[o] |= 1;
+            rec.suspected.push((o, d));
+        }
+        if dead && seen[o] & 2 == 0 {
+            seen[o] |= 2;
+            rec.dead.push((o, d));
+        }
+    }
+
     fn open_crash_record(&mut self, i: usize, paused: bool) {
         let rec = CrashRecord {
             node: i,
@@ -1359,6 +1373,7 @@ impl Sim {
             closed: None,
         };
         self.crashes.push(rec);
+        self.crash_seen.push(vec![0; self.nodes.len()]);
         self.nodes[i].crash_record = Some(self.crashes.len() - 1);
         self.nodes[i].join_record = None;
     }

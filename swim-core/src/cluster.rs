@@ -220,7 +220,7 @@ impl<R: Runtime> Cluster<R> {
         let mut m = shared.read(|c| c.metrics());
         m.events_dropped += shared.events_dropped();
         m.handler_panics += shared.handler_panics();
-        m.buffer_pool_misses += shared.send_pool.misses() + shared.recv_pool.misses();
+        m.buffer_pool_misses += shared.send_pool.misses();
         m
     }
 
@@ -347,10 +347,11 @@ async fn protocol_loop<R: Runtime>(rt: R, shared: Arc<Shared>, socket: Arc<R::Ud
 }
 
 async fn recv_loop<R: Runtime>(rt: R, shared: Arc<Shared>, socket: Arc<R::Udp>) {
-    let batch = shared.read(|c| c.config().recv_buffer_count).max(1);
+    let (batch, size) = shared.read(|c| (c.config().recv_buffer_count.max(1), c.config().udp_buffer_size));
     let from0 = SocketAddr::from(([0, 0, 0, 0], 0));
+    // Allocated once, for the task's life: received datagrams never leave them.
     let mut slots: Vec<RecvSlot> =
-        (0..batch).map(|_| RecvSlot { buf: shared.recv_pool.take(), len: 0, from: from0 }).collect();
+        (0..batch).map(|_| RecvSlot { buf: alloc::vec![0; size], len: 0, from: from0 }).collect();
     let mut staging = Staging::default();
     while !shared.is_closed() {
         // Wait for one datagram, then take whatever else is already queued.

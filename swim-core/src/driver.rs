@@ -312,7 +312,7 @@ enum Span {
 /// One received datagram: `buf[..len]` came from `from`.
 #[derive(Debug)]
 pub struct RecvSlot {
-    /// The buffer (from the receive pool).
+    /// The buffer (`udp_buffer_size` bytes).
     pub buf: Vec<u8>,
     /// Bytes received.
     pub len: usize,
@@ -402,8 +402,6 @@ pub struct Shared {
     handler_panics: AtomicU64,
     /// Buffers for outgoing datagrams.
     pub send_pool: Pool,
-    /// Buffers for incoming datagrams.
-    pub recv_pool: Pool,
     wake: Signal,
     /// The core deadline the protocol loop sleeps until (nanoseconds of the
     /// core's clock): a change wakes it only if it moves that earlier.
@@ -420,14 +418,10 @@ impl fmt::Debug for Shared {
 impl Shared {
     /// Validates `config` and builds the core for a node reachable at `addr`.
     pub fn new(config: Config, addr: SocketAddr) -> Result<Arc<Shared>, CreateError> {
-        config.validate()?;
         let epoch = std::time::Instant::now();
-        let (sends, recvs, size, max_events) = (
-            config.send_buffer_count,
-            config.recv_buffer_count,
-            config.udp_buffer_size,
-            config.max_event_queue,
-        );
+        let (sends, size, max_events) =
+            (config.send_buffer_count, config.udp_buffer_size, config.max_event_queue);
+        // Swim::new validates the config.
         let core = Swim::new(config, addr, DriverRng::from_os_rng(), Instant::ZERO)?;
         Ok(Arc::new(Shared {
             core: Mutex::new(core),
@@ -439,7 +433,6 @@ impl Shared {
             planned: AtomicU64::new(0),
             handler_panics: AtomicU64::new(0),
             send_pool: Pool::new(sends, size),
-            recv_pool: Pool::new(recvs, size),
             wake: Signal::default(),
             closed: AtomicBool::new(false),
         }))

@@ -41,8 +41,8 @@ pub struct Metrics {
     pub events_dropped: u64,
     /// `on_message` handlers that panicked (caught and logged; the node runs on).
     pub handler_panics: u64,
-    /// Times a driver's send or receive buffer pool was empty and a buffer had
-    /// to be allocated (raise `send_buffer_count` / `recv_buffer_count`).
+    /// Times a driver's send buffer pool was empty and a buffer had to be
+    /// allocated (raise `send_buffer_count`).
     pub buffer_pool_misses: u64,
     /// Indirect-probe requests refused because too many were in flight.
     pub relays_dropped: u64,

@@ -71,7 +71,8 @@ pub struct Config {
     pub max_gossip_queue_depth: usize,
     /// Send buffers in the driver's pool (default 16).
     pub send_buffer_count: usize,
-    /// Receive buffers in the driver's pool (default 16).
+    /// Datagrams the driver receives per batch, each into a buffer of its
+    /// own (default 16).
     pub recv_buffer_count: usize,
 
     /// Address other nodes should use to reach this one (default: the bound

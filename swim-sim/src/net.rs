@@ -201,18 +201,36 @@ mod tests {
     }
 
     #[test]
-    fn latencies_stay_in_bounds() {
+    fn latencies_follow_their_distributions() {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
-        let cap = Duration::from_millis(50);
-        for l in [
-            Latency::LogNormal { median: Duration::from_millis(2), sigma: 1.0, cap },
-            Latency::Pareto { min: Duration::from_millis(1), alpha: 1.5, cap },
-            Latency::Uniform { min: Duration::from_millis(1), max: Duration::from_millis(3) },
-        ] {
-            for _ in 0..10_000 {
-                let d = l.sample(&mut rng);
-                assert!(d <= cap, "{l}: {d:?}");
-            }
+        let ms = Duration::from_millis;
+        let cap = ms(50);
+        // (latency, lowest, highest, median range)
+        let cases = [
+            (
+                Latency::Uniform { min: ms(1), max: ms(3) },
+                ms(1),
+                ms(3),
+                (ms(1) + ms(1) * 8 / 10, ms(2) + ms(1) * 2 / 10),
+            ),
+            (
+                Latency::LogNormal { median: ms(2), sigma: 1.0, cap },
+                Duration::ZERO,
+                cap,
+                (ms(1) * 18 / 10, ms(1) * 22 / 10),
+            ),
+            // Pareto's median is min * 2^(1/alpha) = 1.587 ms.
+            (Latency::Pareto { min: ms(1), alpha: 1.5, cap }, ms(1), cap, (ms(1) * 15 / 10, ms(1) * 17 / 10)),
+        ];
+        for (l, lo, hi, (m_lo, m_hi)) in cases {
+            let mut v: Vec<Duration> = (0..20_000).map(|_| l.sample(&mut rng)).collect();
+            v.sort();
+            assert!(v[0] >= lo && v[v.len() - 1] <= hi, "{l}: {:?}..{:?}", v[0], v[v.len() - 1]);
+            let median = v[v.len() / 2];
+            assert!(median >= m_lo && median <= m_hi, "{l}: median {median:?}");
         }
+        // The long tails reach their caps now and then.
+        let tail = Latency::Pareto { min: ms(1), alpha: 1.5, cap };
+        assert!((0..20_000).any(|_| tail.sample(&mut rng) == cap));
     }
 }

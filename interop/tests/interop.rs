@@ -500,7 +500,7 @@ async fn periodic_push_pull_both_ways() {
         RustNode::start(swim_tokio::Config { push_pull_interval: Duration::from_secs(1), ..config("r1") })
             .await;
     r.join(&g.addr.to_string()).await;
-    let before = r.cluster.metrics().push_pulls;
+    let (before, answered) = (r.cluster.metrics().push_pulls, r.cluster.metrics().push_pulls_answered);
     let go_conns = |g: &GoPeer| g.log_tail(10_000).matches("Stream connection").count();
     let go_before = go_conns(&g);
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -511,6 +511,8 @@ async fn periodic_push_pull_both_ways() {
         before, m.push_pulls
     );
     assert!(m.push_pulls >= before + 4, "too few push-pulls: {m:?}");
+    // Each way on its own: Go started some (we answered), we started some (Go accepted).
+    assert!(m.push_pulls_answered >= answered + 2, "Go started too few push-pulls: {m:?}");
     assert!(go_after >= go_before + 2, "Go accepted too few of our push-pulls");
     assert_eq!(m.stream_errors, 0, "{m:?}");
     let log = g.log_tail(10_000);

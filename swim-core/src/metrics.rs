@@ -73,6 +73,8 @@ pub struct Metrics {
     pub decompressed: u64,
     /// Push-pull exchanges completed (either side).
     pub push_pulls: u64,
+    /// Of those, the ones another node started (this node answered).
+    pub push_pulls_answered: u64,
     /// Stream exchanges that failed (I/O, decode, version mismatch).
     pub stream_errors: u64,
 }

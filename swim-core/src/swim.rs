@@ -1760,6 +1760,7 @@ impl<R: RngCore> Swim<R> {
                 let r = self.merge_remote(now, msg);
                 let reply = self.seal_reply(&local);
                 r?;
+                self.metrics.push_pulls_answered += 1;
                 Some(reply)
             }
             Some(msg_type::PING) => match Message::decode(msg)? {

@@ -708,8 +708,8 @@ async fn serf_sees_our_graceful_leave_as_left() {
 async fn key_rotation_in_a_mixed_cluster() {
     let v = Variant { key: Some(KEY), ..Variant::default() };
     let (ours, gos, _) = mixed_cluster(&v, false).await;
-    let old = hex_key(&KEY);
-    let new = hex_key(&OTHER_KEY);
+    let old = hex(&KEY);
+    let new = hex(&OTHER_KEY);
     let pause = || tokio::time::sleep(Duration::from_millis(600));
     for g in &gos {
         g.cmd_ok(&format!("key-install {new}")).await;
@@ -752,8 +752,4 @@ async fn key_rotation_in_a_mixed_cluster() {
     let mut all6 = ALL5.to_vec();
     all6.push("r4");
     wait_all_alive(&our_refs, &[&gos[0], &gos[1]], &all6, TEN_S).await;
-}
-
-fn hex_key(k: &[u8]) -> String {
-    k.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -2,8 +2,6 @@
 //! 127.0.0.1. Every child process is owned by a guard whose `Drop` kills it by
 //! PID (also when a test panics); every wait is bounded in time.
 
-#![allow(dead_code)]
-
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -227,7 +225,8 @@ pub struct GoPeer {
     stopped: bool,
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex, as the Go peer and Serf take keys.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -387,14 +386,10 @@ impl GoPeer {
         self.view().await.get(name).map(|n| n["state"].as_str().unwrap().to_string())
     }
 
-    /// User messages received so far (`msg` and `user_event` lines).
-    pub fn messages(&self) -> Vec<Value> {
-        self.lines().into_iter().filter(|v| v["event"] == "msg" || v["event"] == "user_event").collect()
-    }
-
     pub fn kill9(&mut self) {
         if !self.stopped {
-            signal(self.pid(), "KILL");
+            // SIGKILL also ends a SIGSTOPped process.
+            let _ = self.child.kill();
             let _ = self.child.wait();
             self.stopped = true;
         }
@@ -418,12 +413,7 @@ impl Drop for GoPeer {
         if std::thread::panicking() {
             eprintln!("--- Go peer {} log (last 40 lines) ---\n{}", self.name, self.log_tail(40));
         }
-        if !self.stopped {
-            // SIGKILL also ends a SIGSTOPped process.
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-            self.stopped = true;
-        }
+        self.kill9();
     }
 }
 
@@ -629,7 +619,6 @@ pub fn config(name: &str) -> Config {
 /// One membership event seen by one of our nodes.
 #[derive(Clone, Debug)]
 pub struct Seen {
-    pub at: Instant,
     pub kind: &'static str,
     pub node: Node,
 }
@@ -669,7 +658,7 @@ impl RustNode {
                     Event::Alive(_) => "alive",
                     _ => "update",
                 };
-                sink.lock().unwrap().push(Seen { at: Instant::now(), kind, node: ev.node().clone() });
+                sink.lock().unwrap().push(Seen { kind, node: ev.node().clone() });
             }
         });
         let sink = msgs.clone();

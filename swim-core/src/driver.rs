@@ -11,10 +11,9 @@
 
 extern crate std;
 
-use crate::packet::{FrameStatus, StreamFramer};
 use crate::swim::{BroadcastError as CoreBroadcastError, SendError as CoreSendError};
 use crate::{
-    Config, ConfigError, Delivery, Event, Instant, Node, NodeId, StreamError, StreamFrame, StreamRequest,
+    Config, ConfigError, Delivery, Event, FrameReader, Instant, Node, NodeId, StreamError, StreamRequest,
     Swim, Transmit,
 };
 use alloc::collections::VecDeque;
@@ -360,36 +359,6 @@ impl Staging {
     }
 }
 
-/// Finds the one message on a TCP stream as its bytes arrive, resuming where
-/// it stopped (a large push-pull is scanned once, not once per read) and
-/// without touching the core.
-#[derive(Debug)]
-pub struct FrameReader {
-    label: Vec<u8>,
-    inbound: bool,
-    start: Option<usize>,
-    framer: StreamFramer,
-}
-
-impl FrameReader {
-    /// Looks at everything read so far (`buf` only grows between calls).
-    pub fn poll(&mut self, buf: &[u8]) -> Result<StreamFrame, StreamError> {
-        let start = match self.start {
-            Some(s) => s,
-            None if !self.inbound => 0,
-            None => match crate::packet::strip_stream_label(buf, &self.label)? {
-                None => return Ok(StreamFrame::NeedMore),
-                Some(n) => n,
-            },
-        };
-        self.start = Some(start);
-        match self.framer.poll(&buf[start..], crate::MAX_STREAM_BYTES)? {
-            FrameStatus::NeedMore => Ok(StreamFrame::NeedMore),
-            FrameStatus::Complete(len) => Ok(StreamFrame::Complete { start, end: start + len }),
-        }
-    }
-}
-
 /// The state both drivers share: the core behind a lock, its clock and the
 /// application's handlers and subscribers.
 pub struct Shared {
@@ -606,8 +575,7 @@ impl Shared {
     /// A reader that finds the one message on a stream as its bytes arrive
     /// (`inbound`: an accepted connection, where a label header may come first).
     pub fn frame_reader(&self, inbound: bool) -> FrameReader {
-        let label = if inbound { lock(&self.core).config().label.as_bytes().to_vec() } else { Vec::new() };
-        FrameReader { label, inbound, start: None, framer: StreamFramer::new() }
+        lock(&self.core).frame_reader(inbound)
     }
 
     /// Handles a message from an accepted stream; returns the reply to write.
@@ -658,6 +626,7 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::StreamFrame;
 
     #[test]
     fn a_large_push_pull_is_framed_as_it_arrives() {
@@ -678,8 +647,7 @@ mod tests {
             vsn: &[1, 5, 2, 2, 5, 5],
         });
         crate::wire::encode_push_pull(&mut msg, &header, nodes, b"abc");
-        let mut reader =
-            FrameReader { label: Vec::new(), inbound: true, start: None, framer: StreamFramer::new() };
+        let mut reader = swim.frame_reader(true);
         let mut buf = Vec::new();
         let mut found = None;
         for chunk in msg.chunks(16 * 1024) {

@@ -83,8 +83,8 @@ pub use crypto::Keyring;
 pub use metrics::Metrics;
 pub use node::{Node, NodeId, State};
 pub use swim::{
-    BroadcastError, Delivery, DeliveryKind, Event, KeyringError, SendError, StreamError, StreamFrame,
-    StreamRequest, Swim, TagsError, Transmit, MAX_STREAM_BYTES,
+    BroadcastError, Delivery, DeliveryKind, Event, FrameReader, KeyringError, SendError, StreamError,
+    StreamFrame, StreamRequest, Swim, TagsError, Transmit, MAX_STREAM_BYTES,
 };
 pub use time::Instant;
 

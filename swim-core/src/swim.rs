@@ -1726,19 +1726,16 @@ impl<R: RngCore> Swim<R> {
 
     /// Finds one whole message in the bytes read so far from a stream.
     /// `inbound` is true on accepted connections, where a label header precedes
-    /// the message when the cluster has a label.
+    /// the message when the cluster has a label. (To read a stream as its
+    /// bytes arrive without rescanning them, use [`frame_reader`](Self::frame_reader).)
     pub fn stream_frame(&self, buf: &[u8], inbound: bool) -> Result<StreamFrame, StreamError> {
-        let mut start = 0;
-        if inbound {
-            match packet::strip_stream_label(buf, self.cfg.label.as_bytes())? {
-                None => return Ok(StreamFrame::NeedMore),
-                Some(n) => start = n,
-            }
-        }
-        match packet::stream_frame(&buf[start..], MAX_STREAM_BYTES)? {
-            FrameStatus::NeedMore => Ok(StreamFrame::NeedMore),
-            FrameStatus::Complete(len) => Ok(StreamFrame::Complete { start, end: start + len }),
-        }
+        self.frame_reader(inbound).poll(buf)
+    }
+
+    /// A resumable framer for one stream (see [`FrameReader`]).
+    pub fn frame_reader(&self, inbound: bool) -> FrameReader {
+        let label = if inbound { self.cfg.label.as_bytes().to_vec() } else { Vec::new() };
+        FrameReader { label, inbound, start: None, framer: packet::StreamFramer::new() }
     }
 
     /// Handles one message from an accepted stream (after its label header).
@@ -2023,4 +2020,34 @@ fn push_pull_scale(interval: Duration, n: usize) -> Duration {
     }
     let mult = libm::ceil(libm::log2(n as f64) - libm::log2(32.0)) as u32 + 1;
     scale(interval, mult)
+}
+
+/// Finds the one message on a TCP stream as its bytes arrive, resuming where
+/// it stopped (a large push-pull is scanned once, not once per read) and
+/// without touching the core.
+#[derive(Debug)]
+pub struct FrameReader {
+    label: Vec<u8>,
+    inbound: bool,
+    start: Option<usize>,
+    framer: packet::StreamFramer,
+}
+
+impl FrameReader {
+    /// Looks at everything read so far (`buf` only grows between calls).
+    pub fn poll(&mut self, buf: &[u8]) -> Result<StreamFrame, StreamError> {
+        let start = match self.start {
+            Some(s) => s,
+            None if !self.inbound => 0,
+            None => match packet::strip_stream_label(buf, &self.label)? {
+                None => return Ok(StreamFrame::NeedMore),
+                Some(n) => n,
+            },
+        };
+        self.start = Some(start);
+        match self.framer.poll(&buf[start..], MAX_STREAM_BYTES)? {
+            FrameStatus::NeedMore => Ok(StreamFrame::NeedMore),
+            FrameStatus::Complete(len) => Ok(StreamFrame::Complete { start, end: start + len }),
+        }
+    }
 }

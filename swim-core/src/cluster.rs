@@ -331,7 +331,9 @@ async fn protocol_loop<R: Runtime>(rt: R, shared: Arc<Shared>, socket: Arc<R::Ud
     // Stream exchanges run as tasks of their own that end with this loop.
     let mut exchanges = TaskSet::<R>::default();
     while !shared.is_closed() {
-        shared.handle_timeout();
+        // Sending and taking stream requests change no timer: the deadline
+        // stands until the sleep.
+        let deadline = shared.handle_timeout();
         flush(&shared, &*socket).await;
         for req in shared.take_stream_requests() {
             let (rt2, shared, socket) = (rt.clone(), shared.clone(), socket.clone());
@@ -341,7 +343,6 @@ async fn protocol_loop<R: Runtime>(rt: R, shared: Arc<Shared>, socket: Arc<R::Ud
                 }
             });
         }
-        let deadline = shared.next_deadline();
         futures_lite::future::or(rt.sleep_until(deadline), shared.changed()).await;
     }
 }

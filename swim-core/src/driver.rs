@@ -4,8 +4,8 @@
 //!
 //! The generic [`Cluster`](crate::cluster::Cluster) drives it: it calls
 //! [`Shared::handle_packets`] with received datagrams, sends what
-//! [`Shared::next_transmit`] produces, runs [`Shared::handle_timeout`] at
-//! [`Shared::next_deadline`], and carries out [`StreamRequest`]s over TCP.
+//! [`Shared::next_transmit`] produces, runs [`Shared::handle_timeout`] when
+//! it said it is due, and carries out [`StreamRequest`]s over TCP.
 //! A driver crate (`swim-tokio`, `swim-smol`) only implements
 //! [`Runtime`](crate::runtime::Runtime).
 
@@ -537,22 +537,19 @@ impl Shared {
         }
     }
 
-    /// Runs the core's timers if due.
-    pub fn handle_timeout(&self) {
+    /// Runs the core's timers if due, and returns when they are due next:
+    /// the deadline the protocol loop sleeps until (a change wakes it only
+    /// if it moves that earlier). One lock, one scan of the timers.
+    pub fn handle_timeout(&self) -> std::time::Instant {
         let now = self.now();
         let mut core = lock(&self.core);
         if core.poll_timeout() <= now {
             core.handle_timeout(now);
         }
         self.publish(&mut core);
-    }
-
-    /// When [`handle_timeout`](Self::handle_timeout) is due next; the
-    /// protocol loop sleeps until then (or until woken by a change).
-    pub fn next_deadline(&self) -> std::time::Instant {
-        let t = lock(&self.core).poll_timeout();
-        self.planned.store(t.as_nanos(), Ordering::Relaxed);
-        self.to_std(t)
+        let next = core.poll_timeout();
+        self.planned.store(next.as_nanos(), Ordering::Relaxed);
+        self.to_std(next)
     }
 
     /// Waits until something changed that the protocol loop should look at.

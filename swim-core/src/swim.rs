@@ -987,12 +987,17 @@ impl<R: RngCore> Swim<R> {
     }
 
     fn expire_relays(&mut self, now: Instant) {
-        while let Some((&seq, r)) = self.relays.iter().find(|(_, r)| r.deadline <= now) {
-            let (to, orig, nack) = (r.reply_to, r.orig_seq, r.nack);
-            self.relays.remove(&seq);
-            if nack {
-                self.enqueue(to, OutKind::Nack { seq: orig });
+        // One pass (it restarted from the first relay for each expired one).
+        let mut nacks = Vec::new();
+        self.relays.retain(|_, r| {
+            let live = r.deadline > now;
+            if !live && r.nack {
+                nacks.push((r.reply_to, r.orig_seq));
             }
+            live
+        });
+        for (to, seq) in nacks {
+            self.enqueue(to, OutKind::Nack { seq });
         }
     }
 

@@ -143,13 +143,12 @@ pub enum SendError {
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SendError::UnknownNode(id) => write!(f, "no live member named {id:?}"),
-            SendError::TooLarge { max_payload } => write!(
-                f,
-                "message does not fit one datagram: at most {max_payload} payload bytes with this topic \
-                 (raise udp_buffer_size or use send_reliable)"
-            ),
-            SendError::TopicTooLong => f.write_str("topic is longer than 255 bytes"),
+            // The core's errors say it in one place.
+            SendError::UnknownNode(id) => CoreSendError::UnknownNode(id.clone()).fmt(f),
+            SendError::TooLarge { max_payload } => {
+                CoreSendError::TooLarge { max_payload: *max_payload }.fmt(f)
+            }
+            SendError::TopicTooLong => CoreSendError::TopicTooLong.fmt(f),
             SendError::Io(e) => write!(f, "send failed: {e}"),
             SendError::Shutdown => f.write_str("the cluster was shut down"),
         }

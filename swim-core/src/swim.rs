@@ -220,7 +220,7 @@ impl fmt::Display for SendError {
             SendError::TooLarge { max_payload } => write!(
                 f,
                 "message does not fit in one datagram: at most {max_payload} payload bytes with this topic \
-                 (raise udp_buffer_size, or use a reliable send)"
+                 (raise udp_buffer_size, or use a reliable send: send_reliable)"
             ),
             SendError::TopicTooLong => f.write_str("topic is longer than 255 bytes"),
         }

@@ -43,9 +43,28 @@ if have_go && have_serf && have_src; then
   exit 0
 fi
 
+# The Debian mirror this machine already uses for its main archive (one-line
+# or deb822 sources), so the script names no host of its own.
+debian_mirror() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' "$f"
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk 'tolower($1) == "uris:" && $2 !~ /security/ { print $2; exit }' "$f"
+  done
+}
+
 export DEBIAN_FRONTEND=noninteractive
 if ! grep -rqs "^deb .* $SUITE main" /etc/apt/sources.list.d/; then
-  echo "deb http://deb.debian.org/debian $SUITE main" | $SUDO tee /etc/apt/sources.list.d/$SUITE.list >/dev/null
+  MIRROR="$(debian_mirror | grep -m1 'debian/*$' || true)"
+  if [ -z "$MIRROR" ]; then
+    echo "install-interop-peers: no Debian mirror found in /etc/apt/sources.list*" >&2
+    exit 1
+  fi
+  echo "deb $MIRROR $SUITE main" | $SUDO tee /etc/apt/sources.list.d/$SUITE.list >/dev/null
 fi
 if [ ! -f /etc/apt/preferences.d/$SUITE.pref ]; then
   printf 'Package: *\nPin: release n=%s\nPin-Priority: 100\n' "$SUITE" |

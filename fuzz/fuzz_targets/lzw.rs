@@ -4,11 +4,11 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let mut out = Vec::new();
-    let _ = swim_core::lzw::decompress(data, &mut out, 1 << 16);
+    let _ = swim_core::wire::lzw::decompress(data, &mut out, 1 << 16);
     assert!(out.len() <= 1 << 16);
     let mut z = Vec::new();
-    swim_core::lzw::compress(data, &mut z);
+    swim_core::wire::lzw::compress(data, &mut z);
     let mut back = Vec::new();
-    swim_core::lzw::decompress(&z, &mut back, data.len()).unwrap();
+    swim_core::wire::lzw::decompress(&z, &mut back, data.len()).unwrap();
     assert_eq!(back, data);
 });

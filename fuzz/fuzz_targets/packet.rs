@@ -2,7 +2,7 @@
 //! compression, compound messages and each message type.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use swim_core::packet::{open_packet, Layers};
+use swim_core::wire::packet::{open_packet, Layers};
 use swim_core::wire::Message;
 use swim_core::Keyring;
 
@@ -11,7 +11,7 @@ fn walk(msg: &[u8], depth: u8) {
         Ok(Message::Compound(c)) if depth < 4 => c.parts().for_each(|p| walk(p, depth + 1)),
         Ok(Message::Compress(c)) if depth < 4 => {
             let mut out = Vec::new();
-            if swim_core::lzw::decode_compress(&c, &mut out, 65_536).is_ok() {
+            if swim_core::wire::lzw::decode_compress(&c, &mut out, 65_536).is_ok() {
                 assert!(out.len() <= 65_536);
                 walk(&out, depth + 1);
             }

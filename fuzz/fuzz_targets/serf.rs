@@ -1,7 +1,7 @@
 //! Serf's layer and our direct-message framing.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use swim_core::serf::{decode_tags, is_serf_message, Join, Leave, UserEvent};
+use swim_core::wire::serf::{decode_tags, is_serf_message, Join, Leave, UserEvent};
 
 fuzz_target!(|data: &[u8]| {
     let _ = is_serf_message(data);
@@ -9,6 +9,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = Join::decode(data);
     let _ = Leave::decode(data);
     let _ = decode_tags(data);
-    let d = swim_core::user::decode_direct(data);
+    let d = swim_core::protocol::user::decode_direct(data);
     assert!(d.payload.len() <= data.len());
 });

@@ -2,7 +2,7 @@
 //! user, ping), opening, and the push-pull and user-message readers.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use swim_core::packet::{open_stream, stream_frame, strip_stream_label, FrameStatus};
+use swim_core::wire::packet::{open_stream, stream_frame, strip_stream_label, FrameStatus};
 use swim_core::wire::{PushPullReader, UserStreamReader};
 use swim_core::Keyring;
 

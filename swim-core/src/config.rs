@@ -288,7 +288,7 @@ impl Config {
     /// The metadata sent for this node: `tags` in Serf's encoding.
     pub fn encoded_meta(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        crate::serf::encode_tags(self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), &mut out);
+        crate::wire::serf::encode_tags(self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), &mut out);
         out
     }
 }

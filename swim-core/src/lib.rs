@@ -54,45 +54,33 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
-#[cfg(feature = "std")]
-pub mod cluster;
 pub mod config;
-pub mod crypto;
 #[cfg(feature = "std")]
-pub mod driver;
-pub mod gossip;
-pub mod lzw;
-pub mod members;
+pub mod io;
 pub mod metrics;
-pub mod msgpack;
 pub mod node;
-pub mod packet;
-#[cfg(feature = "std")]
-pub mod runtime;
-pub mod serf;
-pub mod suspicion;
-pub mod swim;
-#[cfg(feature = "test-suite")]
-pub mod testsuite;
+pub mod protocol;
 pub mod time;
-pub mod user;
 pub mod wire;
 
+#[cfg(feature = "std")]
+pub use io::{cluster, runtime};
+
 pub use config::{Config, ConfigError, DelegateVersions};
-pub use crypto::Keyring;
 pub use metrics::Metrics;
 pub use node::{Node, NodeId, State};
-pub use swim::{
+pub use protocol::{
     BroadcastError, Delivery, DeliveryKind, Event, FrameReader, KeyringError, SendError, StreamError,
     StreamFrame, StreamRequest, Swim, TagsError, Transmit, MAX_STREAM_BYTES,
 };
 pub use time::Instant;
+pub use wire::crypto::Keyring;
 
 /// Everything a driver crate re-exports, so `swim-tokio` and `swim-smol`
 /// offer the same names from one list.
 #[cfg(feature = "std")]
 pub mod prelude {
-    pub use crate::driver::{BroadcastError, CreateError, Events, JoinError, SendError};
+    pub use crate::io::driver::{BroadcastError, CreateError, Events, JoinError, SendError};
     pub use crate::{
         Config, ConfigError, DelegateVersions, Event, KeyringError, Metrics, Node, NodeId, State,
         StreamError, TagsError,

@@ -126,14 +126,14 @@ pub struct Node {
     pub state: State,
     /// Its incarnation number: only it raises it, to refute suspicion.
     pub incarnation: u32,
-    /// Its metadata (Serf tags use `0xFF` + a MessagePack map, see [`crate::serf`]).
+    /// Its metadata (Serf tags use `0xFF` + a MessagePack map, see [`crate::wire::serf`]).
     pub meta: Arc<[u8]>,
 }
 
 impl Node {
-    /// The member's tags, decoded the way Serf does (see [`crate::serf::decode_tags`]).
+    /// The member's tags, decoded the way Serf does (see [`crate::wire::serf::decode_tags`]).
     /// Metadata that is not Serf-encoded shows as one tag `role`.
     pub fn tags(&self) -> alloc::vec::Vec<(String, String)> {
-        crate::serf::decode_tags(&self.meta).unwrap_or_default()
+        crate::wire::serf::decode_tags(&self.meta).unwrap_or_default()
     }
 }

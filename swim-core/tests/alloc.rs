@@ -7,7 +7,7 @@ use proptest::test_runner::{Config as PtConfig, TestRunner};
 use rand_chacha::{rand_core::SeedableRng, ChaCha8Rng};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
-use swim_core::packet::{open_packet, Layers};
+use swim_core::wire::packet::{open_packet, Layers};
 use swim_core::wire::Message;
 use swim_core::{Config, Instant, Keyring, Swim};
 

@@ -6,7 +6,7 @@ use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use swim_core::members::Interner;
+use swim_core::protocol::members::Interner;
 use swim_core::wire::{encode_push_pull, PushNodeState, PushPullHeader};
 use swim_core::{Config, Instant, NodeId, StreamFrame, Swim};
 

@@ -267,7 +267,7 @@ fn sim_index(name: &str) -> Option<usize> {
     d.parse().ok()
 }
 
-impl swim_core::members::Interner for Names {
+impl swim_core::protocol::members::Interner for Names {
     fn intern(&self, name: &str) -> swim_core::NodeId {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
         // By number while the table stays dense (a stray `n9999999` must
@@ -661,7 +661,7 @@ impl Sim {
     fn push_slot(&mut self) {
         let i = self.nodes.len();
         // Registered in order, so the name table stays dense.
-        swim_core::members::Interner::intern(&*self.names, &node_name(i));
+        swim_core::protocol::members::Interner::intern(&*self.names, &node_name(i));
         self.nodes.push(NodeSlot {
             addr: node_addr(i),
             swim: None,

@@ -1,3 +1,3 @@
-//! The shared multi-node suite (swim_core::testsuite), on smol.
+//! The shared multi-node suite (swim_core::io::testsuite), on smol.
 
 swim_core::cluster_test_suite!(swim_smol::Smol, smol::block_on);

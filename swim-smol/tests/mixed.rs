@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use swim_core::testsuite::config;
+use swim_core::io::testsuite::config;
 
 #[test]
 fn tokio_and_smol_nodes_form_one_cluster() {

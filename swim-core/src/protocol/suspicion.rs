@@ -1,5 +1,6 @@
 //! Lifeguard: the dynamic suspicion timeout and the local health multiplier.
 
+use super::*;
 use crate::node::NodeId;
 use crate::time::{scale, scale_f64, Instant};
 use alloc::vec::Vec;
@@ -99,6 +100,24 @@ impl Awareness {
     /// `d * (score + 1)`.
     pub fn scale(&self, d: Duration) -> Duration {
         scale(d, self.score + 1)
+    }
+}
+
+impl<R: RngCore> Swim<R> {
+    pub(super) fn expire_suspicions(&mut self, now: Instant) {
+        let due: Vec<NodeId> =
+            self.suspicions.iter().filter(|(_, s)| s.deadline() <= now).map(|(id, _)| id.clone()).collect();
+        for id in due {
+            self.suspicions.remove(&id);
+            let Some(m) = self.members.get(&id) else { continue };
+            if m.state != State::Suspect {
+                continue;
+            }
+            let inc = m.incarnation;
+            self.metrics.declared_dead += 1;
+            let me = self.name.clone();
+            self.dead_node(now, inc, id.as_str(), me.as_str());
+        }
     }
 }
 

@@ -12,7 +12,7 @@
 
 use alloc::vec::Vec;
 
-use crate::msgpack::{DecodeError, Reader};
+use crate::wire::msgpack::{DecodeError, Reader};
 use crate::wire::{msg_type, Compress};
 
 const CLEAR: u16 = 256;

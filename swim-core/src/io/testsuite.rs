@@ -4,9 +4,9 @@
 
 extern crate std;
 
-use crate::cluster::Cluster;
-use crate::driver::{CreateError, JoinError, SendError};
-use crate::runtime::{timeout, Runtime};
+use crate::io::cluster::Cluster;
+use crate::io::driver::{CreateError, JoinError, SendError};
+use crate::io::runtime::{timeout, Runtime};
 use crate::{Config, Event, NodeId, State};
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -38,7 +38,7 @@ macro_rules! cluster_test_suite {
         $(
             #[test]
             fn $name() {
-                $block_on($crate::testsuite::$name::<$rt>())
+                $block_on($crate::io::testsuite::$name::<$rt>())
             }
         )*
     };

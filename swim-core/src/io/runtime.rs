@@ -1,7 +1,7 @@
-//! What an async runtime must provide to run a [`Cluster`](crate::cluster::Cluster)
+//! What an async runtime must provide to run a [`Cluster`](crate::io::cluster::Cluster)
 //! (feature `std`): spawning, a timer, UDP and TCP sockets. `swim-tokio` and
 //! `swim-smol` implement it; everything else is written once, in
-//! [`crate::cluster`].
+//! [`crate::io::cluster`].
 
 extern crate std;
 

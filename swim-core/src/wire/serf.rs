@@ -6,7 +6,7 @@ use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::msgpack::{measure, DecodeError, EncodeError, Reader, Writer};
+use crate::wire::msgpack::{measure, DecodeError, EncodeError, Reader, Writer};
 use crate::wire::{append_with, msg_type};
 
 /// Serf `messageLeave`.
@@ -463,7 +463,7 @@ mod push_pull_clock_tests {
         // state has EventLTime 1 (see decoded.json).
         let mut raw = hex(&read_shared("serf/vectors_plain/tcp_000.c2s.hex"));
         let mut scratch = Vec::new();
-        let msg = crate::packet::open_stream(&mut raw, b"", None, false, &mut scratch).expect("opens");
+        let msg = crate::wire::packet::open_stream(&mut raw, b"", None, false, &mut scratch).expect("opens");
         let state = crate::wire::PushPullReader::new(msg)
             .and_then(|mut r| r.user_state().map(<[u8]>::to_vec))
             .expect("a push/pull with user state");

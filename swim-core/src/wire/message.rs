@@ -7,8 +7,8 @@
 
 use alloc::vec::Vec;
 
-use crate::msgpack::{measure, Reader, Writer};
-pub use crate::msgpack::{DecodeError, EncodeError};
+use crate::wire::msgpack::{measure, Reader, Writer};
+pub use crate::wire::msgpack::{DecodeError, EncodeError};
 
 /// memberlist message type bytes (`net.go`).
 pub mod msg_type {

@@ -6,6 +6,7 @@
 //! item about X. The queue is bounded: past `max_depth` the oldest item is
 //! dropped and counted.
 
+use super::*;
 use crate::node::NodeId;
 use alloc::collections::{BTreeSet, VecDeque};
 use alloc::vec::Vec;
@@ -271,6 +272,26 @@ impl GossipQueue {
 pub fn retransmit_limit(mult: u32, n: usize) -> u32 {
     // ceil(log10(n + 1)) is the number of decimal digits of n (0 for n = 0).
     mult.saturating_mul(n.checked_ilog10().map_or(0, |d| d + 1))
+}
+
+impl<R: RngCore> Swim<R> {
+    pub(super) fn gossip_round(&mut self, now: Instant) {
+        if self.gossip.is_empty() {
+            return;
+        }
+        let dead_window = self.cfg.gossip_to_the_dead_time;
+        let targets = self.random_members(self.cfg.gossip_nodes, None, |m, since| {
+            m.state.is_live()
+                || (m.state == State::Dead
+                    && since.is_some_and(|t| now.saturating_duration_since(t) < dead_window))
+        });
+        for id in targets {
+            if let Some(m) = self.members.get(&id) {
+                let to = m.addr();
+                self.enqueue(to, OutKind::Gossip);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::crypto::{self, DecryptError, Keyring, ENCRYPT_OVERHEAD, NONCE_LEN, TAG_LEN};
-use crate::lzw;
-use crate::msgpack::{DecodeError, EncodeError, Reader};
+use crate::wire::crypto::{self, DecryptError, Keyring, ENCRYPT_OVERHEAD, NONCE_LEN, TAG_LEN};
+use crate::wire::lzw;
+use crate::wire::msgpack::{DecodeError, EncodeError, Reader};
 use crate::wire::{msg_type, PushPullHeader, UserMsgHeader};
 
 /// Longest label memberlist accepts (its header stores the length in one byte).
@@ -814,7 +814,7 @@ mod tests {
                     let mut r = PushPullReader::new(&m).unwrap();
                     let us = r.user_state().unwrap();
                     assert_eq!(us.len(), r.header().user_state_len as usize);
-                    assert_eq!(us[0], crate::serf::PUSH_PULL);
+                    assert_eq!(us[0], crate::wire::serf::PUSH_PULL);
                     m
                 };
                 assert_eq!(got, want, "{file}");

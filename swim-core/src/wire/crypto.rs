@@ -13,8 +13,8 @@ use aes_gcm::aead::AeadInPlace;
 use aes_gcm::aes::Aes192;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm, KeyInit, Nonce, Tag};
 
-use crate::msgpack::EncodeError;
 use crate::wire::msg_type;
+use crate::wire::msgpack::EncodeError;
 
 /// Bytes added by vsn-1 encryption: version (1) + nonce (12) + tag (16).
 pub const ENCRYPT_OVERHEAD: usize = 29;

@@ -2,16 +2,16 @@
 //! core and its clock, message handlers, event streams, buffer pools,
 //! zero-copy delivery to handlers, and the driver-level error types.
 //!
-//! The generic [`Cluster`](crate::cluster::Cluster) drives it: it calls
+//! The generic [`Cluster`](crate::io::cluster::Cluster) drives it: it calls
 //! [`Shared::handle_packets`] with received datagrams, sends what
 //! [`Shared::next_transmit`] produces, runs [`Shared::handle_timeout`] when
 //! it said it is due, and carries out [`StreamRequest`]s over TCP.
 //! A driver crate (`swim-tokio`, `swim-smol`) only implements
-//! [`Runtime`](crate::runtime::Runtime).
+//! [`Runtime`](crate::io::runtime::Runtime).
 
 extern crate std;
 
-use crate::swim::{BroadcastError as CoreBroadcastError, SendError as CoreSendError};
+use crate::protocol::{BroadcastError as CoreBroadcastError, SendError as CoreSendError};
 use crate::{
     Config, ConfigError, Delivery, Event, FrameReader, Instant, Node, NodeId, StreamError, StreamRequest,
     Swim, Transmit,

@@ -7,8 +7,10 @@
 
 extern crate std;
 
-use crate::driver::{BroadcastError, CreateError, Events, JoinError, RecvSlot, SendError, Shared, Staging};
-use crate::runtime::{timeout, Conn, Listener, Runtime, Udp};
+use crate::io::driver::{
+    BroadcastError, CreateError, Events, JoinError, RecvSlot, SendError, Shared, Staging,
+};
+use crate::io::runtime::{timeout, Conn, Listener, Runtime, Udp};
 use crate::{
     Config, KeyringError, Metrics, Node, NodeId, StreamError, StreamFrame, StreamRequest, TagsError,
 };
@@ -157,7 +159,7 @@ impl<R: Runtime> Cluster<R> {
     async fn send_datagram(
         &self,
         encode: impl FnOnce(
-            &mut crate::Swim<crate::driver::DriverRng>,
+            &mut crate::Swim<crate::io::driver::DriverRng>,
             &mut [u8],
         ) -> Result<crate::Transmit, crate::SendError>,
     ) -> Result<(), SendError> {

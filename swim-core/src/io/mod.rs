@@ -1,0 +1,14 @@
+//! The std-only layer (feature `std`): everything an async driver needs,
+//! written once over a small [`Runtime`](runtime::Runtime) trait, the way
+//! quinn supports several runtimes.
+//!
+//! - [`runtime`] — what a runtime must provide (spawn, timer, UDP, TCP);
+//! - [`driver`] — the locked core, handlers, event streams, buffer pools;
+//! - [`cluster`] — the async user API, `Cluster<R: Runtime>`;
+//! - `testsuite` (feature `test-suite`) — the multi-node suite every driver runs.
+
+pub mod cluster;
+pub mod driver;
+pub mod runtime;
+#[cfg(feature = "test-suite")]
+pub mod testsuite;

@@ -1,0 +1,232 @@
+//! The failure detector (SWIM §3.1, §4.3; memberlist `state.go` `probe`,
+//! `probeNode`): one member per protocol period in randomised round-robin
+//! order, a direct ping, then `indirect_checks` indirect pings with nacks
+//! (Lifeguard §4.2), then a TCP ping; relaying indirect pings for others.
+//! A failed probe makes the target suspect ([`state`](super::state)).
+
+use super::{encode_vec, OutKind, PendingStream, Swim};
+use crate::node::{NodeId, State};
+use crate::protocol::members::WireAddr;
+use crate::time::Instant;
+use crate::wire::{self, Message};
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use rand_core::RngCore;
+
+/// Indirect probes relayed for others at once.
+pub(super) const MAX_RELAYS: usize = 1024;
+
+pub(super) fn socket_addr(ip: &[u8], port: u16) -> Option<SocketAddr> {
+    WireAddr::from_wire(ip, port).map(|w| w.socket_addr())
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum ProbeStage {
+    Direct { deadline: Instant },
+    Indirect { deadline: Instant, expected_nacks: u32, nacks: u32 },
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Probe {
+    pub(super) target: NodeId,
+    pub(super) seq: u32,
+    pub(super) start: Instant,
+    pub(super) stage: ProbeStage,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Relay {
+    pub(super) orig_seq: u32,
+    pub(super) reply_to: SocketAddr,
+    pub(super) nack: bool,
+    pub(super) deadline: Instant,
+}
+
+pub(super) fn reply_addr(from: SocketAddr, ip: &[u8], port: u16) -> SocketAddr {
+    if port != 0 {
+        if let Some(a) = socket_addr(ip, port) {
+            return a;
+        }
+    }
+    from
+}
+
+impl<R: RngCore> Swim<R> {
+    pub(super) fn expire_relays(&mut self, now: Instant) {
+        // One pass (it restarted from the first relay for each expired one).
+        let mut nacks = Vec::new();
+        self.relays.retain(|_, r| {
+            let live = r.deadline > now;
+            if !live && r.nack {
+                nacks.push((r.reply_to, r.orig_seq));
+            }
+            live
+        });
+        for (to, seq) in nacks {
+            self.enqueue(to, OutKind::Nack { seq });
+        }
+    }
+
+    pub(super) fn reset_probe_order(&mut self, now: Instant) {
+        // Forget members dead or left for longer than gossip_to_the_dead_time.
+        let keep = self.cfg.gossip_to_the_dead_time;
+        let suspicions = &mut self.suspicions;
+        self.members.retain(|m, since| {
+            let forget =
+                !m.state.is_live() && since.map_or(true, |t| now.saturating_duration_since(t) > keep);
+            if forget {
+                suspicions.remove(m.id.as_str());
+            }
+            !forget
+        });
+        self.probe_order = (0..self.members.len() as u32).collect();
+        for i in (1..self.probe_order.len()).rev() {
+            let j = self.random_below(i + 1);
+            self.probe_order.swap(i, j);
+        }
+        self.probe_index = 0;
+    }
+
+    pub(super) fn start_probe(&mut self, now: Instant) {
+        self.next_probe = now + self.awareness.scale(self.cfg.protocol_interval);
+        if self.probe.is_some() {
+            return;
+        }
+        let mut target = None;
+        let mut visited = 0usize;
+        while visited <= self.probe_order.len() {
+            if self.probe_index >= self.probe_order.len() {
+                self.reset_probe_order(now);
+                if self.probe_order.is_empty() {
+                    return;
+                }
+            }
+            let slot = self.probe_order[self.probe_index];
+            self.probe_index += 1;
+            visited += 1;
+            if let Some(m) = self.members.at(slot) {
+                if m.state.is_live() {
+                    target = Some((m.id.clone(), m.addr(), m.state, m.incarnation));
+                    break;
+                }
+            }
+        }
+        let Some((id, addr, state, incarnation)) = target else { return };
+        let seq = self.next_seq();
+        self.metrics.probes += 1;
+        // Buddy system: a suspect hears about its suspicion with the probe.
+        let suspect = (state == State::Suspect).then_some(incarnation);
+        self.enqueue(addr, OutKind::Ping { seq, target: id.clone(), suspect });
+        let deadline = now + self.cfg.probe_timeout;
+        self.probe = Some(Probe { target: id, seq, start: now, stage: ProbeStage::Direct { deadline } });
+    }
+
+    pub(super) fn advance_probe(&mut self, now: Instant) {
+        let Some(probe) = self.probe.clone() else { return };
+        match probe.stage {
+            ProbeStage::Direct { deadline } if now >= deadline => {
+                let Some(m) = self.members.get(&probe.target) else {
+                    self.probe = None;
+                    return;
+                };
+                let (t_ip, t_pmax) = (m.wire_addr(), m.pmax());
+                let t_addr = m.addr();
+                self.metrics.indirect_probes += 1;
+                let helpers =
+                    self.random_members(self.cfg.indirect_checks, Some(probe.target.as_str()), |m, _| {
+                        m.state == State::Alive
+                    });
+                let mut expected_nacks = 0;
+                for h in helpers {
+                    let Some(hm) = self.members.get(&h) else { continue };
+                    let nack = hm.pmax() >= 4;
+                    expected_nacks += nack as u32;
+                    let to = hm.addr();
+                    self.enqueue(
+                        to,
+                        OutKind::IndirectPing {
+                            seq: probe.seq,
+                            target: probe.target.clone(),
+                            target_ip: t_ip,
+                            nack,
+                        },
+                    );
+                }
+                if self.cfg.tcp_fallback_probe && t_pmax >= 3 {
+                    let ping = encode_vec(&Message::Ping(wire::Ping {
+                        seq_no: probe.seq,
+                        node: probe.target.as_str(),
+                        source_addr: self.wire_addr.ip_bytes(),
+                        source_port: self.addr.port(),
+                        source_node: self.name.as_str(),
+                    }));
+                    let req =
+                        self.stream_request(t_addr, &ping, PendingStream::Ping { seq: probe.seq }, true);
+                    self.stream_requests.push_back(req);
+                }
+                let deadline = probe.start + self.awareness.scale(self.cfg.protocol_interval);
+                if let Some(p) = &mut self.probe {
+                    p.stage = ProbeStage::Indirect { deadline, expected_nacks, nacks: 0 };
+                }
+            }
+            ProbeStage::Indirect { deadline, expected_nacks, nacks } if now >= deadline => {
+                self.probe = None;
+                self.metrics.failed_probes += 1;
+                let delta = if expected_nacks > 0 { expected_nacks.saturating_sub(nacks) as i32 } else { 1 };
+                self.awareness.apply(delta);
+                if let Some(m) = self.members.get(&probe.target) {
+                    if m.state.is_live() {
+                        let inc = m.incarnation;
+                        let me = self.name.clone();
+                        self.suspect_node(now, inc, probe.target.as_str(), me.as_str());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn handle_indirect_ping(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        ip: &wire::IndirectPing<'_>,
+    ) {
+        let Some(target) = socket_addr(ip.target, ip.port) else {
+            self.metrics.dropped_invalid_member += 1;
+            return;
+        };
+        if self.relays.len() >= MAX_RELAYS {
+            self.metrics.relays_dropped += 1;
+            return;
+        }
+        let seq = self.next_seq();
+        let reply_to = reply_addr(from, ip.source_addr, ip.source_port);
+        let deadline = now + self.cfg.probe_timeout;
+        self.relays.insert(seq, Relay { orig_seq: ip.seq_no, reply_to, nack: ip.nack, deadline });
+        self.enqueue(target, OutKind::Ping { seq, target: NodeId::from(ip.node), suspect: None });
+    }
+
+    pub(super) fn handle_ack(&mut self, _now: Instant, seq: u32) {
+        if let Some(r) = self.relays.remove(&seq) {
+            self.enqueue(r.reply_to, OutKind::Ack { seq: r.orig_seq });
+            return;
+        }
+        if self.probe.as_ref().is_some_and(|p| p.seq == seq) {
+            self.probe = None;
+            self.awareness.apply(-1);
+            return;
+        }
+        self.metrics.stale_acks += 1;
+    }
+
+    pub(super) fn handle_nack(&mut self, seq: u32) {
+        if let Some(Probe { seq: s, stage: ProbeStage::Indirect { nacks, .. }, .. }) = &mut self.probe {
+            if *s == seq {
+                *nacks += 1;
+                return;
+            }
+        }
+        self.metrics.stale_acks += 1;
+    }
+}

@@ -1,0 +1,220 @@
+//! Membership state rules: alive / suspect / dead / left precedence by
+//! incarnation, refutation, and what each change tells the application —
+//! memberlist's `state.go` (`aliveNode`, `suspectNode`, `deadNode`,
+//! `refute`) and SWIM §4.2 (suspicion with incarnation numbers).
+
+use super::{encode_vec, Event, OutKind, Swim, PROTOCOL_CUR, PROTOCOL_MIN};
+use crate::config::META_MAX_SIZE;
+use crate::node::{NodeId, State};
+use crate::protocol::members::{Member, Profile, WireAddr};
+use crate::protocol::suspicion::{suspicion_bounds, Suspicion};
+use crate::time::Instant;
+use crate::wire::{self, Message};
+use alloc::sync::Arc;
+use rand_core::RngCore;
+
+impl<R: RngCore> Swim<R> {
+    pub(super) fn queue_alive_self(&mut self) {
+        let msg = encode_vec(&Message::Alive(wire::Alive {
+            incarnation: self.incarnation,
+            node: self.name.as_str(),
+            addr: self.wire_addr.ip_bytes(),
+            port: self.addr.port(),
+            meta: &self.meta,
+            vsn: &self.vsn,
+        }));
+        let name = self.name.clone();
+        self.gossip.push(Some(name), msg);
+    }
+
+    pub(super) fn refute(&mut self, accused: u32) {
+        self.incarnation = self.incarnation.max(accused).saturating_add(1);
+        self.metrics.refutes += 1;
+        self.awareness.apply(1);
+        self.queue_alive_self();
+    }
+
+    pub(super) fn alive_node(&mut self, now: Instant, a: &wire::Alive<'_>) {
+        let Some(waddr) = WireAddr::from_wire(a.addr, a.port) else {
+            self.metrics.dropped_invalid_member += 1;
+            return;
+        };
+        let addr = waddr.socket_addr();
+        let bad_vsn = a.vsn.len() >= 2 && (a.vsn[0] == 0 || a.vsn[1] == 0 || a.vsn[0] > a.vsn[1]);
+        if bad_vsn || a.meta.len() > META_MAX_SIZE || a.node.is_empty() {
+            self.metrics.dropped_invalid_member += 1;
+            return;
+        }
+        if a.node == self.name.as_str() {
+            if self.leave.is_some() || a.incarnation < self.incarnation {
+                return;
+            }
+            if a.incarnation == self.incarnation && addr == self.addr && *a.meta == *self.meta {
+                return;
+            }
+            self.refute(a.incarnation);
+            return;
+        }
+        let mut vsn = [PROTOCOL_MIN, PROTOCOL_CUR, PROTOCOL_CUR, 0, 0, 0];
+        for (d, s) in vsn.iter_mut().zip(a.vsn.iter()) {
+            *d = *s;
+        }
+        let event = match self.members.index(a.node) {
+            None => {
+                let id = match &self.interner {
+                    Some(i) => i.intern(a.node),
+                    None => NodeId::from(a.node),
+                };
+                let profile = self.share_profile(a.meta, vsn);
+                let m = Member::new(id, waddr, profile, a.incarnation);
+                let node = m.node();
+                let slot = self.members.insert(m);
+                // Insert at a random place in the rest of this probe round.
+                self.probe_order.push(slot);
+                let last = self.probe_order.len() - 1;
+                let lo = self.probe_index.min(last);
+                let j = lo + self.random_below(last - lo + 1);
+                self.probe_order.swap(last, j);
+                Event::Join(node)
+            }
+            Some(i) => {
+                let since = self.members.down_since(i);
+                let Some(m) = self.members.at_mut(i) else { return };
+                // memberlist's rule: a name moves to another address only if
+                // its member left, or died longer than the reclaim time ago.
+                let reclaim = self.cfg.dead_node_reclaim_time;
+                let can_reclaim =
+                    !reclaim.is_zero() && since.is_some_and(|t| now.saturating_duration_since(t) > reclaim);
+                let moves = m.wire_addr() != waddr;
+                let updates_node =
+                    moves && (m.state == State::Left || (m.state == State::Dead && can_reclaim));
+                if moves && !updates_node {
+                    // Another node claims this member's name: refuse it.
+                    self.metrics.dropped_invalid_member += 1;
+                    return;
+                }
+                if a.incarnation <= m.incarnation && !updates_node {
+                    return;
+                }
+                let old_state = m.state;
+                let meta_changed = m.meta() != a.meta;
+                let profile_changed = meta_changed || *m.vsn() != vsn;
+                m.incarnation = a.incarnation;
+                m.state = State::Alive;
+                if !old_state.is_live() {
+                    self.members.note_state(a.node, now);
+                }
+                if profile_changed {
+                    let profile = self.share_profile(a.meta, vsn);
+                    if let Some(m) = self.members.get_mut(a.node) {
+                        m.set_profile(profile);
+                    }
+                }
+                if moves {
+                    self.members.set_addr(a.node, waddr);
+                }
+                let Some(node) = self.members.get(a.node).map(Member::node) else { return };
+                self.suspicions.remove(a.node);
+                match old_state {
+                    State::Dead | State::Left => Event::Join(node),
+                    State::Suspect => Event::Alive(node),
+                    State::Alive if moves || meta_changed => Event::Update(node),
+                    State::Alive => {
+                        self.regossip_alive(a, node.id);
+                        return;
+                    }
+                }
+            }
+        };
+        self.regossip_alive(a, event.node().id.clone());
+        self.emit(event);
+    }
+
+    /// A profile shared with the last member that had the same metadata and
+    /// versions: in a typical cluster every member's are the same few bytes.
+    pub(super) fn share_profile(&mut self, meta: &[u8], vsn: [u8; 6]) -> Arc<Profile> {
+        if let Some(p) = &self.last_profile {
+            if *p.meta == *meta && p.vsn == vsn {
+                return p.clone();
+            }
+        }
+        let meta = if *self.meta == *meta { self.meta.clone() } else { Arc::from(meta) };
+        let p = Arc::new(Profile { meta, vsn });
+        self.last_profile = Some(p.clone());
+        p
+    }
+
+    /// Queues `a` (news about member `about`, already in the table) for gossip.
+    pub(super) fn regossip_alive(&mut self, a: &wire::Alive<'_>, about: NodeId) {
+        let mut msg = self.gossip.spare_buffer();
+        msg.resize(a.max_encoded_len(), 0);
+        let n = Message::Alive(*a).encode(&mut msg).unwrap_or(0);
+        msg.truncate(n);
+        self.gossip.push(Some(about), msg);
+    }
+
+    pub(super) fn suspect_node(&mut self, now: Instant, incarnation: u32, node: &str, from: &str) {
+        if node == self.name.as_str() {
+            if self.leave.is_none() && incarnation >= self.incarnation {
+                self.refute(incarnation);
+            }
+            return;
+        }
+        let n = self.members.len() + 1;
+        let Some(m) = self.members.get_mut(node) else { return };
+        if incarnation < m.incarnation {
+            return;
+        }
+        let id = m.id.clone();
+        let msg = || encode_vec(&Message::Suspect(wire::Suspect { incarnation, node, from }));
+        if let Some(s) = self.suspicions.get_mut(node) {
+            if s.confirm(from) {
+                self.gossip.push(Some(id), msg());
+            }
+            return;
+        }
+        if m.state != State::Alive {
+            return;
+        }
+        m.incarnation = incarnation;
+        m.state = State::Suspect;
+        let node_copy = m.node();
+        let addr = m.addr();
+        let mult = self.cfg.suspicion_mult;
+        let k =
+            if n.saturating_sub(2) < mult.saturating_sub(2) as usize { 0 } else { mult.saturating_sub(2) };
+        let (min, max) =
+            suspicion_bounds(mult, self.cfg.suspicion_max_timeout_mult, n, self.cfg.protocol_interval);
+        self.suspicions.insert(id.clone(), Suspicion::new(now, NodeId::from(from), k, min, max));
+        self.gossip.push(Some(id.clone()), msg());
+        if from == self.name.as_str() {
+            // Tell the suspect first, so it can refute at once.
+            self.enqueue(addr, OutKind::Suspect { incarnation, node: id });
+        }
+        self.emit(Event::Suspect(node_copy));
+    }
+
+    pub(super) fn dead_node(&mut self, now: Instant, incarnation: u32, node: &str, from: &str) {
+        if node == self.name.as_str() {
+            if self.leave.is_none() && incarnation >= self.incarnation {
+                self.refute(incarnation);
+            }
+            return;
+        }
+        let Some(m) = self.members.get_mut(node) else { return };
+        if incarnation < m.incarnation || !m.state.is_live() {
+            return;
+        }
+        m.incarnation = incarnation;
+        m.state = if node == from { State::Left } else { State::Dead };
+        let copy = m.node();
+        self.members.note_state(node, now);
+        self.suspicions.remove(node);
+        if self.probe.as_ref().is_some_and(|p| p.target.as_str() == node) {
+            self.probe = None;
+        }
+        let msg = encode_vec(&Message::Dead(wire::Dead { incarnation, node, from }));
+        self.gossip.push(Some(copy.id.clone()), msg);
+        self.emit(Event::Leave(copy));
+    }
+}

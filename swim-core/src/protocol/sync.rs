@@ -1,0 +1,213 @@
+//! Joining and anti-entropy: the push-pull state exchange over TCP
+//! (memberlist `state.go` `pushPull`, `net.go` `sendLocalState` /
+//! `mergeRemoteState`), Serf's clocks carried in it, and memberlist's
+//! protocol and delegate version check (`verifyProtocol`).
+
+use super::{PendingStream, StreamError, StreamRequest, Swim};
+use crate::node::State;
+use crate::protocol::members::Member;
+use crate::time::{scale, Instant};
+use crate::wire::{self, PushNodeState, PushPullHeader};
+use alloc::string::ToString;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use core::time::Duration;
+use rand_core::RngCore;
+
+/// memberlist's `pushPullScale`: above 32 members the interval grows with log2(n).
+pub(super) fn push_pull_scale(interval: Duration, n: usize) -> Duration {
+    if n <= 32 {
+        return interval;
+    }
+    let mult = libm::ceil(libm::log2(n as f64) - libm::log2(32.0)) as u32 + 1;
+    scale(interval, mult)
+}
+
+impl<R: RngCore> Swim<R> {
+    /// Starts joining through the node at `addr`: a push-pull state exchange
+    /// over TCP. Carry out the returned request; the reply merges the cluster's
+    /// state ([`handle_stream_reply`](Self::handle_stream_reply) reports success).
+    pub fn join(&mut self, _now: Instant, addr: SocketAddr) -> StreamRequest {
+        self.push_pull_request(addr, true)
+    }
+
+    pub(super) fn push_pull_round(&mut self, now: Instant) {
+        if self.cfg.push_pull_interval.is_zero() {
+            self.next_push_pull = Instant::from_nanos(u64::MAX);
+            return;
+        }
+        let n = self.num_live();
+        self.next_push_pull = now + push_pull_scale(self.cfg.push_pull_interval, n);
+        if !self.push_pull_armed {
+            // The stagger is over; as memberlist, the first exchange comes one
+            // (scaled) interval later, when the cluster size is known.
+            self.push_pull_armed = true;
+            return;
+        }
+        if self.leave.is_some() {
+            return;
+        }
+        let picked = self.random_members(1, None, |m, _| m.state == State::Alive);
+        if let Some(addr) = picked.first().and_then(|id| self.members.get(id)).map(Member::addr) {
+            let req = self.push_pull_request(addr, false);
+            self.stream_requests.push_back(req);
+        }
+    }
+
+    pub(super) fn local_state(&self, join: bool) -> Vec<u8> {
+        // Serf's push/pull user state, so joiners (Serf agents included)
+        // learn the event clock and vice versa.
+        let mut user_state = Vec::new();
+        crate::wire::serf::PushPullClocks {
+            ltime: self.member_clock,
+            event_ltime: self.dedup.time(),
+            query_ltime: 1,
+        }
+        .encode(&mut user_state);
+        let header = PushPullHeader {
+            nodes: (self.members.len() + 1) as u32,
+            user_state_len: user_state.len() as u32,
+            join,
+        };
+        let me = PushNodeState {
+            name: self.name.as_str(),
+            addr: self.wire_addr.ip_bytes(),
+            port: self.addr.port(),
+            meta: &self.meta,
+            incarnation: self.incarnation,
+            state: if self.leave.is_some() { State::Left } else { State::Alive }.to_wire(),
+            vsn: &self.vsn,
+        };
+        let others = self.members.iter().map(|m| PushNodeState {
+            name: m.id.as_str(),
+            addr: m.ip_bytes(),
+            port: m.port(),
+            meta: m.meta(),
+            incarnation: m.incarnation,
+            state: m.state.to_wire(),
+            vsn: m.vsn(),
+        });
+        let mut out = Vec::with_capacity((self.members.len() + 1) * 96 + 64);
+        wire::encode_push_pull(&mut out, &header, core::iter::once(me).chain(others), &user_state);
+        out
+    }
+
+    pub(super) fn push_pull_request(&mut self, addr: SocketAddr, join: bool) -> StreamRequest {
+        let msg = self.local_state(join);
+        self.stream_request(addr, &msg, PendingStream::PushPull, true)
+    }
+
+    pub(super) fn merge_remote(&mut self, now: Instant, msg: &[u8]) -> Result<usize, StreamError> {
+        let mut r = wire::PushPullReader::new(msg)?;
+        // Decoded once (the versions are checked before anything merges);
+        // never more room than the message could really hold (a node entry
+        // is over 32 bytes).
+        let listed = (r.header().nodes as usize).min(msg.len() / 32);
+        let mut nodes = Vec::with_capacity(listed);
+        while let Some(n) = r.next_node()? {
+            nodes.push(n);
+        }
+        self.verify_versions(&nodes)?;
+        // Room for the peer's view at once, without doubling slack.
+        let total = listed.max(self.members.len());
+        self.members.reserve_total(total);
+        self.probe_order.reserve_exact(total.saturating_sub(self.probe_order.len()));
+        for n in &nodes {
+            match State::from_wire(n.state) {
+                Some(State::Alive) => self.alive_node(
+                    now,
+                    &wire::Alive {
+                        incarnation: n.incarnation,
+                        node: n.name,
+                        addr: n.addr,
+                        port: n.port,
+                        meta: n.meta,
+                        vsn: n.vsn,
+                    },
+                ),
+                Some(State::Left) => self.dead_node(now, n.incarnation, n.name, n.name),
+                // memberlist prefers to suspect what others think dead.
+                Some(State::Dead) | Some(State::Suspect) => {
+                    let me = self.name.clone();
+                    self.suspect_node(now, n.incarnation, n.name, me.as_str());
+                }
+                None => self.metrics.dropped_invalid_member += 1,
+            }
+        }
+        if let Ok(state) = r.user_state() {
+            if let Ok(clocks) = crate::wire::serf::PushPullClocks::decode(state) {
+                // Serf witnesses EventLTime - 1: no event of that time was sent yet.
+                if clocks.event_ltime > 0 {
+                    self.dedup.witness(clocks.event_ltime - 1);
+                }
+                self.member_clock = self.member_clock.max(clocks.ltime.saturating_sub(1));
+            }
+        }
+        self.members.trim();
+        let n = self.probe_order.len();
+        if self.probe_order.capacity() > n + n / 8 + 16 {
+            self.probe_order.shrink_to(n + n / 16 + 8);
+        }
+        self.metrics.push_pulls += 1;
+        Ok(nodes.len())
+    }
+
+    /// memberlist's `verifyProtocol`: every live node's current protocol and
+    /// delegate versions must lie in the range all live nodes accept.
+    pub(super) fn verify_versions(&self, remote: &[wire::PushNodeState<'_>]) -> Result<(), StreamError> {
+        // Accepted range [lo, hi] and the current versions seen [cur_lo, cur_hi]
+        // of (protocol, delegate), over this node and every live member.
+        let mut lo = [0u8; 2];
+        let mut hi = [u8::MAX; 2];
+        let mut cur_lo = [u8::MAX; 2];
+        let mut cur_hi = [0u8; 2];
+        let mut widen = |v: &[u8]| {
+            if v.len() >= 6 {
+                lo[0] = lo[0].max(v[0]);
+                hi[0] = hi[0].min(v[1]);
+                lo[1] = lo[1].max(v[3]);
+                hi[1] = hi[1].min(v[4]);
+                for (i, c) in [v[2], v[5]].into_iter().enumerate() {
+                    cur_lo[i] = cur_lo[i].min(c);
+                    cur_hi[i] = cur_hi[i].max(c);
+                }
+            }
+        };
+        widen(&self.vsn);
+        for m in self.members.iter().filter(|m| m.state == State::Alive) {
+            widen(m.vsn());
+        }
+        let alive = || remote.iter().filter(|n| n.state == State::Alive.to_wire());
+        for n in alive() {
+            widen(n.vsn);
+        }
+        if (0..2).all(|i| cur_lo[i] >= lo[i] && cur_hi[i] <= hi[i]) {
+            return Ok(());
+        }
+        // Someone is out of range: name the first.
+        let check = |name: &str, v: &[u8]| -> Result<(), StreamError> {
+            if v.len() < 6 {
+                return Ok(());
+            }
+            for (i, (which, cur)) in [("protocol", v[2]), ("delegate", v[5])].into_iter().enumerate() {
+                if cur < lo[i] || cur > hi[i] {
+                    return Err(StreamError::IncompatibleVersions {
+                        node: name.to_string(),
+                        which,
+                        version: cur,
+                        range: (lo[i], hi[i]),
+                    });
+                }
+            }
+            Ok(())
+        };
+        check(self.name.as_str(), &self.vsn)?;
+        for m in self.members.iter().filter(|m| m.state == State::Alive) {
+            check(m.id.as_str(), m.vsn())?;
+        }
+        for n in alive() {
+            check(n.name, n.vsn)?;
+        }
+        Ok(())
+    }
+}

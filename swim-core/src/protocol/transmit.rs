@@ -1,0 +1,176 @@
+//! Outgoing datagrams: the queue of pings, acks, nacks and suspect notices
+//! waiting for [`Swim::poll_transmit`], each encoded with queued gossip
+//! piggybacked (SWIM §4.1) into a compound message, then sealed (label,
+//! encryption, CRC, compression) — memberlist's `sendMsg` / `rawSendMsgPacket`.
+
+use super::{shrink_idle, Swim, Transmit};
+use crate::node::NodeId;
+use crate::protocol::dissemination::retransmit_limit;
+use crate::protocol::members::WireAddr;
+use crate::time::Instant;
+use crate::wire::crypto::TAG_LEN;
+use crate::wire::packet::{self, Layers};
+use crate::wire::{self, CompoundBuilder, Message};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+use rand_core::RngCore;
+
+#[derive(Debug, Clone)]
+pub(super) enum OutKind {
+    Ping { seq: u32, target: NodeId, suspect: Option<u32> },
+    IndirectPing { seq: u32, target: NodeId, target_ip: WireAddr, nack: bool },
+    Ack { seq: u32 },
+    Nack { seq: u32 },
+    Suspect { incarnation: u32, node: NodeId },
+    Gossip,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Outgoing {
+    pub(super) to: SocketAddr,
+    pub(super) crc: bool,
+    pub(super) kind: OutKind,
+}
+
+pub(super) fn push_msg(b: &mut CompoundBuilder<'_>, m: &Message<'_>) -> bool {
+    // The builder bounds the room itself: no measuring pass per message.
+    b.push_with(usize::MAX, |out| m.encode(out)).is_ok()
+}
+
+pub(super) fn encode_vec(m: &Message<'_>) -> Vec<u8> {
+    let mut v = vec![0u8; m.encoded_len()];
+    let n = m.encode(&mut v).unwrap_or(0);
+    v.truncate(n);
+    v
+}
+
+impl<R: RngCore> Swim<R> {
+    /// Encodes the next datagram into `buf` (which should hold
+    /// `udp_buffer_size` bytes) and says where to send it; `None` when there
+    /// is nothing to send. Queued gossip is piggybacked. Allocates nothing
+    /// unless compression is on.
+    pub fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        while let Some(out) = self.outgoing.pop_front() {
+            if let Some(t) = self.encode_outgoing(out, buf) {
+                self.metrics.packets_sent += 1;
+                self.metrics.bytes_sent += t.len as u64;
+                return Some(t);
+            }
+        }
+        shrink_idle(&mut self.outgoing);
+        None
+    }
+
+    pub(super) fn layers(&self) -> Layers<'_> {
+        Layers { label: self.cfg.label.as_bytes(), keyring: self.keyring.as_ref(), verify_incoming: true }
+    }
+
+    pub(super) fn nonce(&mut self) -> [u8; 12] {
+        let mut n = [0u8; 12];
+        self.rng.fill_bytes(&mut n);
+        n
+    }
+
+    /// Bytes available for the message itself in a datagram.
+    pub(super) fn body_room(&self, crc: bool) -> usize {
+        let layers = self.layers();
+        let tag = if self.keyring.is_some() { TAG_LEN } else { 0 };
+        self.cfg.udp_buffer_size.saturating_sub(packet::header_room(&layers, crc) + tag)
+    }
+
+    pub(super) fn encode_outgoing(&mut self, out: Outgoing, buf: &mut [u8]) -> Option<Transmit> {
+        let limit = retransmit_limit(self.cfg.retransmit_mult, self.members.len() + 1);
+        let nonce = self.nonce();
+        let layers = Layers {
+            label: self.cfg.label.as_bytes(),
+            keyring: self.keyring.as_ref(),
+            verify_incoming: true,
+        };
+        let room = packet::header_room(&layers, out.crc);
+        let tag = if layers.keyring.is_some() { TAG_LEN } else { 0 };
+        let end = self.cfg.udp_buffer_size.min(buf.len()).checked_sub(tag)?;
+        if end <= room {
+            return None;
+        }
+        let name = self.name.as_str();
+        let (src_ip, src_port) = (self.wire_addr.ip_bytes(), self.addr.port());
+        let mut b = CompoundBuilder::new(&mut buf[room..end]);
+        let first = match &out.kind {
+            OutKind::Ping { seq, target, suspect } => {
+                let ping = Message::Ping(wire::Ping {
+                    seq_no: *seq,
+                    node: target.as_str(),
+                    source_addr: src_ip,
+                    source_port: src_port,
+                    source_node: name,
+                });
+                let r = push_msg(&mut b, &ping);
+                if let Some(incarnation) = suspect {
+                    let s = Message::Suspect(wire::Suspect {
+                        incarnation: *incarnation,
+                        node: target.as_str(),
+                        from: name,
+                    });
+                    let _ = push_msg(&mut b, &s);
+                }
+                r
+            }
+            OutKind::IndirectPing { seq, target, target_ip, nack } => push_msg(
+                &mut b,
+                &Message::IndirectPing(wire::IndirectPing {
+                    seq_no: *seq,
+                    target: target_ip.ip_bytes(),
+                    port: target_ip.port(),
+                    node: target.as_str(),
+                    nack: *nack,
+                    source_addr: src_ip,
+                    source_port: src_port,
+                    source_node: name,
+                }),
+            ),
+            OutKind::Ack { seq } => push_msg(&mut b, &Message::Ack(wire::Ack { seq_no: *seq, payload: &[] })),
+            OutKind::Nack { seq } => push_msg(&mut b, &Message::Nack(wire::Nack { seq_no: *seq })),
+            OutKind::Suspect { incarnation, node } => push_msg(
+                &mut b,
+                &Message::Suspect(wire::Suspect {
+                    incarnation: *incarnation,
+                    node: node.as_str(),
+                    from: name,
+                }),
+            ),
+            OutKind::Gossip => true,
+        };
+        if !first {
+            self.metrics.outgoing_dropped += 1;
+            return None;
+        }
+        let max_parts = 255usize.saturating_sub(b.count());
+        self.gossip.drain_into(limit, max_parts, |m| b.push(m).is_ok());
+        if b.count() == 0 {
+            return None;
+        }
+        let mut len = b.finish();
+        if self.cfg.compression {
+            let mut z = core::mem::take(&mut self.scratch);
+            z.clear();
+            crate::wire::lzw::encode_compress(&buf[room..room + len], &mut z);
+            if z.len() < len {
+                buf[room..room + z.len()].copy_from_slice(&z);
+                len = z.len();
+            }
+            self.scratch = z;
+        }
+        let n = packet::seal_packet(buf, room, len, &layers, out.crc, nonce).ok()?;
+        Some(Transmit { dst: out.to, len: n })
+    }
+
+    pub(super) fn enqueue(&mut self, to: SocketAddr, kind: OutKind) {
+        if self.outgoing.len() >= self.cfg.max_outgoing_queue {
+            self.metrics.outgoing_dropped += 1;
+            return;
+        }
+        let crc = self.members.by_addr(to).is_some_and(|m| m.pmax() >= 5);
+        self.outgoing.push_back(Outgoing { to, crc, kind });
+    }
+}

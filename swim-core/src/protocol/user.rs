@@ -1,0 +1,499 @@
+//! User messages: the framing of direct sends, and de-duplication of broadcasts.
+//!
+//! **Direct sends** travel as a memberlist user message (type 8) whose body is
+//!
+//! ```text
+//! [0xEC] [0x01] [sender_len u8] [sender name] [topic_len u8] [topic] [payload …]
+//! ```
+//!
+//! (`0xEC` is no Serf message type; `0x01` is the framing version). A user
+//! message without this prefix (e.g. Go's `SendBestEffort`) is delivered with an
+//! empty topic and its raw bytes as payload.
+//!
+//! **Broadcasts** are Serf user events (`[8][3]{LTime, Name, Payload, CC}`),
+//! de-duplicated like Serf does: a Lamport clock, and a ring of recently seen
+//! events indexed by `LTime % EVENT_BUFFER`.
+
+use super::*;
+use alloc::vec::Vec;
+
+/// First byte of a framed direct message.
+pub const DIRECT_MAGIC: u8 = 0xEC;
+/// Version of the direct framing.
+pub const DIRECT_VERSION: u8 = 1;
+/// Recent broadcasts remembered for de-duplication (Serf's `EventBuffer`).
+pub const EVENT_BUFFER: u64 = 512;
+/// Longest topic, in bytes.
+pub const MAX_TOPIC_LEN: usize = 255;
+
+/// Bytes a framed direct message takes besides topic and payload.
+pub fn direct_overhead(sender: &str) -> usize {
+    // type byte, magic, version, sender length, sender, topic length
+    4 + sender.len() + 1
+}
+
+/// Writes the framed direct message (type byte 8 included) into `out`;
+/// `None` if it does not fit or a length exceeds 255.
+pub fn encode_direct(out: &mut [u8], sender: &str, topic: &str, payload: &[u8]) -> Option<usize> {
+    if sender.len() > 255 || topic.len() > MAX_TOPIC_LEN {
+        return None;
+    }
+    let len = direct_overhead(sender) + topic.len() + payload.len();
+    let out = out.get_mut(..len)?;
+    let (head, rest) = out.split_at_mut(4 + sender.len());
+    head[0] = crate::wire::msg_type::USER;
+    head[1] = DIRECT_MAGIC;
+    head[2] = DIRECT_VERSION;
+    head[3] = sender.len() as u8;
+    head[4..].copy_from_slice(sender.as_bytes());
+    rest[0] = topic.len() as u8;
+    rest[1..1 + topic.len()].copy_from_slice(topic.as_bytes());
+    rest[1 + topic.len()..].copy_from_slice(payload);
+    Some(len)
+}
+
+/// A direct message decoded from a user-message body (after the type byte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Direct<'a> {
+    /// The sender's name as it wrote it (may be empty for foreign messages).
+    pub sender: &'a str,
+    /// The topic (empty for foreign messages).
+    pub topic: &'a str,
+    /// The payload.
+    pub payload: &'a [u8],
+}
+
+/// Decodes a user-message body: our framing, or raw bytes with an empty topic.
+pub fn decode_direct(body: &[u8]) -> Direct<'_> {
+    parse_framed(body).unwrap_or(Direct { sender: "", topic: "", payload: body })
+}
+
+fn parse_framed(body: &[u8]) -> Option<Direct<'_>> {
+    let (&magic, rest) = body.split_first()?;
+    let (&version, rest) = rest.split_first()?;
+    if magic != DIRECT_MAGIC || version != DIRECT_VERSION {
+        return None;
+    }
+    let (&slen, rest) = rest.split_first()?;
+    let (sender, rest) = split(rest, slen as usize)?;
+    let (&tlen, rest) = rest.split_first()?;
+    let (topic, payload) = split(rest, tlen as usize)?;
+    Some(Direct {
+        sender: core::str::from_utf8(sender).ok()?,
+        topic: core::str::from_utf8(topic).ok()?,
+        payload,
+    })
+}
+
+fn split(b: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
+    (b.len() >= n).then(|| b.split_at(n))
+}
+
+/// What [`EventDedup::observe`] makes of a broadcast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Not seen before: deliver it and gossip it on.
+    New,
+    /// Seen before.
+    Duplicate,
+    /// Older than the remembered window (its sender's clock lags far behind).
+    TooOld,
+}
+
+/// Serf's Lamport clock and recent-event ring: says whether a broadcast is new.
+#[derive(Debug)]
+pub struct EventDedup {
+    clock: u64,
+    ring: Vec<(u64, Vec<u64>)>,
+    key: u64,
+}
+
+impl EventDedup {
+    /// A fresh clock; `key` salts the digests of remembered events.
+    pub fn new(key: u64) -> Self {
+        EventDedup { clock: 0, ring: Vec::new(), key }
+    }
+
+    /// The Lamport time for a new local event (and remembers it as seen).
+    pub fn next_local(&mut self, name: &str, payload: &[u8]) -> u64 {
+        let t = self.clock;
+        self.clock += 1;
+        self.remember(t, name, payload);
+        t
+    }
+
+    /// The clock's current value.
+    pub fn time(&self) -> u64 {
+        self.clock
+    }
+
+    /// Witnesses a received event: is it new (deliver and re-gossip), seen
+    /// before, or older than the events remembered?
+    pub fn observe(&mut self, ltime: u64, name: &str, payload: &[u8]) -> Seen {
+        self.witness(ltime);
+        if self.clock > EVENT_BUFFER && ltime < self.clock - EVENT_BUFFER {
+            return Seen::TooOld;
+        }
+        if self.remember(ltime, name, payload) {
+            Seen::New
+        } else {
+            Seen::Duplicate
+        }
+    }
+
+    /// Lamport witness: the clock moves past `t`.
+    pub fn witness(&mut self, t: u64) {
+        if t >= self.clock {
+            self.clock = t.saturating_add(1);
+        }
+    }
+
+    fn remember(&mut self, ltime: u64, name: &str, payload: &[u8]) -> bool {
+        if self.ring.is_empty() {
+            self.ring = (0..EVENT_BUFFER).map(|_| (u64::MAX, Vec::new())).collect();
+        }
+        let digest = self.digest(name, payload);
+        let slot = &mut self.ring[(ltime % EVENT_BUFFER) as usize];
+        if slot.0 != ltime {
+            // Keeps the slot's storage for the next events.
+            slot.0 = ltime;
+            slot.1.clear();
+        }
+        if slot.1.contains(&digest) {
+            return false;
+        }
+        slot.1.push(digest);
+        true
+    }
+
+    /// FNV-1a over a salt, the name, a separator and the payload.
+    fn digest(&self, name: &str, payload: &[u8]) -> u64 {
+        let mut h = 0xcbf2_9ce4_8422_2325u64 ^ self.key;
+        let sep = (name.len() as u64).to_le_bytes();
+        for &b in name.as_bytes().iter().chain(sep.iter()).chain(payload) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h
+    }
+}
+
+/// Why a direct send could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError {
+    /// No live member has that name.
+    UnknownNode(NodeId),
+    /// Topic and payload do not fit in one datagram of `udp_buffer_size`.
+    TooLarge {
+        /// The largest payload that fits with this topic.
+        max_payload: usize,
+    },
+    /// The topic is longer than 255 bytes.
+    TopicTooLong,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::UnknownNode(id) => write!(f, "no live member named {id:?}"),
+            SendError::TooLarge { max_payload } => write!(
+                f,
+                "message does not fit in one datagram: at most {max_payload} payload bytes with this topic \
+                 (raise udp_buffer_size, or use a reliable send: send_reliable)"
+            ),
+            SendError::TopicTooLong => f.write_str("topic is longer than 255 bytes"),
+        }
+    }
+}
+
+impl core::error::Error for SendError {}
+
+/// Why a broadcast was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BroadcastError {
+    /// Topic and payload do not fit in one gossip packet.
+    TooLarge {
+        /// The largest payload that fits with this topic.
+        max_payload: usize,
+    },
+    /// The topic is longer than 255 bytes.
+    TopicTooLong,
+    /// This node has left the cluster.
+    Leaving,
+}
+
+impl fmt::Display for BroadcastError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BroadcastError::TooLarge { max_payload } => write!(
+                f,
+                "broadcast does not fit in one gossip packet: at most {max_payload} payload bytes with this topic"
+            ),
+            BroadcastError::TopicTooLong => f.write_str("topic is longer than 255 bytes"),
+            BroadcastError::Leaving => f.write_str("this node has left the cluster"),
+        }
+    }
+}
+
+impl core::error::Error for BroadcastError {}
+
+impl<R: RngCore> Swim<R> {
+    /// Queues a broadcast of `payload` under `topic` to every member (gossip,
+    /// eventually consistent, delivered once per node; not to this node).
+    pub fn broadcast(&mut self, topic: &str, payload: &[u8]) -> Result<(), BroadcastError> {
+        if self.leave.is_some() {
+            return Err(BroadcastError::Leaving);
+        }
+        if topic.len() > user::MAX_TOPIC_LEN {
+            return Err(BroadcastError::TopicTooLong);
+        }
+        let max_msg = self.max_gossip_len();
+        let probe = crate::wire::serf::UserEvent { ltime: u64::MAX, name: topic, payload: &[], cc: false };
+        let overhead = probe.encoded_len() + 5; // payload length prefix grows by up to 5 bytes
+        if overhead + payload.len() > max_msg {
+            return Err(BroadcastError::TooLarge { max_payload: max_msg.saturating_sub(overhead) });
+        }
+        let ltime = self.dedup.next_local(topic, payload);
+        let ev = crate::wire::serf::UserEvent { ltime, name: topic, payload, cc: false };
+        let mut msg = vec![0u8; ev.encoded_len()];
+        match ev.encode(&mut msg) {
+            Ok(n) => msg.truncate(n),
+            Err(_) => return Err(BroadcastError::TooLarge { max_payload: max_msg.saturating_sub(overhead) }),
+        }
+        self.gossip.push(None, msg);
+        Ok(())
+    }
+
+    /// Largest gossip message that fits alone in a packet.
+    pub(super) fn max_gossip_len(&self) -> usize {
+        self.body_room(true).saturating_sub(4 + COMPOUND_PART_OVERHEAD)
+    }
+
+    /// Encodes a direct message to the live member `target` into `buf`;
+    /// returns where to send `buf[..len]`. No allocation.
+    pub fn encode_direct(
+        &mut self,
+        target: &NodeId,
+        topic: &str,
+        payload: &[u8],
+        buf: &mut [u8],
+    ) -> Result<Transmit, SendError> {
+        let (addr, crc) = match self.members.get(target.as_str()) {
+            Some(m) if m.state.is_live() => (m.addr(), m.pmax() >= 5),
+            _ => return Err(SendError::UnknownNode(target.clone())),
+        };
+        self.encode_direct_inner(addr, crc, topic, payload, buf)
+    }
+
+    /// Encodes a direct message to `addr` (which need not be a member) into `buf`.
+    pub fn encode_direct_to_addr(
+        &mut self,
+        addr: SocketAddr,
+        topic: &str,
+        payload: &[u8],
+        buf: &mut [u8],
+    ) -> Result<Transmit, SendError> {
+        let crc = self.members.by_addr(addr).is_some_and(|m| m.pmax() >= 5);
+        self.encode_direct_inner(addr, crc, topic, payload, buf)
+    }
+
+    /// The largest direct-send payload that fits one datagram with `topic`.
+    pub fn max_direct_payload(&self, topic: &str) -> usize {
+        self.body_room(true).saturating_sub(user::direct_overhead(self.name.as_str()) + topic.len())
+    }
+
+    pub(super) fn encode_direct_inner(
+        &mut self,
+        to: SocketAddr,
+        crc: bool,
+        topic: &str,
+        payload: &[u8],
+        buf: &mut [u8],
+    ) -> Result<Transmit, SendError> {
+        if topic.len() > user::MAX_TOPIC_LEN {
+            return Err(SendError::TopicTooLong);
+        }
+        let too_large = SendError::TooLarge { max_payload: self.max_direct_payload(topic) };
+        let nonce = self.nonce();
+        let layers = Layers {
+            label: self.cfg.label.as_bytes(),
+            keyring: self.keyring.as_ref(),
+            verify_incoming: true,
+        };
+        let room = packet::header_room(&layers, crc);
+        let tag = if layers.keyring.is_some() { TAG_LEN } else { 0 };
+        let end = self.cfg.udp_buffer_size.min(buf.len()).saturating_sub(tag);
+        let body = buf.get_mut(room..end).ok_or(too_large.clone())?;
+        let len = user::encode_direct(body, self.name.as_str(), topic, payload).ok_or(too_large.clone())?;
+        let n = packet::seal_packet(buf, room, len, &layers, crc, nonce).map_err(|_| too_large)?;
+        self.metrics.packets_sent += 1;
+        self.metrics.bytes_sent += n as u64;
+        Ok(Transmit { dst: to, len: n })
+    }
+
+    /// A reliable (TCP) direct message to `addr`: no size limit but
+    /// `MAX_STREAM_BYTES`; no reply is expected.
+    pub fn send_reliable(
+        &mut self,
+        addr: SocketAddr,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<StreamRequest, SendError> {
+        if topic.len() > user::MAX_TOPIC_LEN {
+            return Err(SendError::TopicTooLong);
+        }
+        let len = user::direct_overhead(self.name.as_str()) + topic.len() + payload.len();
+        if len > MAX_STREAM_BYTES {
+            return Err(SendError::TooLarge { max_payload: MAX_STREAM_BYTES - (len - payload.len()) });
+        }
+        let mut framed = vec![0u8; len];
+        let n = user::encode_direct(&mut framed, self.name.as_str(), topic, payload)
+            .ok_or(SendError::TopicTooLong)?;
+        let mut msg = Vec::with_capacity(n + 8);
+        wire::encode_user_stream(&mut msg, &framed[1..n]);
+        Ok(self.stream_request(addr, &msg, PendingStream::User, false))
+    }
+
+    pub(super) fn handle_user(
+        &mut self,
+        from: SocketAddr,
+        body: &[u8],
+        deliver: &mut dyn FnMut(Delivery<'_>),
+    ) {
+        match body.first() {
+            Some(&crate::wire::serf::USER_EVENT) => {
+                let ev = match crate::wire::serf::UserEvent::decode(body) {
+                    Ok(ev) => ev,
+                    Err(_) => {
+                        self.metrics.dropped_malformed += 1;
+                        return;
+                    }
+                };
+                match self.dedup.observe(ev.ltime, ev.name, ev.payload) {
+                    user::Seen::New => {}
+                    user::Seen::Duplicate => {
+                        self.metrics.broadcasts_duplicate += 1;
+                        return;
+                    }
+                    user::Seen::TooOld => {
+                        self.metrics.broadcasts_too_old += 1;
+                        return;
+                    }
+                }
+                self.metrics.broadcasts_received += 1;
+                // Re-gossip exactly what we received.
+                let mut msg = Vec::with_capacity(body.len() + 1);
+                msg.push(msg_type::USER);
+                msg.extend_from_slice(body);
+                self.gossip.push(None, msg);
+                let relay = self.members.by_addr(from).map(|m| m.id.clone());
+                self.deliver_from(
+                    relay.as_ref().map(|n| n.as_str()).unwrap_or(""),
+                    from,
+                    ev.name,
+                    ev.payload,
+                    DeliveryKind::Broadcast,
+                    deliver,
+                );
+            }
+            Some(&t) if crate::wire::serf::is_serf_message(body) => {
+                // Serf's own traffic is not for the application, but its member
+                // intents carry the Lamport clock our leave intent must exceed.
+                let ltime = match t {
+                    crate::wire::serf::JOIN => crate::wire::serf::Join::decode(body).map(|j| j.ltime).ok(),
+                    crate::wire::serf::LEAVE => crate::wire::serf::Leave::decode(body).map(|l| l.ltime).ok(),
+                    _ => None,
+                };
+                if let Some(lt) = ltime {
+                    self.member_clock = self.member_clock.max(lt);
+                }
+                self.metrics.serf_messages_ignored += 1;
+            }
+            _ => {
+                let d = user::decode_direct(body);
+                self.metrics.user_messages_received += 1;
+                self.deliver_from(d.sender, from, d.topic, d.payload, DeliveryKind::Direct, deliver);
+            }
+        }
+    }
+
+    pub(super) fn deliver_from(
+        &self,
+        sender: &str,
+        from: SocketAddr,
+        topic: &str,
+        payload: &[u8],
+        kind: DeliveryKind,
+        deliver: &mut dyn FnMut(Delivery<'_>),
+    ) {
+        if let Some(m) = self.members.get(sender) {
+            let node = m.node();
+            deliver(Delivery { sender: &node, topic, payload, kind });
+            return;
+        }
+        if !sender.is_empty() && sender == self.name.as_str() {
+            let me = self.local_node();
+            deliver(Delivery { sender: &me, topic, payload, kind });
+            return;
+        }
+        let id = if sender.is_empty() { NodeId::from(from.to_string()) } else { NodeId::from(sender) };
+        let tmp = Node { id, addr: from, state: State::Alive, incarnation: 0, meta: self.empty_meta.clone() };
+        deliver(Delivery { sender: &tmp, topic, payload, kind });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn framed_round_trip_and_foreign_bytes() {
+        let mut buf = [0u8; 64];
+        let n = encode_direct(&mut buf, "node-1", "ping", b"pong").unwrap();
+        assert_eq!(buf[0], 8);
+        let d = decode_direct(&buf[1..n]);
+        assert_eq!(d, Direct { sender: "node-1", topic: "ping", payload: b"pong" });
+        let raw = decode_direct(b"hello-udp");
+        assert_eq!(raw, Direct { sender: "", topic: "", payload: b"hello-udp" });
+        assert!(encode_direct(&mut buf, "n", "t", &[0; 64]).is_none());
+    }
+
+    #[test]
+    fn dedup_delivers_each_event_once() {
+        let mut d = EventDedup::new(7);
+        assert_eq!(d.observe(5, "deploy", b"v1"), Seen::New);
+        assert_eq!(d.observe(5, "deploy", b"v1"), Seen::Duplicate);
+        assert_eq!(d.observe(5, "deploy", b"v2"), Seen::New, "same time, other payload");
+        assert_eq!(d.observe(6, "deploy", b"v1"), Seen::New, "other time");
+        let t = d.next_local("x", b"y");
+        assert!(t >= 7);
+        assert_eq!(d.observe(t, "x", b"y"), Seen::Duplicate, "our own event echoed back");
+        // Far older than the buffer: refused as too old.
+        d.observe(10_000, "late", b"");
+        assert_eq!(d.observe(1, "old", b""), Seen::TooOld);
+        d.witness(20_000);
+        assert!(d.next_local("z", b"") > 20_000);
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let d = decode_direct(&body);
+            prop_assert!(d.payload.len() <= body.len());
+        }
+
+        #[test]
+        fn framing_round_trips(sender in ".{0,40}", topic in ".{0,40}", payload in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut buf = [0u8; 1024];
+            if let Some(n) = encode_direct(&mut buf, &sender, &topic, &payload) {
+                let d = decode_direct(&buf[1..n]);
+                prop_assert_eq!(d, Direct { sender: &sender, topic: &topic, payload: &payload });
+            } else {
+                prop_assert!(sender.len() > 255 || topic.len() > 255);
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The wire layer: memberlist's protocol (version 5) and Serf's layer on it,
+//! as bytes. Nothing here knows about membership; the protocol layer
+//! ([`crate::protocol`]) decides what to send and this layer encodes it.
+//!
+//! - [`msgpack`] — the MessagePack subset go-msgpack writes;
+//! - the message types and their bodies (re-exported here: [`Message`],
+//!   [`Ping`], [`Alive`], ...), following memberlist's `net.go`;
+//! - [`packet`] — the datagram pipeline (label, encryption, CRC, compression,
+//!   compound) and TCP stream framing, memberlist's `net.go` and `transport.go`;
+//! - [`crypto`] — AES-GCM and the keyring (`security.go`, `keyring.go`);
+//! - [`lzw`] — Go's `compress/lzw`, as memberlist compresses;
+//! - [`serf`] — Serf's messages inside memberlist user messages, tags, clocks.
+
+pub mod crypto;
+pub mod lzw;
+mod message;
+pub mod msgpack;
+pub mod packet;
+pub mod serf;
+
+pub use message::*;

@@ -1,4 +1,6 @@
-//! The piggyback queue: memberlist's transmit-limited broadcast queue.
+//! Dissemination (SWIM §4.1): the piggyback queue — memberlist's
+//! transmit-limited broadcast queue (`broadcast.go`, `queue.go`) — and the
+//! gossip rounds that send it to random members (`state.go` `gossip`).
 //!
 //! Each item is an encoded message (type byte + body) sent on outgoing packets
 //! until it has gone out `limit` times. Items with fewer transmits go first,

@@ -1,4 +1,23 @@
-//! The SWIM state machine: [`Swim`].
+//! The protocol layer: [`Swim`], one SWIM node as a pure state machine.
+//!
+//! This file defines `Swim`, its constructor, accessors and timers, and
+//! dispatches each incoming message to the file that owns its idea — the way
+//! quinn-proto spreads `Connection` over its `connection/` module:
+//!
+//! | file | idea | follows |
+//! | --- | --- | --- |
+//! | `probe.rs` | failure detector: direct, indirect, TCP probes, nacks | SWIM §3.1, §4.3; Lifeguard §4.2; memberlist `state.go` `probeNode` |
+//! | `state.rs` | alive / suspect / dead / left precedence, refutation | SWIM §4.2; memberlist `state.go` `aliveNode`, `suspectNode`, `deadNode` |
+//! | [`suspicion`] | suspicion timers and local health (awareness) | Lifeguard §4.1, §4.3; memberlist `suspicion.go`, `awareness.go` |
+//! | [`dissemination`] | the piggyback gossip queue and gossip rounds | SWIM §4.1; memberlist `broadcast.go`, `queue.go` |
+//! | `sync.rs` | join and push-pull anti-entropy, version checks | memberlist `state.go` `pushPull`, `net.go` `mergeRemoteState` |
+//! | `leave.rs` | graceful leave in Serf's order | Serf `serf.go` `Leave`; memberlist `Leave` |
+//! | [`user`] | direct messages and broadcasts (Serf user events, de-dup) | Serf `serf.go` `UserEvent`, `event.go` |
+//! | [`members`] | the member table | memberlist `nodeState`, `nodeMap` |
+//! | `transmit.rs` | outgoing datagrams with piggybacked gossip | memberlist `net.go` `sendMsg`, `rawSendMsgPacket` |
+//! | `stream.rs` | TCP exchanges and their framing | memberlist `net.go` `handleConn`, `readStream` |
+//! | `local.rs` | this node's tags and keyring at run time | memberlist `UpdateNode`, `keyring.go` |
+//! | `api.rs` | events, deliveries, transmits handed out | — |
 
 mod api;
 pub mod dissemination;
@@ -16,7 +35,7 @@ pub mod user;
 pub use api::{Delivery, DeliveryKind, Event, Transmit};
 use leave::LeaveStage;
 pub use local::{KeyringError, TagsError};
-use probe::{reply_addr, Probe, ProbeStage, Relay};
+use probe::{Probe, ProbeStage, Relay};
 use stream::PendingStream;
 pub use stream::{FrameReader, StreamError, StreamFrame, StreamRequest, MAX_STREAM_BYTES};
 use transmit::{encode_vec, OutKind, Outgoing};
@@ -47,7 +66,6 @@ use rand_core::RngCore;
 const PROTOCOL_MIN: u8 = 1;
 const PROTOCOL_MAX: u8 = 5;
 const PROTOCOL_CUR: u8 = 2;
-use crate::wire::crypto::TAG_LEN;
 /// Largest decompressed UDP payload accepted.
 const MAX_UDP_DECOMPRESSED: usize = 65_536;
 /// Nesting of compound/compress wrappers followed in one packet.
@@ -449,14 +467,7 @@ impl<R: RngCore> Swim<R> {
                     self.scratch = z;
                 }
             }
-            Message::Ping(p) => {
-                if !p.node.is_empty() && p.node != self.name.as_str() {
-                    self.metrics.dropped_wrong_node += 1;
-                    return;
-                }
-                let to = reply_addr(from, p.source_addr, p.source_port);
-                self.enqueue(to, OutKind::Ack { seq: p.seq_no });
-            }
+            Message::Ping(p) => self.handle_ping(from, &p),
             Message::IndirectPing(ip) => self.handle_indirect_ping(now, from, &ip),
             Message::Ack(a) => self.handle_ack(now, a.seq_no),
             Message::Nack(n) => self.handle_nack(n.seq_no),

@@ -186,6 +186,17 @@ impl<R: RngCore> Swim<R> {
         }
     }
 
+    /// Answers a ping meant for this node with an ack (to the address the
+    /// ping gives, else to its sender).
+    pub(super) fn handle_ping(&mut self, from: SocketAddr, p: &wire::Ping<'_>) {
+        if !p.node.is_empty() && p.node != self.name.as_str() {
+            self.metrics.dropped_wrong_node += 1;
+            return;
+        }
+        let to = reply_addr(from, p.source_addr, p.source_port);
+        self.enqueue(to, OutKind::Ack { seq: p.seq_no });
+    }
+
     pub(super) fn handle_indirect_ping(
         &mut self,
         now: Instant,

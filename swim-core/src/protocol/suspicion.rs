@@ -1,4 +1,7 @@
-//! Lifeguard: the dynamic suspicion timeout and the local health multiplier.
+//! Lifeguard: the dynamic suspicion timeout and the local health multiplier
+//! (Lifeguard §4.1 "Local Health Aware Probe", §4.3 "Local Health Aware
+//! Suspicion"; memberlist `suspicion.go` and `awareness.go`), and the expiry
+//! of suspicions into deaths.
 
 use super::*;
 use crate::node::NodeId;

@@ -1,4 +1,6 @@
-//! User messages: the framing of direct sends, and de-duplication of broadcasts.
+//! User messages: direct sends (UDP and TCP) with their framing, and
+//! broadcasts as Serf user events (`serf.go` `UserEvent`) de-duplicated by
+//! Lamport time like Serf's `handleUserEvent`.
 //!
 //! **Direct sends** travel as a memberlist user message (type 8) whose body is
 //!
@@ -15,6 +17,7 @@
 //! events indexed by `LTime % EVENT_BUFFER`.
 
 use super::*;
+use crate::wire::crypto::TAG_LEN;
 use alloc::vec::Vec;
 
 /// First byte of a framed direct message.

@@ -75,6 +75,9 @@ pub struct Metrics {
     pub push_pulls: u64,
     /// Of those, the ones another node started (this node answered).
     pub push_pulls_answered: u64,
+    /// Extra state exchanges started to catch up: after a join, or with a
+    /// member that revealed this node's view lacks something.
+    pub catch_up_exchanges: u64,
     /// Stream exchanges that failed (I/O, decode, version mismatch).
     pub stream_errors: u64,
 }

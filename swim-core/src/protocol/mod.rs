@@ -37,6 +37,7 @@ use leave::LeaveStage;
 pub use local::{KeyringError, TagsError};
 use probe::{Probe, ProbeStage, Relay};
 use stream::PendingStream;
+use sync::CatchUp;
 pub use stream::{FrameReader, StreamError, StreamFrame, StreamRequest, MAX_STREAM_BYTES};
 use transmit::{encode_vec, OutKind, Outgoing};
 pub use user::{BroadcastError, SendError};
@@ -119,6 +120,7 @@ pub struct Swim<R> {
     /// Whether the first anti-entropy interval has started (after the stagger).
     push_pull_armed: bool,
     leave: Option<LeaveStage>,
+    catch_up: CatchUp,
     /// Serf's member-intent Lamport clock (join/leave intents), as witnessed.
     member_clock: u64,
     dedup: EventDedup,
@@ -194,6 +196,7 @@ impl<R: RngCore> Swim<R> {
             next_push_pull: push_pull_stagger,
             push_pull_armed: false,
             leave: None,
+            catch_up: CatchUp::default(),
             member_clock: 0,
             dedup: EventDedup::new(hash_key),
             metrics: Metrics::default(),
@@ -313,6 +316,9 @@ impl<R: RngCore> Swim<R> {
         for s in self.suspicions.values() {
             t = t.min(s.deadline());
         }
+        if let Some(c) = self.catch_up.deadline() {
+            t = t.min(c);
+        }
         t
     }
 
@@ -344,6 +350,7 @@ impl<R: RngCore> Swim<R> {
         if now >= self.next_push_pull {
             self.push_pull_round(now);
         }
+        self.post_join_sync(now);
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -467,7 +474,7 @@ impl<R: RngCore> Swim<R> {
                     self.scratch = z;
                 }
             }
-            Message::Ping(p) => self.handle_ping(from, &p),
+            Message::Ping(p) => self.handle_ping(now, from, &p),
             Message::IndirectPing(ip) => self.handle_indirect_ping(now, from, &ip),
             Message::Ack(a) => self.handle_ack(now, a.seq_no),
             Message::Nack(n) => self.handle_nack(n.seq_no),

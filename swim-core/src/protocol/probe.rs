@@ -188,13 +188,23 @@ impl<R: RngCore> Swim<R> {
 
     /// Answers a ping meant for this node with an ack (to the address the
     /// ping gives, else to its sender).
-    pub(super) fn handle_ping(&mut self, from: SocketAddr, p: &wire::Ping<'_>) {
+    /// A ping from a member this node does not know, or thinks dead, means
+    /// the two views differ: the pinger is caught up with (see
+    /// [`catch_up_with`](Self::catch_up_with)).
+    pub(super) fn handle_ping(&mut self, now: Instant, from: SocketAddr, p: &wire::Ping<'_>) {
         if !p.node.is_empty() && p.node != self.name.as_str() {
             self.metrics.dropped_wrong_node += 1;
             return;
         }
         let to = reply_addr(from, p.source_addr, p.source_port);
         self.enqueue(to, OutKind::Ack { seq: p.seq_no });
+        let source = p.source_node;
+        if !source.is_empty()
+            && source != self.name.as_str()
+            && !self.members.get(source).is_some_and(|m| m.state.is_live())
+        {
+            self.catch_up_with(now, to);
+        }
     }
 
     pub(super) fn handle_indirect_ping(

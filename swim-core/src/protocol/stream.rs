@@ -125,7 +125,8 @@ impl From<wire::DecodeError> for StreamError {
 
 #[derive(Debug, Clone)]
 pub(super) enum PendingStream {
-    PushPull,
+    /// A state exchange with `addr`; `join` when it is this node's join.
+    PushPull { addr: SocketAddr, join: bool },
     Ping { seq: u32 },
     User,
 }
@@ -306,8 +307,11 @@ impl<R: RngCore> Swim<R> {
             }
         }
         match kind {
-            PendingStream::PushPull => {
+            PendingStream::PushPull { addr, join } => {
                 self.merge_remote(now, msg)?;
+                if join {
+                    self.joined_through(now, addr);
+                }
                 Ok(())
             }
             PendingStream::Ping { seq } => match Message::decode(msg)? {

@@ -3,7 +3,7 @@
 //! `mergeRemoteState`), Serf's clocks carried in it, and memberlist's
 //! protocol and delegate version check (`verifyProtocol`).
 
-use super::{PendingStream, StreamError, StreamRequest, Swim};
+use super::{scale_frac, PendingStream, StreamError, StreamRequest, Swim};
 use crate::node::State;
 use crate::protocol::members::Member;
 use crate::time::{scale, Instant};
@@ -21,6 +21,26 @@ pub(super) fn push_pull_scale(interval: Duration, n: usize) -> Duration {
     }
     let mult = libm::ceil(libm::log2(n as f64) - libm::log2(32.0)) as u32 + 1;
     scale(interval, mult)
+}
+
+/// Anti-entropy beyond memberlist's periodic exchange, so that a member a
+/// node missed is caught up in seconds rather than at the next periodic
+/// push-pull (30 s to minutes): see [`Swim::joined_through`] and
+/// [`Swim::catch_up_with`].
+#[derive(Debug, Clone, Default)]
+pub(super) struct CatchUp {
+    /// A second exchange after a join, with a member other than the seed
+    /// (whose address is kept), at this time.
+    after_join: Option<(Instant, SocketAddr)>,
+    /// No catch-up exchange before this: at most one per protocol interval.
+    next_allowed: Instant,
+}
+
+impl CatchUp {
+    /// When the post-join exchange is due, if one is planned.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        self.after_join.map(|(t, _)| t)
+    }
 }
 
 impl<R: RngCore> Swim<R> {
@@ -94,7 +114,7 @@ impl<R: RngCore> Swim<R> {
 
     pub(super) fn push_pull_request(&mut self, addr: SocketAddr, join: bool) -> StreamRequest {
         let msg = self.local_state(join);
-        self.stream_request(addr, &msg, PendingStream::PushPull, true)
+        self.stream_request(addr, &msg, PendingStream::PushPull { addr, join }, true)
     }
 
     pub(super) fn merge_remote(&mut self, now: Instant, msg: &[u8]) -> Result<usize, StreamError> {
@@ -209,5 +229,46 @@ impl<R: RngCore> Swim<R> {
             check(n.name, n.vsn)?;
         }
         Ok(())
+    }
+
+    /// A join through `seed` succeeded: plan a second exchange with another
+    /// member shortly after. The joiner's view is the seed's, and a member
+    /// the seed had not heard of yet (or missed) would otherwise stay unknown
+    /// to the joiner until the periodic push-pull, which the rumour of its
+    /// join has long stopped travelling by.
+    pub(super) fn joined_through(&mut self, now: Instant, seed: SocketAddr) {
+        let delay = self.cfg.gossip_interval + scale_frac(self.cfg.protocol_interval, self.rng.next_u32());
+        self.catch_up.after_join = Some((now + delay, seed));
+    }
+
+    /// Runs the post-join exchange once it is due.
+    pub(super) fn post_join_sync(&mut self, now: Instant) {
+        let Some((at, seed)) = self.catch_up.after_join else { return };
+        if now < at {
+            return;
+        }
+        self.catch_up.after_join = None;
+        if self.leave.is_some() {
+            return;
+        }
+        let picked = self.random_members(1, None, |m, _| m.state == State::Alive && m.addr() != seed);
+        if let Some(addr) = picked.first().and_then(|id| self.members.get(id)).map(Member::addr) {
+            self.metrics.catch_up_exchanges += 1;
+            let req = self.push_pull_request(addr, false);
+            self.stream_requests.push_back(req);
+        }
+    }
+
+    /// Evidence that this node's view lacks something `addr` knows (a ping
+    /// from a member it does not know, or considers dead): exchange state
+    /// with it, at most once per protocol interval.
+    pub(super) fn catch_up_with(&mut self, now: Instant, addr: SocketAddr) {
+        if self.leave.is_some() || now < self.catch_up.next_allowed || addr == self.addr {
+            return;
+        }
+        self.catch_up.next_allowed = now + self.cfg.protocol_interval;
+        self.metrics.catch_up_exchanges += 1;
+        let req = self.push_pull_request(addr, false);
+        self.stream_requests.push_back(req);
     }
 }

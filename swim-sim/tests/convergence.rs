@@ -1,0 +1,95 @@
+//! Convergence: sequential joins settle within a bound, and partitions of
+//! any length heal (the "never stalls" issue).
+
+use std::time::Duration;
+use swim_core::Config;
+use swim_sim::{Fault, Sim};
+
+/// `n` nodes join one after another (each starts once the previous one's join
+/// exchange has completed); returns the time from the last join to one view.
+fn sequential_join(seed: u64, n: usize, cfg: &Config, limit: Duration) -> Option<Duration> {
+    let mut sim = Sim::new(seed, cfg.clone()).unwrap();
+    for _ in 0..n {
+        sim.add_nodes(1);
+        sim.run_until(|s| s.all_joined(), Duration::from_secs(30))?;
+    }
+    sim.run_until(|s| s.converged(), limit)
+}
+
+fn percentile(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+#[test]
+#[ignore = "an experiment: cargo test --release -p swim-sim --test convergence -- --ignored --nocapture"]
+fn experiment_sequential_joins() {
+    let n: usize = std::env::var("N").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
+    let reps: u64 = std::env::var("REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
+    let cfg = Config::default();
+    let mut times = Vec::new();
+    let mut stalled = 0;
+    for seed in 0..reps {
+        match sequential_join(seed, n, &cfg, Duration::from_secs(300)) {
+            Some(t) => times.push(t),
+            None => stalled += 1,
+        }
+    }
+    let med = percentile(&mut times, 0.5);
+    let over = times.iter().filter(|t| **t > med * 3).count();
+    println!(
+        "n={n} reps={reps}: median {:?} p90 {:?} max {:?}; over 3x median: {over}; not converged in 300 s: {stalled}",
+        med,
+        percentile(&mut times, 0.9),
+        times.last().unwrap()
+    );
+}
+
+#[test]
+#[ignore = "an experiment"]
+fn experiment_partition() {
+    let n: usize = std::env::var("N").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
+    let secs: u64 = std::env::var("SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let cfg = Config {
+        protocol_interval: Duration::from_millis(500),
+        probe_timeout: Duration::from_millis(250),
+        ..Config::default()
+    };
+    let mut sim = Sim::new(3, cfg).unwrap();
+    sim.add_nodes_converged(n);
+    let half: Vec<usize> = (0..n / 2).collect();
+    sim.run_for(Duration::from_secs(5));
+    sim.apply(Fault::Partition(vec![half]));
+    sim.run_for(Duration::from_secs(secs));
+    sim.apply(Fault::Heal);
+    let healed = sim.run_until(|s| s.converged(), Duration::from_secs(600));
+    println!("n={n} partition {secs}s: healed after {healed:?}");
+}
+
+#[test]
+#[ignore = "an experiment"]
+fn experiment_who_misses() {
+    let n: usize = std::env::var("N").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
+    let cfg = Config::default();
+    for seed in 0..20u64 {
+        let mut sim = Sim::new(seed, cfg.clone()).unwrap();
+        for _ in 0..n {
+            sim.add_nodes(1);
+            sim.run_until(|s| s.all_joined(), Duration::from_secs(30)).unwrap();
+        }
+        let t0 = sim.now();
+        sim.run_for(Duration::from_secs(10));
+        let mut missing = Vec::new();
+        for o in 0..n {
+            for s in 0..n {
+                if o != s && sim.view(o, s).is_none() {
+                    missing.push((o, s));
+                }
+            }
+        }
+        if !missing.is_empty() {
+            println!("seed {seed}: joins took {t0:?}; missing (observer, subject): {missing:?}; queue lens {:?}",
+                missing.iter().map(|(o, _)| sim.node(*o).unwrap().gossip_queue_len()).collect::<Vec<_>>());
+        }
+    }
+}

@@ -105,6 +105,22 @@ pub struct Config {
     /// first comes after a random stagger within one interval plus one
     /// scaled interval, so nodes started together do not exchange together.
     pub push_pull_interval: Duration,
+    /// How often a node tries to reach a random failed (dead, not left)
+    /// member again, as Serf's reconnect does: with probability failed /
+    /// live members, one state exchange per interval (default 30 s; zero
+    /// disables). This is what heals a partition that lasted longer than
+    /// `gossip_to_the_dead_time`. A node with no live member left tries its
+    /// failed members and its `join` seeds sooner: after one protocol
+    /// interval, doubling up to this interval.
+    pub reconnect_interval: Duration,
+    /// How long a failed member is remembered for reconnecting (default 24 h,
+    /// Serf's `ReconnectTimeout`). Also how long the seeds given to `join`
+    /// are retried while the node is alone.
+    pub reconnect_timeout: Duration,
+    /// How long the drivers' `join` keeps retrying its seeds (with backoff)
+    /// before it gives up (default 30 s). The core goes on retrying them in
+    /// the background whenever the node is alone (see `reconnect_interval`).
+    pub join_timeout: Duration,
     /// Deadline for one TCP exchange (default 10 s).
     pub tcp_timeout: Duration,
     /// Fall back to a TCP ping when UDP probes fail (default true).
@@ -153,6 +169,9 @@ impl Default for Config {
             suspicion_max_timeout_mult: 6,
             awareness_max_multiplier: 8,
             push_pull_interval: Duration::from_secs(30),
+            reconnect_interval: Duration::from_secs(30),
+            reconnect_timeout: Duration::from_secs(24 * 3600),
+            join_timeout: Duration::from_secs(30),
             tcp_timeout: Duration::from_secs(10),
             tcp_fallback_probe: true,
             label: String::new(),
@@ -234,6 +253,7 @@ impl Config {
             ("probe_timeout", self.probe_timeout),
             ("gossip_interval", self.gossip_interval),
             ("tcp_timeout", self.tcp_timeout),
+            ("join_timeout", self.join_timeout),
         ] {
             if d.is_zero() {
                 return Err(ConfigError::ZeroDuration(name));

@@ -78,6 +78,12 @@ pub struct Metrics {
     /// Extra state exchanges started to catch up: after a join, or with a
     /// member that revealed this node's view lacks something.
     pub catch_up_exchanges: u64,
+    /// State exchanges started with a failed member or, while alone, a seed
+    /// (`Config::reconnect_interval`).
+    pub reconnects: u64,
+    /// Failed members forgotten before `reconnect_timeout` because too many
+    /// were remembered.
+    pub reconnect_forgotten: u64,
     /// Stream exchanges that failed (I/O, decode, version mismatch).
     pub stream_errors: u64,
 }

@@ -78,7 +78,8 @@ fn experiment_who_misses() {
             sim.run_until(|s| s.all_joined(), Duration::from_secs(30)).unwrap();
         }
         let t0 = sim.now();
-        sim.run_for(Duration::from_secs(10));
+        let wait: u64 = std::env::var("WAIT").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+        sim.run_for(Duration::from_secs(wait));
         let mut missing = Vec::new();
         for o in 0..n {
             for s in 0..n {

@@ -23,6 +23,7 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use std::sync::Mutex;
+use std::time::Instant as StdInstant;
 
 /// A running cluster node. Cheap to clone: clones share the node. Dropping
 /// the last clone stops its tasks (without leaving: call
@@ -105,33 +106,66 @@ impl<R: Runtime> Cluster<R> {
     /// Joins the cluster through the given seeds (`"host:port"` names or
     /// addresses), exchanging full state with each over TCP. Returns how many
     /// seeds were contacted.
+    ///
+    /// Seeds that cannot be resolved or reached are tried again with
+    /// exponential backoff (250 ms doubling to 4 s, jittered) until one
+    /// answers or `Config::join_timeout` has passed, so a join survives
+    /// packet loss and a seed that starts a little later. A seed whose
+    /// cluster refuses this node (`JoinError::Rejected`) is not retried.
+    /// Whatever the outcome, the seeds are remembered and tried again in the
+    /// background whenever this node finds itself alone
+    /// (`Config::reconnect_interval`), like Consul's `retry_join`.
     pub async fn join<S: AsRef<str>>(&self, seed_nodes: &[S]) -> Result<usize, JoinError> {
         if seed_nodes.is_empty() {
             return Err(JoinError::NoSeeds);
         }
         let inner = &self.inner;
         let socket = self.socket().ok_or(JoinError::NoSeedsReachable)?;
+        let deadline = StdInstant::now() + inner.shared.with_core(|core, _| core.config().join_timeout);
+        let mut pending: Vec<&str> = seed_nodes.iter().map(|s| s.as_ref()).collect();
         let mut contacted = 0;
         let mut rejected = None;
-        for seed in seed_nodes {
-            let seed = seed.as_ref();
-            let addr = match inner.rt.resolve(seed).await {
-                Ok(addrs) if !addrs.is_empty() => addrs[0],
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::warn!(seed, error = %e, "cannot resolve seed");
-                    continue;
+        let mut wait = JOIN_BACKOFF_START;
+        for attempt in 1u32.. {
+            let mut retry = Vec::new();
+            for seed in pending {
+                let addr = match inner.rt.resolve(seed).await {
+                    Ok(addrs) if !addrs.is_empty() => addrs[0],
+                    Ok(_) => {
+                        tracing::warn!(seed, attempt, "seed resolves to no address");
+                        retry.push(seed);
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(seed, attempt, error = %e, "cannot resolve seed");
+                        retry.push(seed);
+                        continue;
+                    }
+                };
+                let req = inner.shared.with_core(|core, now| core.join(now, addr));
+                match exchange(&inner.rt, &inner.shared, &*socket, req).await {
+                    Ok(()) => contacted += 1,
+                    Err(ExchangeError::Protocol(reason @ StreamError::IncompatibleVersions { .. })) => {
+                        tracing::warn!(seed, error = %reason, "seed refused the join");
+                        rejected = Some(JoinError::Rejected { seed: seed.to_string(), reason });
+                    }
+                    Err(e) => {
+                        tracing::info!(seed, attempt, error = %e, "cannot join through seed yet");
+                        retry.push(seed);
+                    }
                 }
-            };
-            let req = inner.shared.with_core(|core, now| core.join(now, addr));
-            match exchange(&inner.rt, &inner.shared, &*socket, req).await {
-                Ok(()) => contacted += 1,
-                Err(ExchangeError::Protocol(reason @ StreamError::IncompatibleVersions { .. })) => {
-                    tracing::warn!(seed, error = %reason, "seed refused the join");
-                    rejected = Some(JoinError::Rejected { seed: seed.to_string(), reason });
-                }
-                Err(e) => tracing::warn!(seed, error = %e, "cannot join through seed"),
             }
+            pending = retry;
+            let now = StdInstant::now();
+            if contacted > 0 || pending.is_empty() || now >= deadline {
+                break;
+            }
+            let sleep = jittered(wait).min(deadline - now);
+            inner.rt.sleep_until(now + sleep).await;
+            wait = (wait * 2).min(JOIN_BACKOFF_MAX);
+        }
+        if contacted == 0 && rejected.is_none() {
+            tracing::warn!(seeds = ?pending, "no seed answered before join_timeout; retrying in the background while alone");
         }
         match (contacted, rejected) {
             (0, Some(r)) => Err(r),
@@ -530,4 +564,18 @@ async fn exchange<R: Runtime>(
     }
     flush(shared, socket).await;
     r
+}
+
+/// First wait between join attempts; doubles up to [`JOIN_BACKOFF_MAX`].
+const JOIN_BACKOFF_START: Duration = Duration::from_millis(250);
+/// Longest wait between join attempts.
+const JOIN_BACKOFF_MAX: Duration = Duration::from_secs(4);
+
+/// `d` scaled by a random factor in [0.5, 1.5), so nodes restarted together
+/// do not retry in lock-step (randomness from std's per-process hash keys).
+fn jittered(d: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let r = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let frac = (r >> 11) as f64 / (1u64 << 53) as f64;
+    d.mul_f64(0.5 + frac)
 }

@@ -32,6 +32,8 @@ macro_rules! cluster_test_suite {
             graceful_leave_is_reported_as_left,
             a_panicking_handler_does_not_stop_the_node,
             shutdown_frees_the_port_for_a_restart,
+            join_retries_until_a_late_seed_answers,
+            a_node_left_alone_rejoins_through_its_seed,
             bad_config_is_a_clear_create_error);
     };
     (@each $rt:ty, $block_on:path, $($name:ident),*) => {
@@ -325,4 +327,73 @@ pub async fn shutdown_frees_the_port_for_a_restart<R: Runtime>() {
     .expect("the restarted node is back");
     again.shutdown().await;
     nodes[0].shutdown().await;
+}
+
+/// A free loopback port (both UDP and TCP), found by binding and releasing it.
+fn free_port() -> u16 {
+    for _ in 0..50 {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port");
+}
+
+/// Shared driver test: `join` keeps retrying a seed that is not up yet
+/// (connection refused) and succeeds once it starts, within `join_timeout`.
+pub async fn join_retries_until_a_late_seed_answers<R: Runtime>() {
+    let port = free_port();
+    let joiner = start::<R>(1, |_| config("joiner")).await.remove(0);
+    let seed_addr = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let result = Arc::new(Mutex::new(None));
+    let _task = {
+        let (joiner, result) = (joiner.clone(), result.clone());
+        R::current().spawn(async move {
+            let r = joiner.join(&[seed_addr]).await;
+            *result.lock().unwrap() = Some(r);
+        })
+    };
+    sleep::<R>(Duration::from_millis(1200)).await;
+    let seed = Cluster::<R>::create(Config { bind_port: port, ..config("late-seed") }).await.unwrap();
+    seed.start();
+    let joined = wait_for::<R>(Duration::from_secs(10), || {
+        joiner.members().len() == 2 && seed.members().len() == 2
+    })
+    .await;
+    wait_for::<R>(Duration::from_secs(10), || result.lock().unwrap().is_some()).await;
+    let r = result.lock().unwrap().take();
+    assert!(matches!(r, Some(Ok(1))), "join through a late seed: {r:?}");
+    assert!(joined.is_some(), "both see each other after the retried join");
+    assert!(started.elapsed() >= Duration::from_millis(1200), "the join cannot succeed before the seed starts");
+    joiner.shutdown().await;
+    seed.shutdown().await;
+}
+
+/// Shared driver test: a node whose only peer dies is alone; when a node
+/// comes back at the seed's address (a fresh one that joins nobody), the
+/// lonely node finds it by retrying its seed in the background.
+pub async fn a_node_left_alone_rejoins_through_its_seed<R: Runtime>() {
+    let nodes = start::<R>(2, config).await;
+    join_all(&nodes).await;
+    let port = nodes[0].local_addr().port();
+    nodes[0].shutdown().await;
+    wait_for::<R>(Duration::from_secs(15), || nodes[1].members().len() == 1)
+        .await
+        .expect("node-1 declares its only peer dead");
+    let back = Cluster::<R>::create(Config { bind_port: port, ..config("node-0b") }).await.unwrap();
+    back.start();
+    // Alone, node-1 retries after one protocol interval, doubling up to
+    // reconnect_interval (30 s); the seed is back within a few intervals.
+    let took = wait_for::<R>(Duration::from_secs(15), || {
+        nodes[1].members().len() == 2 && back.members().len() == 2
+    })
+    .await
+    .expect("the lonely node rejoins through its seed");
+    println!("alone node rejoined {took:?} after the seed came back");
+    assert!(nodes[1].metrics().reconnects >= 1);
+    back.shutdown().await;
+    nodes[1].shutdown().await;
 }

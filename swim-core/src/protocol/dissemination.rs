@@ -34,6 +34,9 @@ pub struct ItemId {
 struct Item {
     seq: u64,
     transmits: u32,
+    /// Transmits beyond the queue's limit this item gets (news of a member
+    /// joining: see [`GossipQueue::push_news`]).
+    extra: u32,
     /// Membership items are keyed by the node they are about.
     about: Option<NodeId>,
     msg: Vec<u8>,
@@ -107,6 +110,15 @@ impl GossipQueue {
     /// Queues `msg`; when `about` is set, replaces the queued item about that node.
     /// Returns the item's id.
     pub fn push(&mut self, about: Option<NodeId>, msg: Vec<u8>) -> ItemId {
+        self.push_news(about, msg, 0)
+    }
+
+    /// Like [`push`](Self::push), for news that must reach every node: the
+    /// item is sent `extra` times more than the limit passed to
+    /// [`drain_into`](Self::drain_into). With `limit` transmits per node,
+    /// a node misses a rumour with probability about `e^-limit`; doubling it
+    /// squares that.
+    pub fn push_news(&mut self, about: Option<NodeId>, msg: Vec<u8>, extra: u32) -> ItemId {
         if let Some(node) = &about {
             if let Some(old) = self.node_slot(node.as_str()) {
                 self.remove_slot(old);
@@ -130,7 +142,7 @@ impl GossipQueue {
                 )
             });
         }
-        self.slots[slot as usize] = Some(Item { seq, transmits: 0, about, msg });
+        self.slots[slot as usize] = Some(Item { seq, transmits: 0, extra, about, msg });
         self.order.insert((0, Reverse(seq), slot));
         self.arrivals.push_back((seq, slot));
         self.len += 1;
@@ -258,11 +270,11 @@ impl GossipQueue {
         }
         for key in sent {
             let (t, seq, slot) = key;
-            if t + 1 >= limit {
+            let Some(Some(item)) = self.slots.get_mut(slot as usize) else { continue };
+            if t + 1 >= limit.saturating_add(item.extra) {
                 self.remove_slot(slot);
                 continue;
             }
-            let Some(Some(item)) = self.slots.get_mut(slot as usize) else { continue };
             item.transmits = t + 1;
             self.order.remove(&key);
             self.order.insert((t + 1, seq, slot));

@@ -25,6 +25,7 @@ mod leave;
 mod local;
 pub mod members;
 mod probe;
+mod reconnect;
 mod state;
 mod stream;
 pub mod suspicion;
@@ -37,6 +38,7 @@ use leave::LeaveStage;
 pub use local::{KeyringError, TagsError};
 use probe::{Probe, ProbeStage, Relay};
 use stream::PendingStream;
+use reconnect::Reconnect;
 use sync::CatchUp;
 pub use stream::{FrameReader, StreamError, StreamFrame, StreamRequest, MAX_STREAM_BYTES};
 use transmit::{encode_vec, OutKind, Outgoing};
@@ -121,6 +123,7 @@ pub struct Swim<R> {
     push_pull_armed: bool,
     leave: Option<LeaveStage>,
     catch_up: CatchUp,
+    reconnect: Reconnect,
     /// Serf's member-intent Lamport clock (join/leave intents), as witnessed.
     member_clock: u64,
     dedup: EventDedup,
@@ -164,6 +167,7 @@ impl<R: RngCore> Swim<R> {
         // a cluster started at once must not push-pull its whole state at once.
         let first_gossip = now + scale_frac(config.gossip_interval, rng.next_u32());
         let push_pull_stagger = now + scale_frac(config.push_pull_interval, rng.next_u32());
+        let first_reconnect = now + scale_frac(config.reconnect_interval, rng.next_u32());
         let mut swim = Swim {
             name,
             addr,
@@ -197,6 +201,7 @@ impl<R: RngCore> Swim<R> {
             push_pull_armed: false,
             leave: None,
             catch_up: CatchUp::default(),
+            reconnect: Reconnect::new(first_reconnect, hash_key ^ 0x2545_f491_4f6c_dd1d),
             member_clock: 0,
             dedup: EventDedup::new(hash_key),
             metrics: Metrics::default(),
@@ -319,6 +324,7 @@ impl<R: RngCore> Swim<R> {
         if let Some(c) = self.catch_up.deadline() {
             t = t.min(c);
         }
+        t = t.min(self.reconnect.deadline());
         t
     }
 
@@ -351,6 +357,7 @@ impl<R: RngCore> Swim<R> {
             self.push_pull_round(now);
         }
         self.post_join_sync(now);
+        self.reconnect_round(now);
     }
 
     fn next_seq(&mut self) -> u32 {

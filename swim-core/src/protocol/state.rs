@@ -4,6 +4,7 @@
 //! `refute`) and SWIM §4.2 (suspicion with incarnation numbers).
 
 use super::{encode_vec, Event, OutKind, Swim, PROTOCOL_CUR, PROTOCOL_MIN};
+use crate::protocol::dissemination::retransmit_limit;
 use crate::config::META_MAX_SIZE;
 use crate::node::{NodeId, State};
 use crate::protocol::members::{Member, Profile, WireAddr};
@@ -120,13 +121,21 @@ impl<R: RngCore> Swim<R> {
                     State::Suspect => Event::Alive(node),
                     State::Alive if moves || meta_changed => Event::Update(node),
                     State::Alive => {
-                        self.regossip_alive(a, node.id);
+                        self.regossip_alive(a, node.id, 0);
                         return;
                     }
                 }
             }
         };
-        self.regossip_alive(a, event.node().id.clone());
+        let mut extra = 0;
+        if let Event::Join(n) = &event {
+            self.note_rejoined(n.id.as_str());
+            // A member every node must learn of: its rumour may not die out
+            // before it has reached them all (a node that misses it would
+            // wait for the periodic push-pull).
+            extra = retransmit_limit(self.cfg.retransmit_mult, self.members.len() + 1);
+        }
+        self.regossip_alive(a, event.node().id.clone(), extra);
         self.emit(event);
     }
 
@@ -145,12 +154,12 @@ impl<R: RngCore> Swim<R> {
     }
 
     /// Queues `a` (news about member `about`, already in the table) for gossip.
-    pub(super) fn regossip_alive(&mut self, a: &wire::Alive<'_>, about: NodeId) {
+    pub(super) fn regossip_alive(&mut self, a: &wire::Alive<'_>, about: NodeId, extra: u32) {
         let mut msg = self.gossip.spare_buffer();
         msg.resize(a.max_encoded_len(), 0);
         let n = Message::Alive(*a).encode(&mut msg).unwrap_or(0);
         msg.truncate(n);
-        self.gossip.push(Some(about), msg);
+        self.gossip.push_news(Some(about), msg, extra);
     }
 
     pub(super) fn suspect_node(&mut self, now: Instant, incarnation: u32, node: &str, from: &str) {
@@ -215,6 +224,9 @@ impl<R: RngCore> Swim<R> {
         }
         let msg = encode_vec(&Message::Dead(wire::Dead { incarnation, node, from }));
         self.gossip.push(Some(copy.id.clone()), msg);
+        if copy.state == State::Dead {
+            self.note_failed(now, &copy.id, copy.addr);
+        }
         self.emit(Event::Leave(copy));
     }
 }

@@ -47,7 +47,10 @@ impl<R: RngCore> Swim<R> {
     /// Starts joining through the node at `addr`: a push-pull state exchange
     /// over TCP. Carry out the returned request; the reply merges the cluster's
     /// state ([`handle_stream_reply`](Self::handle_stream_reply) reports success).
-    pub fn join(&mut self, _now: Instant, addr: SocketAddr) -> StreamRequest {
+    /// The seed is remembered and tried again in the background whenever
+    /// this node finds itself alone (see `Config::reconnect_interval`).
+    pub fn join(&mut self, now: Instant, addr: SocketAddr) -> StreamRequest {
+        self.note_seed(now, addr);
         self.push_pull_request(addr, true)
     }
 

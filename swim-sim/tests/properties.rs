@@ -129,3 +129,33 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A partition of any length (up to four times `gossip_to_the_dead_time`,
+    /// after which each side has forgotten the other), on top of a random
+    /// schedule of short faults: once everything stops, one view comes back
+    /// within a bound (a reconnect interval and the time to spread the news).
+    #[test]
+    fn after_a_partition_of_any_length_views_converge(
+        seed in 0u64..1_000_000,
+        group in proptest::collection::vec(0..N, 1..N / 2),
+        secs in 1u64..120,
+        steps in proptest::collection::vec(step(), 0..4),
+    ) {
+        let mut sim = Sim::new(seed, fast()).unwrap();
+        sim.add_nodes(N);
+        prop_assert!(sim.run_until(Sim::converged, Duration::from_secs(30)).is_some());
+        let crashed = schedule(&mut sim, &steps);
+        sim.apply(Fault::Partition(vec![group]));
+        sim.run_for(Duration::from_secs(secs).max(Duration::from_millis(WINDOW + 1)));
+        sim.apply(Fault::Heal);
+        prop_assume!(sim.running_count() >= 2);
+        let bound = Duration::from_secs(90);
+        prop_assert!(sim.run_until(Sim::all_alive, bound).is_some(), "views did not converge within {:?} of the heal", bound);
+        for &c in &crashed {
+            prop_assert!(sim.dead_everywhere(c) || sim.is_running(c));
+        }
+    }
+}

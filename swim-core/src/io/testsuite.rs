@@ -359,15 +359,17 @@ pub async fn join_retries_until_a_late_seed_answers<R: Runtime>() {
     sleep::<R>(Duration::from_millis(1200)).await;
     let seed = Cluster::<R>::create(Config { bind_port: port, ..config("late-seed") }).await.unwrap();
     seed.start();
-    let joined = wait_for::<R>(Duration::from_secs(10), || {
-        joiner.members().len() == 2 && seed.members().len() == 2
-    })
-    .await;
+    let joined =
+        wait_for::<R>(Duration::from_secs(10), || joiner.members().len() == 2 && seed.members().len() == 2)
+            .await;
     wait_for::<R>(Duration::from_secs(10), || result.lock().unwrap().is_some()).await;
     let r = result.lock().unwrap().take();
     assert!(matches!(r, Some(Ok(1))), "join through a late seed: {r:?}");
     assert!(joined.is_some(), "both see each other after the retried join");
-    assert!(started.elapsed() >= Duration::from_millis(1200), "the join cannot succeed before the seed starts");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1200),
+        "the join cannot succeed before the seed starts"
+    );
     joiner.shutdown().await;
     seed.shutdown().await;
 }
@@ -387,11 +389,10 @@ pub async fn a_node_left_alone_rejoins_through_its_seed<R: Runtime>() {
     back.start();
     // Alone, node-1 retries after one protocol interval, doubling up to
     // reconnect_interval (30 s); the seed is back within a few intervals.
-    let took = wait_for::<R>(Duration::from_secs(15), || {
-        nodes[1].members().len() == 2 && back.members().len() == 2
-    })
-    .await
-    .expect("the lonely node rejoins through its seed");
+    let took =
+        wait_for::<R>(Duration::from_secs(15), || nodes[1].members().len() == 2 && back.members().len() == 2)
+            .await
+            .expect("the lonely node rejoins through its seed");
     println!("alone node rejoined {took:?} after the seed came back");
     assert!(nodes[1].metrics().reconnects >= 1);
     back.shutdown().await;

@@ -37,10 +37,10 @@ pub use api::{Delivery, DeliveryKind, Event, Transmit};
 use leave::LeaveStage;
 pub use local::{KeyringError, TagsError};
 use probe::{Probe, ProbeStage, Relay};
-use stream::PendingStream;
 use reconnect::Reconnect;
-use sync::CatchUp;
+use stream::PendingStream;
 pub use stream::{FrameReader, StreamError, StreamFrame, StreamRequest, MAX_STREAM_BYTES};
+use sync::CatchUp;
 use transmit::{encode_vec, OutKind, Outgoing};
 pub use user::{BroadcastError, SendError};
 

@@ -4,9 +4,9 @@
 //! `refute`) and SWIM §4.2 (suspicion with incarnation numbers).
 
 use super::{encode_vec, Event, OutKind, Swim, PROTOCOL_CUR, PROTOCOL_MIN};
-use crate::protocol::dissemination::retransmit_limit;
 use crate::config::META_MAX_SIZE;
 use crate::node::{NodeId, State};
+use crate::protocol::dissemination::retransmit_limit;
 use crate::protocol::members::{Member, Profile, WireAddr};
 use crate::protocol::suspicion::{suspicion_bounds, Suspicion};
 use crate::time::Instant;

@@ -126,8 +126,13 @@ impl From<wire::DecodeError> for StreamError {
 #[derive(Debug, Clone)]
 pub(super) enum PendingStream {
     /// A state exchange with `addr`; `join` when it is this node's join.
-    PushPull { addr: SocketAddr, join: bool },
-    Ping { seq: u32 },
+    PushPull {
+        addr: SocketAddr,
+        join: bool,
+    },
+    Ping {
+        seq: u32,
+    },
     User,
 }
 

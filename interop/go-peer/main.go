@@ -235,6 +235,7 @@ func main() {
 	pushPull := flag.Duration("push-pull-interval", 30*time.Second, "PushPullInterval (0 disables)")
 	tcpTimeout := flag.Duration("tcp-timeout", 2*time.Second, "TCPTimeout")
 	deadReclaim := flag.Duration("dead-reclaim", 0, "DeadNodeReclaimTime")
+	deadTime := flag.Duration("dead-time", 30*time.Second, "GossipToTheDeadTime")
 	flag.Parse()
 
 	conf := memberlist.DefaultLANConfig()
@@ -251,6 +252,7 @@ func main() {
 	conf.PushPullInterval = *pushPull
 	conf.TCPTimeout = *tcpTimeout
 	conf.DeadNodeReclaimTime = *deadReclaim
+	conf.GossipToTheDeadTime = *deadTime
 	conf.LogOutput = os.Stderr
 	switch *dv {
 	case "serf":

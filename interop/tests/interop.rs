@@ -520,6 +520,41 @@ async fn periodic_push_pull_both_ways() {
     wait_all_alive(&[&r], &[&g], &["g1", "r1"], Duration::from_secs(1)).await;
 }
 
+/// A Go node and ours, partitioned (nftables drops everything to their
+/// ports) for longer than both keep dead members, forget each other; once
+/// the link is back our node's reconnect brings them together again. Plain
+/// memberlist never would: neither side contacts a forgotten member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_longer_than_the_dead_time_heals() {
+    let dead_time = Duration::from_secs(2);
+    let g = GoPeer::spawn(GoOpts { dead_time, ..GoOpts::new("g1") }).await;
+    let r = RustNode::start(swim_tokio::Config {
+        gossip_to_the_dead_time: dead_time,
+        reconnect_interval: Duration::from_secs(2),
+        ..config("r1")
+    })
+    .await;
+    r.join(&g.addr.to_string()).await;
+    wait_all_alive(&[&r], &[&g], &["g1", "r1"], TEN_S).await;
+    let cut = LoopbackCut::new(&[g.addr.port(), r.addr().port()]);
+    let g = &g;
+    // Go lists dead members until it forgets them; ours keeps them (for
+    // gossip_to_the_dead_time) where `members()` does not show them.
+    let forgot = wait_until("both see the other gone, and Go forgets ours", Duration::from_secs(30), || {
+        let ours = r.member("g1").is_none();
+        async move { ours && g.state_of("r1").await.is_none() }
+    })
+    .await;
+    // Ours forgets g1 within the dead time after declaring it dead.
+    tokio::time::sleep(dead_time + Duration::from_secs(1)).await;
+    eprintln!("partitioned: both sides forgot the other after {forgot:?}");
+    drop(cut);
+    let healed = Instant::now();
+    wait_all_alive(&[&r], &[g], &["g1", "r1"], Duration::from_secs(30)).await;
+    eprintln!("one cluster again {:?} after the link came back", healed.elapsed());
+    assert!(r.cluster.metrics().reconnects >= 1);
+}
+
 // ---------------------------------------------------------------------------
 // 5. Messages
 

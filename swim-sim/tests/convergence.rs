@@ -34,7 +34,10 @@ fn sequential_joins_converge_within_a_bound() {
     for (n, seeds) in [(50, 0..10), (200, 0..3)] {
         for seed in seeds {
             let t = sequential_join(seed, n, &cfg, Duration::from_secs(120)).expect("converges");
-            assert!(t <= bound, "{n} nodes, seed {seed}: one view {t:?} after the last join (bound {bound:?})");
+            assert!(
+                t <= bound,
+                "{n} nodes, seed {seed}: one view {t:?} after the last join (bound {bound:?})"
+            );
         }
     }
 }

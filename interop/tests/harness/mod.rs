@@ -164,6 +164,57 @@ where
     }
 }
 
+/// A partition on loopback: every TCP and UDP packet to the given ports is
+/// dropped (nftables, a table of its own), so the nodes bound there cannot
+/// reach each other. Healed (the table deleted) on drop, also when a test
+/// fails. Needs root and `nft` (`.ci/run` installs nftables).
+pub struct LoopbackCut {
+    table: String,
+}
+
+impl LoopbackCut {
+    pub fn new(ports: &[u16]) -> LoopbackCut {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let table = format!(
+            "swim_interop_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let set = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+        let rules = format!(
+            "table inet {table} {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n    \
+             iifname \"lo\" meta l4proto {{ tcp, udp }} th dport {{ {set} }} drop\n  }}\n}}\n"
+        );
+        nft(&["-f", "-"], Some(&rules));
+        LoopbackCut { table }
+    }
+}
+
+impl Drop for LoopbackCut {
+    fn drop(&mut self) {
+        nft(&["delete", "table", "inet", &self.table], None);
+    }
+}
+
+fn nft(args: &[&str], stdin: Option<&str>) {
+    use std::io::Write;
+    let mut child = match Command::new("nft")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => panic!("cannot run nft ({e}): install nftables (apt-get install nftables) and run as root"),
+    };
+    if let Some(text) = stdin {
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "nft {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 fn signal(pid: u32, sig: &str) {
     let st = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().expect("run kill");
     assert!(st.success(), "kill -{sig} {pid} failed");
@@ -193,6 +244,8 @@ pub struct GoOpts {
     pub probe_timeout: Duration,
     pub suspicion_mult: u32,
     pub push_pull_interval: Duration,
+    /// memberlist's `GossipToTheDeadTime` (how long dead members are kept).
+    pub dead_time: Duration,
 }
 
 impl GoOpts {
@@ -209,6 +262,7 @@ impl GoOpts {
             probe_timeout: PROBE_TIMEOUT,
             suspicion_mult: SUSPICION_MULT,
             push_pull_interval: PUSH_PULL_INTERVAL,
+            dead_time: Duration::from_secs(30),
         }
     }
 }
@@ -245,7 +299,8 @@ impl GoPeer {
             .args(["-probe-interval", &ms(opts.probe_interval)])
             .args(["-probe-timeout", &ms(opts.probe_timeout)])
             .args(["-suspicion-mult", &opts.suspicion_mult.to_string()])
-            .args(["-push-pull-interval", &ms(opts.push_pull_interval)]);
+            .args(["-push-pull-interval", &ms(opts.push_pull_interval)])
+            .args(["-dead-time", &ms(opts.dead_time)]);
         if !opts.join.is_empty() {
             cmd.args(["-join", &opts.join.join(",")]);
         }

@@ -785,7 +785,8 @@ async fn key_rotation_in_a_mixed_cluster() {
     // Only the new key gets in now.
     let with_new = RustNode::start(Variant { key: Some(OTHER_KEY), ..Variant::default() }.ours("r4")).await;
     with_new.join(&gos[1].addr.to_string()).await;
-    let with_old = RustNode::start(v.ours("r5")).await;
+    let with_old =
+        RustNode::start(swim_tokio::Config { join_timeout: Duration::from_secs(1), ..v.ours("r5") }).await;
     let err = with_old.cluster.join(&[gos[0].addr.to_string(), ours[0].addr_string()]).await;
     assert!(matches!(err, Err(JoinError::NoSeedsReachable)), "a node with the old key joined: {err:?}");
     let mut all6 = ALL5.to_vec();

@@ -69,7 +69,14 @@ async fn the_usage_guide_works_as_written() {
         Err(JoinError::NoSeedsReachable) => panic!("Failed to join cluster"),
         Err(e) => panic!("{e}"),
     }
-    assert!(matches!(node2.join(&["127.0.0.1:1"]).await, Err(JoinError::NoSeedsReachable)));
+    // An unreachable seed is retried until join_timeout (30 s by default).
+    let lonely =
+        Cluster::create(Config { join_timeout: Duration::from_millis(500), ..guide_config("node-3") })
+            .await
+            .unwrap();
+    lonely.start();
+    assert!(matches!(lonely.join(&["127.0.0.1:1"]).await, Err(JoinError::NoSeedsReachable)));
+    lonely.shutdown().await;
 
     // Handling Messages (both broadcast and direct).
     let got: Log = Arc::default();

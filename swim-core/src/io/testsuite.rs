@@ -216,8 +216,13 @@ pub async fn send_and_send_to_addr_deliver<R: Runtime>() {
 pub async fn a_node_with_the_wrong_key_never_appears<R: Runtime>() {
     let nodes = start::<R>(3, config).await;
     join_all(&nodes).await;
-    let intruder =
-        Cluster::<R>::create(Config { secret_key: vec![8; 32], ..config("intruder") }).await.unwrap();
+    let intruder = Cluster::<R>::create(Config {
+        secret_key: vec![8; 32],
+        join_timeout: INTERVAL * 5,
+        ..config("intruder")
+    })
+    .await
+    .unwrap();
     intruder.start();
     let err = intruder.join(&[nodes[0].local_addr().to_string()]).await.unwrap_err();
     assert!(matches!(err, JoinError::NoSeedsReachable), "{err}");
@@ -270,7 +275,8 @@ pub async fn bad_config_is_a_clear_create_error<R: Runtime>() {
         Cluster::<R>::create(Config { protocol_interval: Duration::ZERO, ..config("a") }).await.unwrap_err();
     assert!(matches!(zero, CreateError::InvalidConfig(_)));
     assert!(zero.to_string().contains("protocol_interval"), "{zero}");
-    let taken = Cluster::<R>::create(config("a")).await.unwrap();
+    // join_timeout short: an unreachable seed is retried until it runs out.
+    let taken = Cluster::<R>::create(Config { join_timeout: INTERVAL * 5, ..config("a") }).await.unwrap();
     let port = taken.local_addr().port();
     let clash = Cluster::<R>::create(Config { bind_port: port, ..config("b") }).await.unwrap_err();
     assert!(matches!(clash, CreateError::Bind { .. }), "{clash}");

@@ -136,15 +136,16 @@ fn experiment_partition() {
 fn experiment_who_misses() {
     let n: usize = std::env::var("N").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
     let cfg = Config::default();
-    for seed in 0..20u64 {
+    let seeds: u64 = std::env::var("REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    for seed in 0..seeds {
         let mut sim = Sim::new(seed, cfg.clone()).unwrap();
         for _ in 0..n {
             sim.add_nodes(1);
             sim.run_until(|s| s.all_joined(), Duration::from_secs(30)).unwrap();
         }
         let t0 = sim.now();
-        let wait: u64 = std::env::var("WAIT").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
-        sim.run_for(Duration::from_secs(wait));
+        let wait: u64 = std::env::var("WAIT_MS").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+        sim.run_for(Duration::from_millis(wait));
         let mut missing = Vec::new();
         for o in 0..n {
             for s in 0..n {

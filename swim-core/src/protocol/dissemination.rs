@@ -230,6 +230,12 @@ impl GossipQueue {
         self.item(id).map(|i| i.transmits)
     }
 
+    /// How many items were ever pushed (a counter: it tells whether there
+    /// is news since some earlier moment).
+    pub fn pushed(&self) -> u64 {
+        self.next_seq
+    }
+
     /// Items queued.
     pub fn len(&self) -> usize {
         self.len
@@ -288,8 +294,39 @@ pub fn retransmit_limit(mult: u32, n: usize) -> u32 {
     mult.saturating_mul(n.checked_ilog10().map_or(0, |d| d + 1))
 }
 
+/// Fresh news is gossiped at once rather than at the next gossip tick, but
+/// not more often than every `gossip_interval / EAGER_DIVISOR`.
+pub(super) const EAGER_DIVISOR: u32 = 4;
+
+/// When news was last gossiped early.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Eager {
+    /// [`GossipQueue::pushed`] when the last round ran.
+    seen: u64,
+    last: Instant,
+}
+
 impl<R: RngCore> Swim<R> {
+    /// When an early gossip round is due: news was queued since the last
+    /// round. memberlist waits for its next gossip tick at every hop (half an
+    /// interval on average); forwarding news at once cuts a rumour's time to
+    /// reach everyone without sending any item more often (the retransmit
+    /// limit still bounds each), and a quiet cluster sends nothing more.
+    pub(super) fn eager_gossip_deadline(&self) -> Option<Instant> {
+        (self.gossip.pushed() != self.eager.seen && !self.gossip.is_empty())
+            .then(|| self.eager.last + self.cfg.gossip_interval / EAGER_DIVISOR)
+    }
+
+    /// Runs the early gossip round once due.
+    pub(super) fn eager_gossip(&mut self, now: Instant) {
+        if self.eager_gossip_deadline().is_some_and(|t| t <= now) {
+            self.eager.last = now;
+            self.gossip_round(now);
+        }
+    }
+
     pub(super) fn gossip_round(&mut self, now: Instant) {
+        self.eager.seen = self.gossip.pushed();
         if self.gossip.is_empty() {
             return;
         }

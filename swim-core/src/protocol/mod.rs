@@ -47,7 +47,7 @@ pub use user::{BroadcastError, SendError};
 use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
 use crate::node::{Node, NodeId, State};
-use crate::protocol::dissemination::{GossipQueue, COMPOUND_PART_OVERHEAD};
+use crate::protocol::dissemination::{Eager, GossipQueue, COMPOUND_PART_OVERHEAD};
 use crate::protocol::members::{Interner, Member, MemberTable, Profile, WireAddr};
 use crate::protocol::suspicion::{Awareness, Suspicion};
 use crate::protocol::user::EventDedup;
@@ -124,6 +124,7 @@ pub struct Swim<R> {
     leave: Option<LeaveStage>,
     catch_up: CatchUp,
     reconnect: Reconnect,
+    eager: Eager,
     /// Serf's member-intent Lamport clock (join/leave intents), as witnessed.
     member_clock: u64,
     dedup: EventDedup,
@@ -201,6 +202,7 @@ impl<R: RngCore> Swim<R> {
             push_pull_armed: false,
             leave: None,
             catch_up: CatchUp::default(),
+            eager: Eager::default(),
             reconnect: Reconnect::new(first_reconnect, hash_key ^ 0x2545_f491_4f6c_dd1d),
             member_clock: 0,
             dedup: EventDedup::new(hash_key),
@@ -325,6 +327,9 @@ impl<R: RngCore> Swim<R> {
             t = t.min(c);
         }
         t = t.min(self.reconnect.deadline());
+        if let Some(e) = self.eager_gossip_deadline() {
+            t = t.min(e);
+        }
         t
     }
 
@@ -346,6 +351,7 @@ impl<R: RngCore> Swim<R> {
         if self.leave.is_none() && now >= self.next_probe {
             self.start_probe(now);
         }
+        self.eager_gossip(now);
         if now >= self.next_gossip {
             self.gossip_round(now);
             self.next_gossip = (self.next_gossip + self.cfg.gossip_interval).max(now);

@@ -240,7 +240,7 @@ impl<R: RngCore> Swim<R> {
     /// to the joiner until the periodic push-pull, which the rumour of its
     /// join has long stopped travelling by.
     pub(super) fn joined_through(&mut self, now: Instant, seed: SocketAddr) {
-        let delay = self.cfg.gossip_interval + scale_frac(self.cfg.protocol_interval, self.rng.next_u32());
+        let delay = self.cfg.gossip_interval + scale_frac(self.cfg.gossip_interval, self.rng.next_u32());
         self.catch_up.after_join = Some((now + delay, seed));
     }
 

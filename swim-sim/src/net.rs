@@ -1,7 +1,9 @@
 //! The virtual network's models: packet loss and latency distributions.
 //!
 //! Every random draw comes from the simulator's network RNG, in event order,
-//! so a seed fixes every decision.
+//! so a seed fixes every decision. The simulator applies these models, along
+//! with partitions and cut links, where it sends datagrams and streams
+//! (`sim/network.rs`).
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::RngCore;

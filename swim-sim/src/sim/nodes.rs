@@ -1,0 +1,302 @@
+//! The node slots: each node's core, status (running, paused, crashed,
+//! leaving), slowness, partition group and join state, kept across restarts;
+//! reading them, and the lives of nodes: adding (one by one, or converged at
+//! once), starting a core, joining through a live node and retrying.
+
+use super::network::node_addr;
+use super::queue::Ev;
+use super::{mix, Sim};
+use crate::report::JoinRecord;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use std::net::SocketAddr;
+use std::time::Duration;
+use swim_core::{Config, Instant, Swim};
+
+/// The name of node `i`.
+pub fn node_name(i: usize) -> String {
+    format!("n{i}")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Status {
+    Up,
+    Paused,
+    Crashed,
+}
+
+pub(super) struct NodeSlot {
+    pub(super) addr: SocketAddr,
+    pub(super) swim: Option<Swim<ChaCha8Rng>>,
+    pub(super) status: Status,
+    pub(super) leaving: bool,
+    pub(super) gen: u32,
+    pub(super) wake_at: Option<Instant>,
+    pub(super) slow: Duration,
+    pub(super) group: u32,
+    pub(super) joined: bool,
+    pub(super) join_pending: Option<u64>,
+    pub(super) deferred: Vec<Ev>,
+    /// Open crash record (index into `crashes`).
+    pub(super) crash_record: Option<usize>,
+    /// Open join record (index into `joins`).
+    pub(super) join_record: Option<usize>,
+    /// Incarnation at the last crash.
+    pub(super) crash_incarnation: Option<u32>,
+    /// Gilbert–Elliott chain state of the node's inbound path.
+    pub(super) loss_bad: bool,
+}
+
+impl NodeSlot {
+    pub(super) fn running(&self) -> bool {
+        self.status == Status::Up && !self.leaving && self.swim.is_some()
+    }
+}
+
+impl Sim {
+    /// Nodes ever created (crashed ones included).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether no node was created yet.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Whether node `i`'s process runs normally (not crashed, paused or leaving).
+    pub fn is_running(&self, i: usize) -> bool {
+        self.nodes.get(i).is_some_and(NodeSlot::running)
+    }
+
+    /// Whether node `i` is crashed.
+    pub fn is_crashed(&self, i: usize) -> bool {
+        self.nodes.get(i).is_some_and(|n| n.status == Status::Crashed)
+    }
+
+    /// Whether node `i` is paused.
+    pub fn is_paused(&self, i: usize) -> bool {
+        self.nodes.get(i).is_some_and(|n| n.status == Status::Paused)
+    }
+
+    /// How many nodes run normally.
+    pub fn running_count(&self) -> usize {
+        self.running
+    }
+
+    /// The indices of the nodes that run normally.
+    pub fn running_nodes(&self) -> Vec<usize> {
+        (0..self.nodes.len()).filter(|&i| self.is_running(i)).collect()
+    }
+
+    /// Node `i`'s core, unless it is crashed.
+    pub fn node(&self, i: usize) -> Option<&Swim<ChaCha8Rng>> {
+        self.nodes.get(i).and_then(|n| n.swim.as_ref())
+    }
+
+    /// Node `i`'s core, mutably (to call commands directly; the sim drains
+    /// its output at the next event, so prefer [`Sim::apply`]).
+    pub fn node_mut(&mut self, i: usize) -> Option<&mut Swim<ChaCha8Rng>> {
+        self.nodes.get_mut(i).and_then(|n| n.swim.as_mut())
+    }
+
+    /// Adds `n` nodes now, each joining through a random node already in the
+    /// cluster (the very first node starts alone). Returns their indices.
+    pub fn add_nodes(&mut self, n: usize) -> std::ops::Range<usize> {
+        let first = self.nodes.len();
+        self.views.grow(first + n);
+        for _ in 0..n {
+            self.push_slot();
+            self.start_node(self.nodes.len() - 1);
+        }
+        first..first + n
+    }
+
+    fn push_slot(&mut self) {
+        let i = self.nodes.len();
+        // Registered in order, so the name table stays dense.
+        swim_core::protocol::members::Interner::intern(&*self.names, &node_name(i));
+        self.nodes.push(NodeSlot {
+            addr: node_addr(i),
+            swim: None,
+            status: Status::Crashed,
+            leaving: false,
+            gen: 0,
+            wake_at: None,
+            slow: Duration::ZERO,
+            group: 0,
+            joined: false,
+            join_pending: None,
+            deferred: Vec::new(),
+            crash_record: None,
+            join_record: None,
+            crash_incarnation: None,
+            loss_bad: false,
+        });
+    }
+
+    /// Whether every running node's join exchange has completed.
+    pub fn all_joined(&self) -> bool {
+        self.nodes.iter().all(|n| !n.running() || n.joined)
+    }
+
+    /// A state exchange of every running node with node `through` (a
+    /// push-pull, as a join does), each completed before the next starts.
+    /// Once `through` knows everyone this gives everyone its full view.
+    /// Streams cross at once and without loss while it runs.
+    pub fn sync_all_with(&mut self, through: usize) {
+        if !self.is_running(through) {
+            return;
+        }
+        let was = std::mem::replace(&mut self.instant_streams, true);
+        for i in 0..self.nodes.len() {
+            if i != through && self.nodes[i].running() {
+                self.exchange_now(i, through);
+            }
+        }
+        self.instant_streams = was;
+    }
+
+    /// One push-pull from `a` to `b`, handled to the end now (the caller makes
+    /// streams instant). It is `a`'s join if `a` has not joined yet.
+    fn exchange_now(&mut self, a: usize, b: usize) {
+        let now = self.now;
+        // Tracked as a join: a failed one (a cut link, a partition) is retried
+        // the normal way later.
+        self.send_join(a, b);
+        self.drain(a);
+        // The request and its reply are due now: handle both.
+        self.run_to(now);
+        if self.nodes[a].join_pending.is_none() && self.nodes[a].joined {
+            // The answering node is in the cluster too (a seed need not join).
+            self.nodes[b].joined = true;
+        }
+    }
+
+    /// Adds `n` nodes and gives every running node the full view, the cheap
+    /// way to build a large cluster: the real join and push-pull path, in the
+    /// order that costs least. The running nodes exchange state pairwise in a
+    /// hypercube (round k pairs i with i xor 2^k; the nodes beyond the largest
+    /// power of two fold onto the first ones before and after), so each
+    /// exchange brings only news: about n² entries merged in all (a hub that
+    /// everyone joins and syncs with costs twice that), one exchange in flight
+    /// at a time. Streams cross at once and without loss meanwhile; no virtual
+    /// time passes.
+    pub fn add_nodes_converged(&mut self, n: usize) -> std::ops::Range<usize> {
+        let first = self.nodes.len();
+        self.views.grow(first + n);
+        for _ in 0..n {
+            self.push_slot();
+            let i = self.nodes.len() - 1;
+            self.start_core(i);
+            self.drain(i);
+        }
+        let was = std::mem::replace(&mut self.instant_streams, true);
+        let nodes = self.running_nodes();
+        let p = if nodes.is_empty() { 0 } else { 1usize << nodes.len().ilog2() };
+        let fold = |sim: &mut Sim| {
+            for j in p..nodes.len() {
+                sim.exchange_now(nodes[j], nodes[j - p]);
+            }
+        };
+        fold(self);
+        let mut bit = 1;
+        while bit < p {
+            for i in 0..p {
+                if i & bit == 0 {
+                    self.exchange_now(nodes[i], nodes[i | bit]);
+                }
+            }
+            bit <<= 1;
+        }
+        fold(self);
+        if let [only] = nodes[..] {
+            self.nodes[only].joined = true;
+        }
+        self.instant_streams = was;
+        first..first + n
+    }
+
+    /// Starts a new core for slot `i` (first start or restart) and joins it.
+    pub(super) fn start_node(&mut self, i: usize) {
+        self.start_core(i);
+        self.start_join(i);
+        self.drain(i);
+    }
+
+    /// Starts a new core for slot `i`, not joined to anyone yet.
+    fn start_core(&mut self, i: usize) {
+        let slot = &mut self.nodes[i];
+        slot.gen += 1;
+        let cfg = Config { node_name: Some(node_name(i)), ..self.config.clone() };
+        let rng = ChaCha8Rng::seed_from_u64(mix(self.seed, i as u64, slot.gen as u64));
+        let mut swim = Swim::new(cfg, slot.addr, rng, self.now).expect("the config was validated");
+        swim.set_interner(self.names.clone());
+        slot.swim = Some(swim);
+        slot.status = Status::Up;
+        slot.leaving = false;
+        slot.wake_at = None;
+        slot.joined = false;
+        slot.join_pending = None;
+        slot.deferred.clear();
+        slot.loss_bad = false;
+        self.running += 1;
+        let rec = JoinRecord {
+            node: i,
+            at: self.now(),
+            converged: None,
+            incarnation_before: self.nodes[i].crash_incarnation,
+            incarnation_after: None,
+        };
+        self.joins.push(rec);
+        self.nodes[i].join_record = Some(self.joins.len() - 1);
+        if let Some(c) = self.nodes[i].crash_record.take() {
+            self.crashes[c].closed = Some(self.now());
+        }
+    }
+
+    fn start_join(&mut self, i: usize) {
+        let candidates: Vec<usize> = (0..self.nodes.len())
+            .filter(|&j| j != i && self.nodes[j].running() && self.nodes[j].joined)
+            .collect();
+        let target = if candidates.is_empty() {
+            // The first node: nobody to join. Any other running node will do.
+            match (0..self.nodes.len()).find(|&j| j != i && self.nodes[j].running()) {
+                Some(j) => j,
+                None => {
+                    self.nodes[i].joined = true;
+                    return;
+                }
+            }
+        } else {
+            candidates[(self.ctl_rng.next_u64() % candidates.len() as u64) as usize]
+        };
+        self.send_join(i, target);
+    }
+
+    /// Sends `a`'s join (a push-pull) to `b`, tracked in `join_pending`.
+    fn send_join(&mut self, a: usize, b: usize) {
+        let (now, addr) = (self.now, self.nodes[b].addr);
+        let Some(swim) = self.nodes[a].swim.as_mut() else { return };
+        let req = swim.join(now, addr);
+        self.nodes[a].join_pending = Some(req.id);
+        self.send_stream(a, req);
+    }
+
+    /// Node `node` retries its join, if it is still the same core, up and unjoined.
+    pub(super) fn on_join_retry(&mut self, node: usize, gen: u32) {
+        let n = &self.nodes[node];
+        if n.gen == gen && n.status == Status::Up && !n.joined && n.join_pending.is_none() {
+            self.start_join(node);
+            self.drain(node);
+        }
+    }
+
+    pub(super) fn set_down(&mut self, i: usize, status: Status) {
+        let was = self.nodes[i].running();
+        self.nodes[i].status = status;
+        if was && !self.nodes[i].running() {
+            self.running -= 1;
+        }
+    }
+}

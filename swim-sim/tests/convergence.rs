@@ -162,3 +162,28 @@ fn experiment_who_misses() {
         }
     }
 }
+
+#[test]
+#[ignore = "an experiment"]
+fn experiment_trace_one() {
+    let seed: u64 = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(575);
+    let subject: usize = std::env::var("SUBJECT").ok().and_then(|s| s.parse().ok()).unwrap_or(61);
+    let observer: usize = std::env::var("OBSERVER").ok().and_then(|s| s.parse().ok()).unwrap_or(33);
+    let n = 100;
+    let mut sim = Sim::new(seed, Config::default()).unwrap();
+    for i in 0..n {
+        sim.add_nodes(1);
+        sim.run_until(|s| s.all_joined(), Duration::from_secs(30)).unwrap();
+        if i >= subject {
+            let knows = (0..sim.len()).filter(|&o| o != subject && sim.view(o, subject).is_some()).count();
+            println!("{:?} after join of n{i}: {knows}/{} know n{subject}; observer knows: {:?}; observer queue {}", sim.now(), sim.len() - 1, sim.view(observer, subject), sim.node(observer).unwrap().gossip_queue_len());
+        }
+    }
+    for _ in 0..100 {
+        sim.run_for(Duration::from_millis(20));
+        if sim.view(observer, subject).is_some() {
+            println!("{:?}: observer learned it; metrics {:?}", sim.now(), sim.node(observer).unwrap().metrics());
+            break;
+        }
+    }
+}

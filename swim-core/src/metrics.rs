@@ -78,6 +78,12 @@ pub struct Metrics {
     /// Extra state exchanges started to catch up: after a join, or with a
     /// member that revealed this node's view lacks something.
     pub catch_up_exchanges: u64,
+    /// Alive messages naming this node at another address: another node
+    /// uses this node's name (memberlist's conflict). Not refuted.
+    pub name_conflicts: u64,
+    /// Lamport times refused because they jumped too far ahead of this
+    /// node's clock (a forged or corrupt event, intent or push-pull state).
+    pub clock_jumps_refused: u64,
     /// State exchanges started with a failed member or, while alone, a seed
     /// (`Config::reconnect_interval`).
     pub reconnects: u64,

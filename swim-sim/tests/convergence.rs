@@ -182,7 +182,11 @@ fn experiment_trace_one() {
     for _ in 0..100 {
         sim.run_for(Duration::from_millis(20));
         if sim.view(observer, subject).is_some() {
-            println!("{:?}: observer learned it; metrics {:?}", sim.now(), sim.node(observer).unwrap().metrics());
+            println!(
+                "{:?}: observer learned it; metrics {:?}",
+                sim.now(),
+                sim.node(observer).unwrap().metrics()
+            );
             break;
         }
     }

@@ -29,7 +29,7 @@ impl<R: RngCore> Swim<R> {
             return;
         }
         self.probe = None;
-        self.member_clock += 1;
+        self.member_clock = self.member_clock.saturating_add(1);
         let intent =
             crate::wire::serf::Leave { ltime: self.member_clock, node: self.name.as_str(), prune: false };
         let mut msg = vec![0u8; 32 + self.name.as_str().len()];

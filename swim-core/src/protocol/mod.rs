@@ -509,6 +509,12 @@ impl<R: RngCore> Swim<R> {
     pub fn member_table_bytes(&self) -> usize {
         self.members.heap_bytes() + self.probe_order.capacity() * core::mem::size_of::<u32>()
     }
+
+    /// Serf's Lamport clocks as this node holds them: the highest member
+    /// intent time seen (join/leave intents), and the next free user-event time.
+    pub fn lamport_clocks(&self) -> (u64, u64) {
+        (self.member_clock, self.dedup.time())
+    }
 }
 
 /// Gives back the memory of a queue that a burst (a big join) grew, once it

@@ -31,6 +31,10 @@ pub(super) struct Probe {
     pub(super) target: NodeId,
     pub(super) seq: u32,
     pub(super) start: Instant,
+    /// The target's incarnation when the probe started: a failed probe
+    /// suspects that one (memberlist's `probeNode`), so a refutation that
+    /// arrived meanwhile is not suspected again at once.
+    pub(super) incarnation: u32,
     pub(super) stage: ProbeStage,
 }
 
@@ -88,7 +92,9 @@ impl<R: RngCore> Swim<R> {
     }
 
     pub(super) fn start_probe(&mut self, now: Instant) {
-        self.next_probe = now + self.awareness.scale(self.cfg.protocol_interval);
+        // memberlist probes on a fixed ticker: local health lengthens a probe
+        // that fails (its deadline), not the wait before the next one.
+        self.next_probe = now + self.cfg.protocol_interval;
         if self.probe.is_some() {
             return;
         }
@@ -118,7 +124,8 @@ impl<R: RngCore> Swim<R> {
         let suspect = (state == State::Suspect).then_some(incarnation);
         self.enqueue(addr, OutKind::Ping { seq, target: id.clone(), suspect });
         let deadline = now + self.cfg.probe_timeout;
-        self.probe = Some(Probe { target: id, seq, start: now, stage: ProbeStage::Direct { deadline } });
+        self.probe =
+            Some(Probe { target: id, seq, start: now, incarnation, stage: ProbeStage::Direct { deadline } });
     }
 
     pub(super) fn advance_probe(&mut self, now: Instant) {
@@ -176,9 +183,8 @@ impl<R: RngCore> Swim<R> {
                 self.awareness.apply(delta);
                 if let Some(m) = self.members.get(&probe.target) {
                     if m.state.is_live() {
-                        let inc = m.incarnation;
                         let me = self.name.clone();
-                        self.suspect_node(now, inc, probe.target.as_str(), me.as_str());
+                        self.suspect_node(now, probe.incarnation, probe.target.as_str(), me.as_str());
                     }
                 }
             }

@@ -47,10 +47,18 @@ impl<R: RngCore> Swim<R> {
             return;
         }
         if a.node == self.name.as_str() {
+            if addr != self.addr {
+                // Another node uses our name (memberlist: a conflict, logged
+                // and reported, never refuted — two nodes refuting each other
+                // would raise their incarnations for ever).
+                self.metrics.name_conflicts += 1;
+                return;
+            }
             if self.leave.is_some() || a.incarnation < self.incarnation {
                 return;
             }
-            if a.incarnation == self.incarnation && addr == self.addr && *a.meta == *self.meta {
+            let same_vsn = a.vsn.is_empty() || *a.vsn == self.vsn;
+            if a.incarnation == self.incarnation && *a.meta == *self.meta && same_vsn {
                 return;
             }
             self.refute(a.incarnation);

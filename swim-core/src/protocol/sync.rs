@@ -6,6 +6,7 @@
 use super::{scale_frac, PendingStream, StreamError, StreamRequest, Swim};
 use crate::node::State;
 use crate::protocol::members::Member;
+use crate::protocol::user::advance_clock;
 use crate::time::{scale, Instant};
 use crate::wire::{self, PushNodeState, PushPullHeader};
 use alloc::string::ToString;
@@ -82,7 +83,9 @@ impl<R: RngCore> Swim<R> {
         // learn the event clock and vice versa.
         let mut user_state = Vec::new();
         crate::wire::serf::PushPullClocks {
-            ltime: self.member_clock,
+            // Serf's member clock is the next free time; ours is the highest
+            // seen, so one more (else a peer could reuse our highest).
+            ltime: self.member_clock.saturating_add(1),
             event_ltime: self.dedup.time(),
             query_ltime: 1,
         }
@@ -159,11 +162,11 @@ impl<R: RngCore> Swim<R> {
         }
         if let Ok(state) = r.user_state() {
             if let Ok(clocks) = crate::wire::serf::PushPullClocks::decode(state) {
-                // Serf witnesses EventLTime - 1: no event of that time was sent yet.
-                if clocks.event_ltime > 0 {
-                    self.dedup.witness(clocks.event_ltime - 1);
-                }
-                self.member_clock = self.member_clock.max(clocks.ltime.saturating_sub(1));
+                // Serf sends its clocks' next free times and witnesses each
+                // minus one: no event or intent of that time was sent yet.
+                let event_ok = clocks.event_ltime == 0 || self.dedup.witness(clocks.event_ltime - 1);
+                let member_ok = advance_clock(&mut self.member_clock, clocks.ltime.saturating_sub(1));
+                self.metrics.clock_jumps_refused += u64::from(!event_ok) + u64::from(!member_ok);
             }
         }
         self.members.trim();

@@ -101,6 +101,24 @@ pub enum Seen {
     Duplicate,
     /// Older than the remembered window (its sender's clock lags far behind).
     TooOld,
+    /// Its Lamport time is more than [`MAX_CLOCK_JUMP`] ahead of this node's
+    /// clock: refused, so one forged event cannot push the clock to the end
+    /// of its range (Serf would wrap; every later event would look old).
+    TooNew,
+}
+
+/// The furthest a Lamport clock moves ahead in one step (2^32 events):
+/// beyond it a received time is taken as forged or corrupt and refused.
+pub const MAX_CLOCK_JUMP: u64 = 1 << 32;
+
+/// Moves a "highest seen" Lamport clock to `seen`, unless that jumps more
+/// than [`MAX_CLOCK_JUMP`] ahead (then returns false and leaves it).
+pub fn advance_clock(clock: &mut u64, seen: u64) -> bool {
+    if seen > clock.saturating_add(MAX_CLOCK_JUMP) {
+        return false;
+    }
+    *clock = (*clock).max(seen);
+    true
 }
 
 /// Serf's Lamport clock and recent-event ring: says whether a broadcast is new.
@@ -120,7 +138,7 @@ impl EventDedup {
     /// The Lamport time for a new local event (and remembers it as seen).
     pub fn next_local(&mut self, name: &str, payload: &[u8]) -> u64 {
         let t = self.clock;
-        self.clock += 1;
+        self.clock = self.clock.saturating_add(1);
         self.remember(t, name, payload);
         t
     }
@@ -133,7 +151,9 @@ impl EventDedup {
     /// Witnesses a received event: is it new (deliver and re-gossip), seen
     /// before, or older than the events remembered?
     pub fn observe(&mut self, ltime: u64, name: &str, payload: &[u8]) -> Seen {
-        self.witness(ltime);
+        if !self.witness(ltime) {
+            return Seen::TooNew;
+        }
         if self.clock > EVENT_BUFFER && ltime < self.clock - EVENT_BUFFER {
             return Seen::TooOld;
         }
@@ -144,11 +164,16 @@ impl EventDedup {
         }
     }
 
-    /// Lamport witness: the clock moves past `t`.
-    pub fn witness(&mut self, t: u64) {
+    /// Lamport witness: the clock moves past `t`, unless `t` is more than
+    /// [`MAX_CLOCK_JUMP`] ahead (then false, and the clock stays).
+    pub fn witness(&mut self, t: u64) -> bool {
         if t >= self.clock {
-            self.clock = t.saturating_add(1);
+            if t - self.clock > MAX_CLOCK_JUMP {
+                return false;
+            }
+            self.clock = t + 1;
         }
+        true
     }
 
     fn remember(&mut self, ltime: u64, name: &str, payload: &[u8]) -> bool {
@@ -384,6 +409,10 @@ impl<R: RngCore> Swim<R> {
                         self.metrics.broadcasts_too_old += 1;
                         return;
                     }
+                    user::Seen::TooNew => {
+                        self.metrics.clock_jumps_refused += 1;
+                        return;
+                    }
                 }
                 self.metrics.broadcasts_received += 1;
                 // Re-gossip exactly what we received.
@@ -410,7 +439,9 @@ impl<R: RngCore> Swim<R> {
                     _ => None,
                 };
                 if let Some(lt) = ltime {
-                    self.member_clock = self.member_clock.max(lt);
+                    if !advance_clock(&mut self.member_clock, lt) {
+                        self.metrics.clock_jumps_refused += 1;
+                    }
                 }
                 self.metrics.serf_messages_ignored += 1;
             }

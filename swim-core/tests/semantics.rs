@@ -1,0 +1,144 @@
+//! Where swim's behaviour used to differ from memberlist and Serf: each test
+//! failed before its fix (see the issue "Where swim's behaviour differs from
+//! memberlist and Serf").
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+use swim_core::wire::{serf, Alive, Message};
+use swim_core::{Config, Event, Instant};
+
+/// Hands node `to` one plain datagram holding `msg` (a memberlist message
+/// with its type byte), as if from node `from`.
+fn inject(h: &mut Harness, from: usize, to: usize, msg: &[u8]) {
+    let mut pkt = msg.to_vec();
+    let (now, src) = (h.now, h.addrs[from]);
+    h.nodes[to].handle_packet(now, src, &mut pkt, &mut |_| {});
+    h.flush();
+}
+
+fn encode(m: &Message<'_>) -> Vec<u8> {
+    let mut v = vec![0u8; m.encoded_len()];
+    let n = m.encode(&mut v).unwrap();
+    v.truncate(n);
+    v
+}
+
+/// Item 4: local health lengthens a failing probe, not the wait before the
+/// next one. memberlist probes on a fixed ticker; swim waited
+/// `(score + 1) × interval` after every probe, so a node recovering from
+/// score 7 probed 8× less often and detected real failures late.
+#[test]
+fn a_node_whose_health_recovers_probes_at_the_base_rate() {
+    // suspicion_mult 100: nobody is declared dead while n0 is cut off.
+    let mut h = Harness::new(3, 4, |_| Config { suspicion_mult: 100, ..fast_config() });
+    h.all_join();
+    h.run(Duration::from_secs(1));
+    h.cut.insert((0, 1));
+    h.cut.insert((0, 2));
+    h.run_until(Duration::from_secs(30), |h| h.nodes[0].health_score() >= 6).expect("n0's score rises");
+    h.cut.clear();
+    let before = h.nodes[0].metrics().probes;
+    h.run(Duration::from_secs(4));
+    let probes = h.nodes[0].metrics().probes - before;
+    // 4 s at a 200 ms interval: 20 probes; the first ones after the cut heals
+    // still run with long deadlines while the score comes down.
+    assert!(probes >= 14, "{probes} probes in 4 s after recovering (base rate: 20)");
+    assert_eq!(h.nodes[0].health_score(), 0);
+}
+
+/// Item 7: a failed probe suspects the incarnation the target had when the
+/// probe started, so a refutation (or any newer alive) that arrived during
+/// the probe is not suspected again at once.
+#[test]
+fn news_during_a_failed_probe_keeps_its_target_unsuspected() {
+    let cfg = Config { indirect_checks: 0, tcp_fallback_probe: false, ..fast_config() };
+    let mut h = Harness::new(3, 7, |_| cfg.clone());
+    h.all_join();
+    h.run(Duration::from_secs(1));
+    // n0 cannot reach n1; n1 raises its incarnation every 40 ms (new tags),
+    // which reaches n0 through n2 within a probe.
+    h.cut.insert((0, 1));
+    for k in 0..200 {
+        let tags = [("k".to_string(), k.to_string())].into_iter().collect();
+        h.nodes[1].set_tags(tags).unwrap();
+        h.run(Duration::from_millis(40));
+    }
+    let suspicions =
+        h.events[0].iter().filter(|e| matches!(e, Event::Suspect(n) if n.id.as_str() == "n1")).count();
+    let probes = h.nodes[0].metrics().failed_probes;
+    assert!(probes >= 5, "n0 failed only {probes} probes: the test proves nothing");
+    assert!(suspicions <= 1, "n0 suspected n1 {suspicions} times after {probes} failed probes");
+}
+
+/// Item 6: an alive message naming this node at another address is another
+/// node using our name: memberlist reports a conflict and does not refute
+/// (two such nodes would otherwise raise their incarnations for ever). New
+/// versions at the same incarnation are refuted, as memberlist does.
+#[test]
+fn our_name_at_another_address_is_a_conflict_not_a_refutation() {
+    let mut h = Harness::fast(2, 3);
+    h.all_join();
+    h.run(Duration::from_secs(1));
+    let inc = h.nodes[0].incarnation();
+    let other = [127, 0, 0, 99];
+    let vsn = [1, 5, 2, 2, 5, 5];
+    let alive = |addr: &[u8], vsn: &[u8], incarnation: u32| {
+        encode(&Message::Alive(Alive { incarnation, node: "n0", addr, port: 10_000, meta: &[], vsn }))
+    };
+    inject(&mut h, 1, 0, &alive(&other, &vsn, inc + 1));
+    assert_eq!(h.nodes[0].incarnation(), inc, "refuted a node that only shares our name");
+    assert_eq!(h.nodes[0].metrics().name_conflicts, 1);
+    // Same address, same incarnation and metadata, other versions: refute.
+    inject(&mut h, 1, 0, &alive(&[127, 0, 0, 1], &[1, 5, 2, 2, 4, 4], inc));
+    assert!(h.nodes[0].incarnation() > inc, "did not refute other versions of itself");
+}
+
+/// Item 5: one forged Lamport time near `u64::MAX` (a user event or a leave
+/// intent) must neither panic the node nor poison its clocks: later events
+/// are still delivered and its own leave still works.
+#[test]
+fn a_forged_lamport_time_cannot_poison_the_clocks() {
+    let mut h = Harness::fast(2, 5);
+    h.all_join();
+    h.run(Duration::from_secs(1));
+    let ev = serf::UserEvent { ltime: u64::MAX - 1, name: "evil", payload: b"", cc: false };
+    let mut body = vec![0u8; ev.encoded_len()];
+    let n = ev.encode(&mut body).unwrap();
+    inject(&mut h, 1, 0, &body[..n]);
+    let intent = serf::Leave { ltime: u64::MAX, node: "ghost", prune: false };
+    let mut body = vec![0u8; 64];
+    let n = intent.encode(&mut body).unwrap();
+    inject(&mut h, 1, 0, &body[..n]);
+    assert_eq!(h.nodes[0].metrics().clock_jumps_refused, 2);
+    let (member, event) = h.nodes[0].lamport_clocks();
+    assert!(member < 1 << 33 && event < 1 << 33, "clocks poisoned: {member}, {event}");
+    // Events still flow both ways, and n0 can still broadcast and leave.
+    h.nodes[1].broadcast("after", b"1").unwrap();
+    h.nodes[0].broadcast("mine", b"2").unwrap();
+    h.run(Duration::from_secs(1));
+    let got = |who: usize, topic: &str| h.delivered.iter().any(|d| d.0 == who && d.1 == topic);
+    assert!(got(0, "after") && got(1, "mine"), "events no longer delivered after a forged time");
+    let now: Instant = h.now;
+    h.nodes[0].leave(now);
+    h.run(Duration::from_secs(1));
+    assert_eq!(h.state_at(1, 0), Some(swim_core::State::Left));
+}
+
+/// Item 5: a push-pull carries the member clock as Serf does (the next free
+/// time), so a node that learns it never reuses the highest time seen.
+#[test]
+fn push_pull_hands_on_the_member_clock_without_losing_a_tick() {
+    let mut h = Harness::fast(3, 9);
+    h.join(1, 0).unwrap();
+    let intent = serf::Leave { ltime: 1000, node: "ghost", prune: false };
+    let mut body = vec![0u8; 64];
+    let n = intent.encode(&mut body).unwrap();
+    inject(&mut h, 1, 0, &body[..n]);
+    assert_eq!(h.nodes[0].lamport_clocks().0, 1000);
+    // n2 learns the clock from n0's state alone.
+    h.join(2, 0).unwrap();
+    let member = h.nodes[2].lamport_clocks().0;
+    assert!(member >= 1000, "n2's member clock {member}: its next intent could reuse time 1000");
+}

@@ -296,7 +296,7 @@ pub fn retransmit_limit(mult: u32, n: usize) -> u32 {
 
 /// Fresh news is gossiped at once rather than at the next gossip tick, but
 /// not more often than every `gossip_interval / EAGER_DIVISOR`.
-pub(super) const EAGER_DIVISOR: u32 = 4;
+pub(super) const EAGER_DIVISOR: u32 = 2;
 
 /// When news was last gossiped early.
 #[derive(Debug, Clone, Copy, Default)]

@@ -4,15 +4,17 @@
 //!
 //! - [`msgpack`] — the MessagePack subset go-msgpack writes;
 //! - the messages (re-exported here: [`Message`], [`Ping`], [`Alive`], ...),
-//!   following memberlist's `net.go`: the structs and their msgpack bodies
-//!   (`message.rs`), the compound message (`compound.rs`), and the push/pull and
-//!   user streams (`push_pull.rs`);
+//!   following memberlist's `net.go`: each struct and its msgpack codec declared
+//!   once (`message.rs`, with the `wire_message!` macro of `codec.rs`), the
+//!   compound message (`compound.rs`), and the push/pull and user streams
+//!   (`push_pull.rs`);
 //! - [`packet`] — the datagram pipeline (label, encryption, CRC, compression,
 //!   compound) and TCP stream framing, memberlist's `net.go` and `transport.go`;
 //! - [`crypto`] — AES-GCM and the keyring (`security.go`, `keyring.go`);
 //! - [`lzw`] — Go's `compress/lzw`, as memberlist compresses;
 //! - [`serf`] — Serf's messages inside memberlist user messages, tags, clocks.
 
+mod codec;
 mod compound;
 pub mod crypto;
 pub mod lzw;

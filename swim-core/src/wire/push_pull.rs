@@ -2,7 +2,7 @@
 //! a `pushPullHeader`, that many `pushNodeState` maps, then raw user state) and the
 //! stream user message (type 8, a `userMsgHeader`, then raw bytes), as `net.go`
 //! (`sendLocalState`, `readRemoteState`, `readUserMsg`) writes and reads them. Their
-//! maps are the message structs' (`message.rs`); the sequence around them is
+//! maps come from [`wire_message!`](crate::wire::codec); the sequence around them is
 //! written here by hand.
 
 use alloc::vec::Vec;

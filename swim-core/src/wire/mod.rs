@@ -8,8 +8,9 @@
 //!   once (`message.rs`, with the `wire_message!` macro of `codec.rs`), the
 //!   compound message (`compound.rs`), and the push/pull and user streams
 //!   (`push_pull.rs`);
-//! - [`packet`] — the datagram pipeline (label, encryption, CRC, compression,
-//!   compound) and TCP stream framing, memberlist's `net.go` and `transport.go`;
+//! - [`packet`] — the datagram pipeline (label, encryption, CRC) and, re-exported
+//!   from `stream.rs`, TCP stream framing, opening and sealing; memberlist's
+//!   `net.go` and `transport.go`;
 //! - [`crypto`] — AES-GCM and the keyring (`security.go`, `keyring.go`);
 //! - [`lzw`] — Go's `compress/lzw`, as memberlist compresses;
 //! - [`serf`] — Serf's messages inside memberlist user messages, tags, clocks.
@@ -23,6 +24,7 @@ pub mod msgpack;
 pub mod packet;
 mod push_pull;
 pub mod serf;
+mod stream;
 
 pub use compound::*;
 pub use message::*;

@@ -131,22 +131,16 @@ fn push_pull_stream() {
     assert_eq!(ur.header().user_msg_len, 9);
     assert_eq!(ur.body(), Ok(&b"hello-tcp"[..]));
     assert_eq!(UserStreamReader::new(&u[..u.len() - 1]).unwrap().body(), Err(DecodeError::Truncated));
-    // hostile counts
-    let mut big = Vec::new();
-    encode_push_pull(
-        &mut big,
-        &PushPullHeader { nodes: 2_000_000, user_state_len: 0, join: false },
-        core::iter::empty(),
-        &[],
-    );
+    // hostile counts: a header that declares what does not follow
+    let header_only = |nodes, user_state_len| {
+        let mut v = Vec::new();
+        let h = PushPullHeader { nodes, user_state_len, join: false };
+        encode_push_pull(&mut v, &h, core::iter::empty(), &[]);
+        v
+    };
+    let big = header_only(2_000_000, 0);
     assert_eq!(PushPullReader::new(&big).err(), Some(DecodeError::LengthTooLarge));
-    let mut lie = Vec::new();
-    encode_push_pull(
-        &mut lie,
-        &PushPullHeader { nodes: 1000, user_state_len: 5, join: false },
-        core::iter::empty(),
-        &[],
-    );
+    let lie = header_only(1000, 5);
     let mut r = PushPullReader::new(&lie).unwrap();
     assert_eq!(r.next_node(), Err(DecodeError::Truncated));
 }

@@ -191,3 +191,28 @@ fn experiment_trace_one() {
         }
     }
 }
+
+#[test]
+#[ignore = "an experiment"]
+fn experiment_exchanges_in_a_quiet_cluster() {
+    let n: usize = std::env::var("N").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
+    let loss: f64 = std::env::var("LOSS").ok().and_then(|s| s.parse().ok()).unwrap_or(0.05);
+    let cfg = Config {
+        protocol_interval: Duration::from_millis(500),
+        probe_timeout: Duration::from_millis(250),
+        ..Config::default()
+    };
+    let mut sim = Sim::new(7, cfg).unwrap();
+    sim.add_nodes_converged(n);
+    sim.apply(Fault::Loss(swim_sim::Loss::Uniform(loss)));
+    sim.run_for(Duration::from_secs(60));
+    let (mut catch_up, mut reconnects, mut push_pulls, mut refutes) = (0, 0, 0, 0);
+    for i in 0..n {
+        let m = sim.node(i).unwrap().metrics();
+        catch_up += m.catch_up_exchanges;
+        reconnects += m.reconnects;
+        push_pulls += m.push_pulls;
+        refutes += m.refutes;
+    }
+    println!("{n} nodes, {loss} loss, 60 s: catch-up exchanges {catch_up}, reconnects {reconnects}, push-pulls merged {push_pulls}, refutes {refutes}; false suspicions {}", sim.counters().false_suspicions);
+}

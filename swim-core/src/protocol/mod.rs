@@ -491,7 +491,7 @@ impl<R: RngCore> Swim<R> {
             Message::IndirectPing(ip) => self.handle_indirect_ping(now, from, &ip),
             Message::Ack(a) => self.handle_ack(now, a.seq_no),
             Message::Nack(n) => self.handle_nack(n.seq_no),
-            Message::Alive(a) => self.alive_node(now, &a),
+            Message::Alive(a) => self.alive_node(now, &a, true),
             Message::Suspect(s) => self.suspect_node(now, s.incarnation, s.node, s.from),
             Message::Dead(d) => self.dead_node(now, d.incarnation, d.node, d.from),
             Message::User(body) => self.handle_user(from, body, deliver),

@@ -35,7 +35,8 @@ impl<R: RngCore> Swim<R> {
         self.queue_alive_self();
     }
 
-    pub(super) fn alive_node(&mut self, now: Instant, a: &wire::Alive<'_>) {
+    /// `gossiped`: it came as gossip, not in a push-pull state (see below).
+    pub(super) fn alive_node(&mut self, now: Instant, a: &wire::Alive<'_>, gossiped: bool) {
         let Some(waddr) = WireAddr::from_wire(a.addr, a.port) else {
             self.metrics.dropped_invalid_member += 1;
             return;
@@ -140,8 +141,12 @@ impl<R: RngCore> Swim<R> {
             self.note_rejoined(n.id.as_str());
             // A member every node must learn of: its rumour may not die out
             // before it has reached them all (a node that misses it would
-            // wait for the periodic push-pull).
-            extra = retransmit_limit(self.cfg.retransmit_mult, self.members.len() + 1);
+            // wait for the periodic push-pull). Not what a push-pull state
+            // brought: that is mostly old news to everyone else (a joiner
+            // learns the whole cluster at once).
+            if gossiped {
+                extra = retransmit_limit(self.cfg.retransmit_mult, self.members.len() + 1);
+            }
         }
         self.regossip_alive(a, event.node().id.clone(), extra);
         self.emit(event);

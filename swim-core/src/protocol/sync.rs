@@ -55,6 +55,14 @@ impl<R: RngCore> Swim<R> {
         self.push_pull_request(addr, true)
     }
 
+    /// A full state exchange with the node at `addr` that is not a join:
+    /// no second exchange follows it and `addr` is not remembered as a seed.
+    /// For a driver that builds an already converged cluster (the
+    /// simulator's warm start) or forces anti-entropy.
+    pub fn sync_with(&mut self, _now: Instant, addr: SocketAddr) -> StreamRequest {
+        self.push_pull_request(addr, false)
+    }
+
     pub(super) fn push_pull_round(&mut self, now: Instant) {
         if self.cfg.push_pull_interval.is_zero() {
             self.next_push_pull = Instant::from_nanos(u64::MAX);
@@ -150,6 +158,7 @@ impl<R: RngCore> Swim<R> {
                         meta: n.meta,
                         vsn: n.vsn,
                     },
+                    false,
                 ),
                 Some(State::Left) => self.dead_node(now, n.incarnation, n.name, n.name),
                 // memberlist prefers to suspect what others think dead.

@@ -162,8 +162,13 @@ impl Sim {
     fn exchange_now(&mut self, a: usize, b: usize) {
         let now = self.now;
         // Tracked as a join: a failed one (a cut link, a partition) is retried
-        // the normal way later.
-        self.send_join(a, b);
+        // the normal way later. A plain state exchange, not the core's join:
+        // a converged cluster is being built, so no post-join exchange.
+        let (now_i, addr) = (self.now, self.nodes[b].addr);
+        let Some(swim) = self.nodes[a].swim.as_mut() else { return };
+        let req = swim.sync_with(now_i, addr);
+        self.nodes[a].join_pending = Some(req.id);
+        self.send_stream(a, req);
         self.drain(a);
         // The request and its reply are due now: handle both.
         self.run_to(now);

@@ -1,6 +1,8 @@
 //! The whole receive path of a live node: arbitrary datagrams and stream
 //! frames never panic, and the node keeps its invariants (it still lists itself,
-//! its queues stay bounded).
+//! its queues stay bounded). After the hostile input the node still
+//! broadcasts and leaves (its Lamport clocks cannot have been poisoned into
+//! overflowing) and its clocks stay within the bound a forged time may push.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use rand_chacha::{rand_core::SeedableRng, ChaCha8Rng};
@@ -27,4 +29,17 @@ fuzz_target!(|data: &[u8]| {
     }
     assert!(node.gossip_queue_len() <= 64);
     assert_eq!(node.members()[0].id.as_str(), "fuzz");
+    // Each input chunk may move a clock by at most 2^32 (MAX_CLOCK_JUMP).
+    let chunks = data.split(|&b| b == 0xFE).count() as u64;
+    let bound = (chunks * 2 + 2) << 32;
+    let (member, event) = node.lamport_clocks();
+    assert!(member <= bound && event <= bound, "clocks {member}, {event} after {chunks} chunks");
+    assert!(node.broadcast("after", b"hostile input").is_ok());
+    node.leave(now);
+    for _ in 0..50 {
+        now += core::time::Duration::from_millis(300);
+        node.handle_timeout(now);
+        let mut buf = vec![0u8; 1400];
+        while node.poll_transmit(now, &mut buf).is_some() {}
+    }
 });

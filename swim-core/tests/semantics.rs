@@ -142,3 +142,59 @@ fn push_pull_hands_on_the_member_clock_without_losing_a_tick() {
     let member = h.nodes[2].lamport_clocks().0;
     assert!(member >= 1000, "n2's member clock {member}: its next intent could reuse time 1000");
 }
+
+/// Item 8: an alive at incarnation 0 about an unknown node is ignored
+/// (memberlist adds unknown nodes as dead at incarnation 0 first); an alive
+/// without versions keeps the known ones; suspect → alive with new
+/// metadata reports the update too.
+#[test]
+fn alive_edge_cases_follow_memberlist() {
+    let mut h = Harness::fast(3, 11);
+    h.join(1, 0).unwrap();
+    h.run(Duration::from_secs(1));
+    let ip = [127, 0, 0, 50];
+    let stranger = |inc| {
+        encode(&Message::Alive(Alive {
+            incarnation: inc,
+            node: "stranger",
+            addr: &ip,
+            port: 9,
+            meta: &[],
+            vsn: &[],
+        }))
+    };
+    inject(&mut h, 1, 0, &stranger(0));
+    assert!(h.nodes[0].member("stranger").is_none(), "an alive at incarnation 0 added a node");
+
+    // n1 as n0 knows it, then an alive without versions at a higher incarnation.
+    let n1 = h.nodes[0].member("n1").unwrap();
+    let n1_ip = [127, 0, 0, 1];
+    let port = n1.addr.port();
+    let alive = |incarnation, meta: &[u8]| {
+        encode(&Message::Alive(Alive { incarnation, node: "n1", addr: &n1_ip, port, meta, vsn: &[] }))
+    };
+    inject(&mut h, 1, 0, &alive(n1.incarnation + 10, &n1.meta));
+    assert_eq!(h.nodes[0].member("n1").unwrap().incarnation, n1.incarnation + 10);
+    // Versions kept: with memberlist's defaults for n1 (delegate 0..0), n0's
+    // version check would refuse the next joiner (Serf's delegate 2..5).
+    h.join(2, 0).expect("n0 kept n1's versions");
+
+    // Suspect n1, then it comes back alive with new metadata: Alive, then Update.
+    let inc = n1.incarnation + 10;
+    let suspect = swim_core::wire::Suspect { incarnation: inc, node: "n1", from: "n9" };
+    inject(&mut h, 1, 0, &encode(&Message::Suspect(suspect)));
+    assert_eq!(h.state_at(0, 1), Some(swim_core::State::Suspect));
+    h.events[0].clear();
+    let tags = [0xFF, 0x81, 0xA1, b'k', 0xA1, b'v']; // Serf tags {k: v}
+    inject(&mut h, 1, 0, &alive(inc + 1, &tags));
+    let kinds: Vec<&str> = h.events[0]
+        .iter()
+        .filter(|e| e.node().id.as_str() == "n1")
+        .map(|e| match e {
+            Event::Alive(_) => "alive",
+            Event::Update(_) => "update",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["alive", "update"]);
+}

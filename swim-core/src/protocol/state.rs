@@ -70,6 +70,9 @@ impl<R: RngCore> Swim<R> {
             *d = *s;
         }
         let event = match self.members.index(a.node) {
+            // memberlist adds an unknown node as dead at incarnation 0 first,
+            // so an alive at incarnation 0 never exceeds it: ignored.
+            None if a.incarnation == 0 => return,
             None => {
                 let id = match &self.interner {
                     Some(i) => i.intern(a.node),
@@ -107,6 +110,10 @@ impl<R: RngCore> Swim<R> {
                     return;
                 }
                 let old_state = m.state;
+                if a.vsn.is_empty() {
+                    // No versions sent: keep the known ones (memberlist does).
+                    vsn = *m.vsn();
+                }
                 let meta_changed = m.meta() != a.meta;
                 let profile_changed = meta_changed || *m.vsn() != vsn;
                 m.incarnation = a.incarnation;
@@ -127,6 +134,12 @@ impl<R: RngCore> Swim<R> {
                 self.suspicions.remove(a.node);
                 match old_state {
                     State::Dead | State::Left => Event::Join(node),
+                    State::Suspect if moves || meta_changed => {
+                        // Back to alive, and changed: say both (memberlist
+                        // notifies the update).
+                        self.emit(Event::Alive(node.clone()));
+                        Event::Update(node)
+                    }
                     State::Suspect => Event::Alive(node),
                     State::Alive if moves || meta_changed => Event::Update(node),
                     State::Alive => {

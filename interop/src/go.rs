@@ -43,7 +43,8 @@ pub fn build_go_program(src_dir: &Path, work_dir: &Path, bin_name: &str) -> Path
         ml.display()
     );
     std::fs::create_dir_all(work_dir).unwrap();
-    let overlay_src = Path::new(env!("CARGO_MANIFEST_DIR")).join("go-peer/overlay/memberlist_swim_interop.go");
+    let overlay_src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("go-peer/overlay/memberlist_swim_interop.go");
     let overlay = work_dir.join(format!("{bin_name}-overlay.json"));
     let json = serde_json::json!({"Replace": {
         ml.join("memberlist_swim_interop.go").to_str().unwrap(): overlay_src.to_str().unwrap()

@@ -11,12 +11,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use swim_interop::{build_go_program, require_tool};
 use swim_tokio::{Cluster, Config, DelegateVersions, Event, Node, State};
-
-/// Where scripts/install-interop-peers.sh put memberlist's Go source.
-pub fn interop_dir() -> PathBuf {
-    PathBuf::from(std::env::var("SWIM_INTEROP_DIR").unwrap_or_else(|_| "/opt/swim-interop".into()))
-}
 
 /// A name for this process's `n`-th log file (tests run in parallel threads).
 fn unique(prefix: &str, name: &str) -> String {
@@ -57,66 +53,13 @@ pub fn init_tracing() {
     });
 }
 
-fn require_tool(tool: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let p = dir.join(tool);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "`{tool}` is not installed: the interop tests need the real peers. \
-         Run scripts/install-interop-peers.sh (as root) first."
-    );
-}
-
 /// Builds the Go test peer once per test run (GOPATH mode, offline), with
 /// `overlay/memberlist_swim_interop.go` added to memberlist's package.
 pub fn go_peer_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let go = require_tool("go");
-        let gopath = interop_dir().join("gocode");
-        let ml = gopath.join("src/github.com/hashicorp/memberlist");
-        assert!(
-            ml.join("memberlist.go").is_file(),
-            "memberlist's Go source is missing at {}: run scripts/install-interop-peers.sh first",
-            ml.display()
-        );
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("go-peer");
-        let dir = work_dir();
-        let overlay = dir.join("overlay.json");
-        let json = serde_json::json!({"Replace": {
-            ml.join("memberlist_swim_interop.go").to_str().unwrap():
-                src.join("overlay/memberlist_swim_interop.go").to_str().unwrap()
-        }});
-        std::fs::write(&overlay, json.to_string()).unwrap();
-        let bin = dir.join("swim-interop-peer");
-        let started = Instant::now();
-        let out = Command::new(go)
-            .current_dir(&src)
-            .env("GO111MODULE", "off")
-            .env("GOPROXY", "off")
-            .env("GOTOOLCHAIN", "local")
-            .env("GOFLAGS", "")
-            .env("GOPATH", &gopath)
-            .env("GOCACHE", dir.join("go-cache"))
-            .args(["build", "-overlay"])
-            .arg(&overlay)
-            .arg("-o")
-            .arg(&bin)
-            .arg("main.go")
-            .output()
-            .expect("run go build");
-        assert!(
-            out.status.success(),
-            "building the Go peer failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        eprintln!("built the Go memberlist peer in {:?}", started.elapsed());
-        bin
+        build_go_program(&src, &work_dir(), "swim-interop-peer")
     })
 }
 

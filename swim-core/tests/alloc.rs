@@ -8,7 +8,7 @@ use rand_chacha::{rand_core::SeedableRng, ChaCha8Rng};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
 use swim_core::wire::packet::{open_packet, Layers};
-use swim_core::wire::Message;
+use swim_core::wire::{serf, Message};
 use swim_core::{Config, Instant, Keyring, Swim};
 
 #[global_allocator]
@@ -17,9 +17,17 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 fn walk(msg: &[u8], depth: u8) -> usize {
     match Message::decode(msg) {
         Ok(Message::Compound(c)) if depth < 3 => c.parts().map(|p| walk(p, depth + 1)).sum::<usize>() + 1,
+        Ok(Message::User(body)) => 1 + serf_decodes(body),
         Ok(_) => 1,
         Err(_) => 0,
     }
+}
+
+/// Decodes a user message's body as each Serf message; how many it was.
+fn serf_decodes(body: &[u8]) -> usize {
+    usize::from(serf::UserEvent::decode(body).is_ok())
+        + usize::from(serf::Join::decode(body).is_ok())
+        + usize::from(serf::Leave::decode(body).is_ok())
 }
 
 #[test]
@@ -42,6 +50,19 @@ fn decoding_and_sending_do_not_allocate() {
             Ok(())
         })
         .unwrap();
+
+    // Serf's messages, well formed: decoding borrows, allocates nothing.
+    let ev = serf::UserEvent { ltime: 9, name: "deploy", payload: b"v2", cc: true };
+    let leave = serf::Leave { ltime: 10, node: "gone", prune: true };
+    let join = serf::Join { ltime: 11, node: "new" };
+    let mut msgs = vec![vec![0u8; 64]; 3];
+    ev.encode(&mut msgs[0]).unwrap();
+    leave.encode(&mut msgs[1]).unwrap();
+    join.encode(&mut msgs[2]).unwrap();
+    let region = Region::new(GLOBAL);
+    let decoded: usize = msgs.iter().map(|m| walk(m, 0)).sum();
+    assert_eq!(region.change().allocations, 0, "Serf decode allocated");
+    assert_eq!(decoded, 6, "each a user message and one Serf message");
 
     // Real messages, encrypted and with gossip piggybacked: opening them and
     // walking every part allocates nothing either.

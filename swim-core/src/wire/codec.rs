@@ -1,9 +1,11 @@
-//! The msgpack codec of memberlist's message structs, declared once per struct.
+//! The msgpack codec of memberlist's and Serf's message structs, declared once per
+//! struct.
 //!
-//! memberlist (`net.go`) declares its messages as Go structs (`ping`, `alive`,
-//! `pushNodeState`, ...) and hands them to hashicorp/go-msgpack 0.5.5, which writes
-//! each as a map of its field names sorted alphabetically, leaves out the
-//! `omitempty` fields that hold their zero value, and writes a nil `[]byte` as nil.
+//! memberlist (`net.go`) and Serf (`messages.go`) declare their messages as Go
+//! structs (`ping`, `alive`, `pushNodeState`, `messageJoin`, ...) and hand them to
+//! hashicorp/go-msgpack 0.5.5, which writes each as a map of its field names sorted
+//! alphabetically, leaves out the `omitempty` fields that hold their zero value, and
+//! writes a nil `[]byte` as nil.
 //! [`wire_message!`] plays both parts: from one declaration it makes the Rust
 //! struct (fields in Go's order) and its codec: the encoder (keys sorted at compile
 //! time, as go-msgpack sorts them), the exact and the upper-bound encoded length,
@@ -164,7 +166,17 @@ pub(crate) const fn map_header_len(n: usize) -> usize {
     }
 }
 
-/// Declares a memberlist message struct and generates its msgpack codec.
+/// A reader of `msg` after its type byte, which must be `ty`: an empty `msg` is
+/// [`DecodeError::Truncated`], another type byte [`DecodeError::UnknownMessageType`].
+pub(crate) fn body_after(msg: &[u8], ty: u8) -> Result<Reader<'_>, DecodeError> {
+    match msg.split_first() {
+        None => Err(DecodeError::Truncated),
+        Some((&t, body)) if t == ty => Ok(Reader::new(body)),
+        Some((&t, _)) => Err(DecodeError::UnknownMessageType(t)),
+    }
+}
+
+/// Declares a memberlist or Serf message struct and generates its msgpack codec.
 ///
 /// ```text
 /// wire_message! {
@@ -188,43 +200,62 @@ pub(crate) const fn map_header_len(n: usize) -> usize {
 /// order). Decoding reads a repeated key's last value and gives an absent field its
 /// `Default`.
 ///
-/// After the type byte, `, check PATH` names a function run on every decoded value
+/// A Serf message rides inside a memberlist user message: `= msg_type::USER =>
+/// serf::JOIN` gives it both type bytes, the outer and the inner one, and a `decode`
+/// of the message from its inner type byte on, as memberlist hands a user message's
+/// body on (an empty message is [`DecodeError::Truncated`], another inner type
+/// [`DecodeError::UnknownMessageType`]).
+///
+/// After the type bytes, `, check PATH` names a function run on every decoded value
 /// (limits). Several `pub struct ...;` headers before one `{ fields }` declare
 /// structs with the same fields; a field list ending in `..group` gets the fields
 /// that the macro `group!` (taking `[header] { fields }`) appends.
 ///
-/// Generated: `write_body` (the map alone), `encode` and `encoded_len` (type byte
+/// Generated: `write_body` (the map alone), `encode` and `encoded_len` (type bytes
 /// and map), `max_encoded_len` (a bound on `encoded_len` computed without
-/// encoding) and `decode_body` (after the type byte).
+/// encoding), `decode_body` (after the type bytes) and, with an inner type byte,
+/// `decode`.
 macro_rules! wire_message {
     // Several structs with the same fields (memberlist's `suspect` and `dead`).
     (
-        $(#[$attr:meta])* pub struct $name:ident $(<$lt:lifetime>)? $(= $ty:path)?;
-        $($(#[$mattr:meta])* pub struct $more:ident $(<$mlt:lifetime>)? $(= $mty:path)?;)+
+        $(#[$attr:meta])* pub struct $name:ident $(<$lt:lifetime>)? $(= $ty:path $(=> $sub:path)?)?;
+        $(
+            $(#[$mattr:meta])* pub struct $more:ident $(<$mlt:lifetime>)?
+            $(= $mty:path $(=> $msub:path)?)?;
+        )+
         $fields:tt
     ) => {
-        $crate::wire::codec::wire_message! { $(#[$attr])* pub struct $name $(<$lt>)? $(= $ty)? $fields }
         $crate::wire::codec::wire_message! {
-            $($(#[$mattr])* pub struct $more $(<$mlt>)? $(= $mty)?;)+ $fields
+            $(#[$attr])* pub struct $name $(<$lt>)? $(= $ty $(=> $sub)?)? $fields
+        }
+        $crate::wire::codec::wire_message! {
+            $($(#[$mattr])* pub struct $more $(<$mlt>)? $(= $mty $(=> $msub)?)?;)+ $fields
         }
     };
-    ($(#[$attr:meta])* pub struct $name:ident $(<$lt:lifetime>)? $(= $ty:path)?; $fields:tt) => {
-        $crate::wire::codec::wire_message! { $(#[$attr])* pub struct $name $(<$lt>)? $(= $ty)? $fields }
+    (
+        $(#[$attr:meta])* pub struct $name:ident $(<$lt:lifetime>)? $(= $ty:path $(=> $sub:path)?)?;
+        $fields:tt
+    ) => {
+        $crate::wire::codec::wire_message! {
+            $(#[$attr])* pub struct $name $(<$lt>)? $(= $ty $(=> $sub)?)? $fields
+        }
     };
     // Fields ending with `..group`: the macro `group!` appends its fields.
     (
-        $(#[$attr:meta])* pub struct $name:ident $(<$lt:lifetime>)? $(= $ty:path)? $(, check $check:path)? {
+        $(#[$attr:meta])* pub struct $name:ident $(<$lt:lifetime>)?
+        $(= $ty:path $(=> $sub:path)?)? $(, check $check:path)? {
             $($(#[$fattr:meta])* $field:ident: $ft:ty = $key:literal $($flag:ident)?,)+
             ..$group:ident
         }
     ) => {
         $group! {
-            [$(#[$attr])* pub struct $name $(<$lt>)? $(= $ty)? $(, check $check)?]
+            [$(#[$attr])* pub struct $name $(<$lt>)? $(= $ty $(=> $sub)?)? $(, check $check)?]
             { $($(#[$fattr])* $field: $ft = $key $($flag)?,)+ }
         }
     };
     (
-        $(#[$attr:meta])* pub struct $name:ident $(<$lt:lifetime>)? $(= $ty:path)? $(, check $check:path)? {
+        $(#[$attr:meta])* pub struct $name:ident $(<$lt:lifetime>)?
+        $(= $ty:path $(=> $sub:path)?)? $(, check $check:path)? {
             $($(#[$fattr:meta])* $field:ident: $ft:ty = $key:literal $($flag:ident)?),+ $(,)?
         }
     ) => {
@@ -233,19 +264,19 @@ macro_rules! wire_message {
             $($(#[$fattr])* pub $field: $ft,)+
         }
 
-        $crate::wire::codec::wire_message!(@impl $name $(<$lt>)? [$($ty)?] [$($check)?] {
+        $crate::wire::codec::wire_message!(@impl $name $(<$lt>)? [$($ty $(=> $sub)?)?] [$($check)?] {
             $($field: $ft = $key $($flag)?,)+
         });
     };
 
-    (@impl $name:ident <$lt:lifetime> $ty:tt $check:tt $fields:tt) => {
-        $crate::wire::codec::wire_message!(@codec $name [$lt] $lt $ty $check $fields $fields);
+    (@impl $name:ident <$lt:lifetime> $prefix:tt $check:tt $fields:tt) => {
+        $crate::wire::codec::wire_message!(@codec $name [$lt] $lt $prefix $check $fields $fields);
     };
-    (@impl $name:ident $ty:tt $check:tt $fields:tt) => {
-        $crate::wire::codec::wire_message!(@codec $name [] '_ $ty $check $fields $fields);
+    (@impl $name:ident $prefix:tt $check:tt $fields:tt) => {
+        $crate::wire::codec::wire_message!(@codec $name [] '_ $prefix $check $fields $fields);
     };
     (
-        @codec $name:ident [$($lt:lifetime)?] $rl:lifetime [$($ty:path)?] [$($check:path)?]
+        @codec $name:ident [$($lt:lifetime)?] $rl:lifetime $prefix:tt [$($check:path)?]
         { $($field:ident: $ft:ty = $key:literal $($flag:ident)?,)+ } $all:tt
     ) => {
         impl $(<$lt>)? $name $(<$lt>)? {
@@ -264,13 +295,25 @@ macro_rules! wire_message {
                 Ok(())
             }
 
-            $crate::wire::codec::wire_message!(@encode $($ty)?);
+            /// Writes the message (its type bytes, if any, then the msgpack map) into
+            /// `out`; returns the bytes written.
+            pub fn encode(&self, out: &mut [u8]) -> Result<usize, $crate::wire::msgpack::EncodeError> {
+                let mut w = $crate::wire::msgpack::Writer::new(out);
+                w.raw($crate::wire::codec::wire_message!(@type_bytes $prefix))?;
+                self.write_body(&mut w)?;
+                Ok(w.position())
+            }
+
+            /// Length of [`Self::encode`]'s output.
+            pub fn encoded_len(&self) -> usize {
+                $crate::wire::codec::wire_message!(@type_bytes $prefix).len()
+                    + $crate::wire::msgpack::measure(|w| self.write_body(w))
+            }
 
             /// At least [`encoded_len`](Self::encoded_len), computed without encoding.
             pub fn max_encoded_len(&self) -> usize {
                 use $crate::wire::codec::FieldValue;
-                let type_byte = 0 $(+ { let _: u8 = $ty; 1 })?;
-                type_byte
+                $crate::wire::codec::wire_message!(@type_bytes $prefix).len()
                     + $crate::wire::codec::map_header_len(0 $(+ { let _ = $key; 1 })+)
                     $(+ $crate::wire::codec::raw_len($key.len()) + self.$field.max_len())+
             }
@@ -294,6 +337,8 @@ macro_rules! wire_message {
                 $(let m = $check(m)?;)?
                 Ok(m)
             }
+
+            $crate::wire::codec::wire_message!(@decode $rl $prefix);
         }
     };
 
@@ -303,33 +348,21 @@ macro_rules! wire_message {
         })+
     };
 
-    (@encode $ty:path) => {
-        /// Writes type byte + msgpack body into `out`; returns the bytes written.
-        pub fn encode(&self, out: &mut [u8]) -> Result<usize, $crate::wire::msgpack::EncodeError> {
-            let mut w = $crate::wire::msgpack::Writer::new(out);
-            w.raw(&[$ty])?;
-            self.write_body(&mut w)?;
-            Ok(w.position())
-        }
+    // The type bytes a message starts with: none, one, or an outer and an inner one.
+    (@type_bytes [$($ty:path $(=> $sub:path)?)?]) => {{
+        let bytes: &[u8] = &[$($ty $(, $sub)?)?];
+        bytes
+    }};
 
-        /// Length of [`Self::encode`]'s output.
-        pub fn encoded_len(&self) -> usize {
-            1 + $crate::wire::msgpack::measure(|w| self.write_body(w))
+    // A message with an inner type byte is handed on without its outer one (Serf's,
+    // as memberlist hands on a user message's body): `decode` takes it from there.
+    (@decode $rl:lifetime [$ty:path => $sub:path]) => {
+        /// Decodes the message from its inner type byte on (after the outer one).
+        pub fn decode(msg: &$rl [u8]) -> Result<Self, $crate::wire::msgpack::DecodeError> {
+            Self::decode_body(&mut $crate::wire::codec::body_after(msg, $sub)?)
         }
     };
-    (@encode) => {
-        /// Writes the msgpack map into `out`; returns the bytes written.
-        pub fn encode(&self, out: &mut [u8]) -> Result<usize, $crate::wire::msgpack::EncodeError> {
-            let mut w = $crate::wire::msgpack::Writer::new(out);
-            self.write_body(&mut w)?;
-            Ok(w.position())
-        }
-
-        /// Length of [`Self::encode`]'s output.
-        pub fn encoded_len(&self) -> usize {
-            $crate::wire::msgpack::measure(|w| self.write_body(w))
-        }
-    };
+    (@decode $rl:lifetime $prefix:tt) => {};
 
     (@require $field:ident, $key:literal required) => {
         if $field.is_none() {

@@ -1,12 +1,17 @@
 //! Serf's layer on top of memberlist (`serf/messages.go`): Serf messages ride inside
 //! memberlist user messages as `[8][serf type][msgpack …]`, and node tags live in
 //! memberlist `Meta` as `0xFF` + msgpack `map[string]string`.
+//!
+//! The messages are declared with `wire_message!` (`codec.rs`) as memberlist's are,
+//! with both type bytes. Tags (a map of any keys) and the push/pull clocks (three
+//! fields of a larger message, appended to a `Vec`) are written by hand.
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::wire::msgpack::{measure, DecodeError, EncodeError, Reader, Writer};
+use crate::wire::codec::{body_after, wire_message, FieldValue};
+use crate::wire::msgpack::{measure, DecodeError, Reader, Writer};
 use crate::wire::{append_with, msg_type};
 
 /// Serf `messageLeave`.
@@ -39,187 +44,44 @@ pub fn is_serf_message(body: &[u8]) -> bool {
         && matches!(body.get(1), Some(&(0x80..=0x8f | 0xde | 0xdf)))
 }
 
-fn fields<'a>(
-    serf_msg: &'a [u8],
-    ty: u8,
-    mut f: impl FnMut(&'a [u8], &mut Reader<'a>) -> Result<(), DecodeError>,
-) -> Result<(), DecodeError> {
-    let (&t, body) = serf_msg.split_first().ok_or(DecodeError::Truncated)?;
-    if t != ty {
-        return Err(DecodeError::UnknownMessageType(t));
-    }
-    let mut r = Reader::new(body);
-    let n = r.read_map_len()?;
-    for _ in 0..n {
-        let k = r.read_bytes()?;
-        f(k, &mut r)?;
-    }
-    Ok(())
-}
-
-fn get_str<'a>(r: &mut Reader<'a>) -> Result<&'a str, DecodeError> {
-    Ok(r.read_nil_or(|r| r.read_str())?.unwrap_or(""))
-}
-
-fn get_bool(r: &mut Reader<'_>) -> Result<bool, DecodeError> {
-    Ok(r.read_nil_or(|r| r.read_bool())?.unwrap_or(false))
-}
-
-fn get_u64(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
-    Ok(r.read_nil_or(|r| r.read_uint())?.unwrap_or(0))
-}
-
-fn encode_with(
-    out: &mut [u8],
-    ty: u8,
-    body: impl FnOnce(&mut Writer<'_>) -> Result<(), EncodeError>,
-) -> Result<usize, EncodeError> {
-    let mut w = Writer::new(out);
-    w.raw(&[msg_type::USER, ty])?;
-    body(&mut w)?;
-    Ok(w.position())
-}
-
-/// Serf `messageUserEvent{LTime, Name, Payload, CC}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct UserEvent<'a> {
-    /// Event Lamport time.
-    pub ltime: u64,
-    /// Event name.
-    pub name: &'a str,
-    /// Event payload.
-    pub payload: &'a [u8],
-    /// Whether the event may be coalesced.
-    pub cc: bool,
-}
-
-impl<'a> UserEvent<'a> {
-    fn write_body(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.map_header(4)?;
-        w.str("CC")?;
-        w.bool(self.cc)?;
-        w.str("LTime")?;
-        w.uint(self.ltime)?;
-        w.str("Name")?;
-        w.str(self.name)?;
-        w.str("Payload")?;
-        w.bytes_or_nil(self.payload)
-    }
-
-    /// Writes the whole memberlist user message `[8][3]{CC, LTime, Name, Payload}`.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        encode_with(out, USER_EVENT, |w| self.write_body(w))
-    }
-
-    /// Length of [`Self::encode`]'s output.
-    pub fn encoded_len(&self) -> usize {
-        2 + measure(|w| self.write_body(w))
-    }
-
-    /// Decodes a Serf message starting at its Serf type byte (after memberlist's `8`).
-    pub fn decode(serf_msg: &'a [u8]) -> Result<Self, DecodeError> {
-        let (mut ev, mut ltime, mut name) = (UserEvent::default(), None, None);
-        fields(serf_msg, USER_EVENT, |k, r| {
-            match k {
-                b"LTime" => ltime = Some(get_u64(r)?),
-                b"Name" => name = Some(get_str(r)?),
-                b"Payload" => ev.payload = r.read_bytes()?,
-                b"CC" => ev.cc = get_bool(r)?,
-                _ => r.skip_value()?,
-            }
-            Ok(())
-        })?;
-        ev.ltime = ltime.ok_or(DecodeError::MissingField("LTime"))?;
-        ev.name = name.ok_or(DecodeError::MissingField("Name"))?;
-        Ok(ev)
+wire_message! {
+    /// Serf `messageUserEvent{LTime, Name, Payload, CC}`, the whole memberlist user
+    /// message `[8][3]{CC, LTime, Name, Payload}`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub struct UserEvent<'a> = msg_type::USER => USER_EVENT {
+        /// Event Lamport time.
+        ltime: u64 = "LTime" required,
+        /// Event name.
+        name: &'a str = "Name" required,
+        /// Event payload.
+        payload: &'a [u8] = "Payload",
+        /// Whether the event may be coalesced.
+        cc: bool = "CC",
     }
 }
 
-/// Serf `messageJoin{LTime, Node}` (a join intent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Join<'a> {
-    /// Lamport time of the intent.
-    pub ltime: u64,
-    /// Joining node.
-    pub node: &'a str,
-}
-
-impl<'a> Join<'a> {
-    fn write_body(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.map_header(2)?;
-        w.str("LTime")?;
-        w.uint(self.ltime)?;
-        w.str("Node")?;
-        w.str(self.node)
-    }
-
-    /// Writes `[8][1]{LTime, Node}`.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        encode_with(out, JOIN, |w| self.write_body(w))
-    }
-
-    /// Decodes a Serf message starting at its Serf type byte.
-    pub fn decode(serf_msg: &'a [u8]) -> Result<Self, DecodeError> {
-        let (mut ltime, mut node) = (None, None);
-        fields(serf_msg, JOIN, |k, r| {
-            match k {
-                b"LTime" => ltime = Some(get_u64(r)?),
-                b"Node" => node = Some(get_str(r)?),
-                _ => r.skip_value()?,
-            }
-            Ok(())
-        })?;
-        Ok(Join {
-            ltime: ltime.ok_or(DecodeError::MissingField("LTime"))?,
-            node: node.ok_or(DecodeError::MissingField("Node"))?,
-        })
+wire_message! {
+    /// Serf `messageJoin{LTime, Node}` (a join intent), `[8][1]{LTime, Node}`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub struct Join<'a> = msg_type::USER => JOIN {
+        /// Lamport time of the intent.
+        ltime: u64 = "LTime" required,
+        /// Joining node.
+        node: &'a str = "Node" required,
     }
 }
 
-/// Serf `messageLeave{LTime, Node, Prune}` (a leave intent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Leave<'a> {
-    /// Lamport time of the intent.
-    pub ltime: u64,
-    /// Leaving node.
-    pub node: &'a str,
-    /// Whether to prune the node immediately.
-    pub prune: bool,
-}
-
-impl<'a> Leave<'a> {
-    fn write_body(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.map_header(3)?;
-        w.str("LTime")?;
-        w.uint(self.ltime)?;
-        w.str("Node")?;
-        w.str(self.node)?;
-        w.str("Prune")?;
-        w.bool(self.prune)
-    }
-
-    /// Writes `[8][0]{LTime, Node, Prune}`.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
-        encode_with(out, LEAVE, |w| self.write_body(w))
-    }
-
-    /// Decodes a Serf message starting at its Serf type byte.
-    pub fn decode(serf_msg: &'a [u8]) -> Result<Self, DecodeError> {
-        let (mut ltime, mut node, mut prune) = (None, None, false);
-        fields(serf_msg, LEAVE, |k, r| {
-            match k {
-                b"LTime" => ltime = Some(get_u64(r)?),
-                b"Node" => node = Some(get_str(r)?),
-                b"Prune" => prune = get_bool(r)?,
-                _ => r.skip_value()?,
-            }
-            Ok(())
-        })?;
-        Ok(Leave {
-            ltime: ltime.ok_or(DecodeError::MissingField("LTime"))?,
-            node: node.ok_or(DecodeError::MissingField("Node"))?,
-            prune,
-        })
+wire_message! {
+    /// Serf `messageLeave{LTime, Node, Prune}` (a leave intent),
+    /// `[8][0]{LTime, Node, Prune}`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub struct Leave<'a> = msg_type::USER => LEAVE {
+        /// Lamport time of the intent.
+        ltime: u64 = "LTime" required,
+        /// Leaving node.
+        node: &'a str = "Node" required,
+        /// Whether to prune the node immediately.
+        prune: bool = "Prune",
     }
 }
 
@@ -265,8 +127,8 @@ pub fn decode_tags(meta: &[u8]) -> Result<Vec<(String, String)>, DecodeError> {
             let n = r.read_map_len()?;
             let mut tags = Vec::new();
             for _ in 0..n {
-                let k = get_str(&mut r)?;
-                let v = get_str(&mut r)?;
+                let k = <&str>::read(&mut r)?;
+                let v = <&str>::read(&mut r)?;
                 tags.push((k.to_owned(), v.to_owned()));
             }
             Ok(tags)
@@ -278,6 +140,7 @@ pub fn decode_tags(meta: &[u8]) -> Result<Vec<(String, String)>, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::msgpack::EncodeError;
     use crate::wire::tests::{hex, read_shared};
     use crate::wire::Message;
     use alloc::vec;
@@ -354,6 +217,35 @@ mod tests {
         assert_eq!(decode_tags(&out).unwrap(), many);
     }
 
+    #[test]
+    fn join_and_leave_bytes_and_errors() {
+        // `[8][LEAVE]{LTime, Node, Prune}` and `[8][JOIN]{LTime, Node}`, as the
+        // hand-written encoders before the macro wrote them.
+        let leave = Leave { ltime: 300, node: "s1", prune: true };
+        let mut out = vec![0u8; 64];
+        let n = leave.encode(&mut out).unwrap();
+        assert_eq!(&out[..n], &hex("080083a54c54696d65cd012ca44e6f6465a27331a55072756e65c3")[..]);
+        assert_eq!(leave.encoded_len(), n);
+        assert_eq!(Leave::decode(&out[1..n]), Ok(leave));
+        let join = Join { ltime: 1, node: "" };
+        let n = join.encode(&mut out).unwrap();
+        assert_eq!(&out[..n], &hex("080182a54c54696d6501a44e6f6465a0")[..]);
+        assert_eq!(Join::decode(&out[1..n]), Ok(join));
+        assert_eq!(join.encode(&mut out[..n - 1]), Err(EncodeError::BufferTooSmall));
+
+        assert_eq!(Join::decode(&[]), Err(DecodeError::Truncated));
+        assert_eq!(Leave::decode(&[JOIN, 0x80]), Err(DecodeError::UnknownMessageType(JOIN)));
+        assert_eq!(Join::decode(&[LEAVE, 0x80]), Err(DecodeError::UnknownMessageType(LEAVE)));
+        // {"LTime": 2}: the node is required; {"Node": "x"}: the time is.
+        assert_eq!(Join::decode(&hex("0181a54c54696d6502")), Err(DecodeError::MissingField("Node")));
+        assert_eq!(Leave::decode(&hex("0081a44e6f6465a178")), Err(DecodeError::MissingField("LTime")));
+        // Unknown fields are skipped, nil reads as zero, Prune may be absent.
+        assert_eq!(
+            Leave::decode(&hex("0083a158c0a54c54696d65c0a44e6f6465a178")),
+            Ok(Leave { ltime: 0, node: "x", prune: false })
+        );
+    }
+
     proptest! {
         #[test]
         fn round_trips(ltime in any::<u64>(), name in ".{0,40}", payload in proptest::collection::vec(any::<u8>(), 0..100), cc in any::<bool>(),
@@ -361,10 +253,26 @@ mod tests {
             let ev = UserEvent { ltime, name: &name, payload: &payload, cc };
             let mut out = vec![0u8; ev.encoded_len()];
             ev.encode(&mut out).unwrap();
+            prop_assert!(ev.max_encoded_len() >= out.len());
             prop_assert_eq!(UserEvent::decode(&out[1..]), Ok(ev));
             let mut t = Vec::new();
             encode_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), &mut t);
             prop_assert_eq!(decode_tags(&t).unwrap(), tags);
+        }
+
+        #[test]
+        fn join_and_leave_round_trip(ltime in any::<u64>(), node in ".{0,40}", prune in any::<bool>()) {
+            let mut out = vec![0u8; 64 + node.len()];
+            let leave = Leave { ltime, node: &node, prune };
+            let n = leave.encode(&mut out).unwrap();
+            prop_assert_eq!((n, &out[..2]), (leave.encoded_len(), &[msg_type::USER, LEAVE][..]));
+            prop_assert!(leave.max_encoded_len() >= n);
+            prop_assert_eq!(Leave::decode(&out[1..n]), Ok(leave));
+            let join = Join { ltime, node: &node };
+            let n = join.encode(&mut out).unwrap();
+            prop_assert_eq!((n, &out[..2]), (join.encoded_len(), &[msg_type::USER, JOIN][..]));
+            prop_assert!(join.max_encoded_len() >= n);
+            prop_assert_eq!(Join::decode(&out[1..n]), Ok(join));
         }
 
         #[test]
@@ -429,16 +337,16 @@ impl PushPullClocks {
     /// Reads the clocks from a push/pull user state (starting at its `[2]`),
     /// skipping everything else.
     pub fn decode(state: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = body_after(state, PUSH_PULL)?;
         let mut c = PushPullClocks::default();
-        fields(state, PUSH_PULL, |k, r| {
-            match k {
+        for _ in 0..r.read_map_len()? {
+            match r.read_bytes()? {
                 b"LTime" => c.ltime = r.read_uint()?,
                 b"EventLTime" => c.event_ltime = r.read_uint()?,
                 b"QueryLTime" => c.query_ltime = r.read_uint()?,
                 _ => r.skip_value()?,
             }
-            Ok(())
-        })?;
+        }
         Ok(c)
     }
 }

@@ -91,7 +91,13 @@ fn a_node_cut_off_from_everyone_rejoins() {
 fn experiment_sequential_joins() {
     let n: usize = std::env::var("N").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
     let reps: u64 = std::env::var("REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
-    let cfg = Config::default();
+    let mut cfg = Config::default();
+    if let Some(f) = std::env::var("FANOUT").ok().and_then(|s| s.parse().ok()) {
+        cfg.gossip_nodes = f;
+    }
+    if let Some(ms) = std::env::var("GOSSIP_MS").ok().and_then(|s| s.parse().ok()) {
+        cfg.gossip_interval = Duration::from_millis(ms);
+    }
     let mut times = Vec::new();
     let mut stalled = 0;
     for seed in 0..reps {

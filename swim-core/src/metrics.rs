@@ -56,6 +56,12 @@ pub struct Metrics {
     pub refutes: u64,
     /// Members declared dead by this node's suspicion timers.
     pub declared_dead: u64,
+    /// Suspicion timers that ran out while the suspect was heard from
+    /// directly since: moved on instead of declaring it dead.
+    pub suspicions_deferred: u64,
+    /// Refutations sent straight to a member that accused this node (besides
+    /// gossiping them).
+    pub refutations_sent_to_accusers: u64,
     /// Direct user messages received.
     pub user_messages_received: u64,
     /// Broadcasts received and delivered (new).

@@ -500,3 +500,124 @@ fn a_dead_name_is_reclaimed_after_the_reclaim_time_and_forgotten_after_gossip_to
     assert_eq!(h.state_at(0, 4), Some(State::Dead), "still kept, to gossip it");
     h.run_until(Duration::from_secs(6), |h| h.state_at(0, 4).is_none()).expect("n4 forgotten");
 }
+
+/// Datagrams node `i` sends at its next timer, to distinct members.
+fn next_round_targets(h: &mut Harness, i: usize) -> std::collections::BTreeSet<std::net::SocketAddr> {
+    let mut buf = vec![0u8; 65_536];
+    let t = h.nodes[i].poll_timeout().max(h.now);
+    h.nodes[i].handle_timeout(t);
+    let mut to = std::collections::BTreeSet::new();
+    while let Some(tx) = h.nodes[i].poll_transmit(t, &mut buf) {
+        to.insert(tx.dst);
+    }
+    to
+}
+
+#[test]
+fn a_backlog_of_gossip_goes_to_more_members_per_round() {
+    let mut h = Harness::fast(20, 23);
+    h.all_join();
+    h.run_until(Duration::from_secs(10), Harness::converged).unwrap();
+    h.run(Duration::from_secs(5)); // the join news is all sent
+    let fanout = Config::default().gossip_nodes;
+    // One small item: a round goes to gossip_nodes members, as memberlist's.
+    h.nodes[1].broadcast("small", b"x").unwrap();
+    let one = next_round_targets(&mut h, 1);
+    assert!((1..=fanout + 1).contains(&one.len()), "one item went to {} members", one.len());
+    h.run(Duration::from_secs(5));
+    // Five packets' worth: four times as many members in one round.
+    for k in 0..30u32 {
+        h.nodes[1].broadcast("bulk", &[k as u8; 200]).unwrap();
+    }
+    let burst = next_round_targets(&mut h, 1);
+    assert!(burst.len() >= 4 * fanout, "a backlog went to only {} members", burst.len());
+    h.flush();
+    h.run(Duration::from_secs(5));
+    for r in (0..20).filter(|&r| r != 1) {
+        let got = h.delivered.iter().filter(|(to, t, _, _)| *to == r && t == "bulk").count();
+        assert_eq!(got, 30, "n{r} got every broadcast once");
+    }
+}
+
+/// Lifeguard's timer runs out while the suspect is still heard from: the
+/// node waits up to the unconfirmed timeout before declaring it dead (it
+/// then does, so a member that sends but cannot receive is not kept alive).
+#[test]
+fn a_suspect_still_heard_from_gets_until_the_unconfirmed_timeout() {
+    let cfg = fast_config();
+    let mut h = Harness::new(3, 29, |_| cfg.clone());
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    h.run(Duration::from_secs(2));
+    // n1 receives nothing from now on, but keeps sending.
+    h.one_way.insert((0, 1));
+    h.one_way.insert((2, 1));
+    h.run_until(Duration::from_secs(5), |h| h.state_at(0, 1) == Some(State::Suspect))
+        .expect("n0 suspects n1");
+    let t = h
+        .run_until(Duration::from_secs(20), |h| h.state_at(0, 1) == Some(State::Dead))
+        .expect("declared dead");
+    // 3 nodes: no confirmations expected, so the timer is the minimum,
+    // suspicion_mult × interval; the unconfirmed timeout is 6× that.
+    let min = cfg.protocol_interval * cfg.suspicion_mult;
+    let max = min * cfg.suspicion_max_timeout_mult;
+    assert!(t >= max / 2 && t <= max + min, "n1 dead {t:?} after the suspicion (min {min:?}, max {max:?})");
+    assert!(h.nodes[0].metrics().suspicions_deferred + h.nodes[2].metrics().suspicions_deferred > 0);
+}
+
+/// A crashed member sends nothing: its death is not delayed by the above.
+#[test]
+fn a_silent_suspect_is_declared_dead_at_the_minimum_timeout() {
+    let cfg = fast_config();
+    let mut h = Harness::new(3, 31, |_| cfg.clone());
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    h.run(Duration::from_secs(2));
+    h.down.insert(1);
+    h.run_until(Duration::from_secs(5), |h| h.state_at(0, 1) == Some(State::Suspect))
+        .expect("n0 suspects n1");
+    let t = h
+        .run_until(Duration::from_secs(20), |h| h.state_at(0, 1) == Some(State::Dead))
+        .expect("declared dead");
+    let min = cfg.protocol_interval * cfg.suspicion_mult;
+    assert!(t <= min + cfg.protocol_interval, "n1 dead {t:?} after the suspicion (min {min:?})");
+    assert_eq!(h.nodes[0].metrics().suspicions_deferred + h.nodes[2].metrics().suspicions_deferred, 0);
+}
+
+/// An accused node sends its refutation straight to the accuser (once per
+/// protocol interval), also for an accusation older than its incarnation.
+#[test]
+fn an_accused_node_answers_its_accuser_directly() {
+    use swim_core::wire::{Message, Suspect};
+    let mut h = Harness::fast(3, 37);
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    h.run(Duration::from_secs(2));
+    let inc = h.nodes[1].incarnation();
+    let accuse = |inc| encode(&Message::Suspect(Suspect { incarnation: inc, node: "n1", from: "n2" }));
+    let mut buf = vec![0u8; 65_536];
+    let sent_to_n2 = |h: &mut Harness, buf: &mut [u8]| {
+        let mut to = Vec::new();
+        while let Some(t) = h.nodes[1].poll_transmit(h.now, buf) {
+            to.push(t.dst);
+        }
+        to.contains(&h.addrs[2])
+    };
+    let mut pkt = accuse(inc);
+    let (now, from) = (h.now, h.addrs[2]);
+    h.nodes[1].handle_packet(now, from, &mut pkt, &mut |_| {});
+    assert_eq!(h.nodes[1].incarnation(), inc + 1, "refuted");
+    assert!(sent_to_n2(&mut h, &mut buf), "the refutation went straight to the accuser");
+    // Again within the interval: not answered again.
+    let mut pkt = accuse(inc);
+    h.nodes[1].handle_packet(now, from, &mut pkt, &mut |_| {});
+    assert!(!sent_to_n2(&mut h, &mut buf));
+    // Later, an accusation older than n1's incarnation: answered, no new refutation.
+    h.now += h.nodes[1].config().protocol_interval;
+    let mut pkt = accuse(inc);
+    let now = h.now;
+    h.nodes[1].handle_packet(now, from, &mut pkt, &mut |_| {});
+    assert_eq!(h.nodes[1].incarnation(), inc + 1);
+    assert!(sent_to_n2(&mut h, &mut buf), "a stale accuser is answered too");
+    assert_eq!(h.nodes[1].metrics().refutations_sent_to_accusers, 2);
+}

@@ -9,22 +9,6 @@ use std::time::Duration;
 use swim_core::wire::{serf, Alive, Message};
 use swim_core::{Config, Event, Instant};
 
-/// Hands node `to` one plain datagram holding `msg` (a memberlist message
-/// with its type byte), as if from node `from`.
-fn inject(h: &mut Harness, from: usize, to: usize, msg: &[u8]) {
-    let mut pkt = msg.to_vec();
-    let (now, src) = (h.now, h.addrs[from]);
-    h.nodes[to].handle_packet(now, src, &mut pkt, &mut |_| {});
-    h.flush();
-}
-
-fn encode(m: &Message<'_>) -> Vec<u8> {
-    let mut v = vec![0u8; m.encoded_len()];
-    let n = m.encode(&mut v).unwrap();
-    v.truncate(n);
-    v
-}
-
 /// Item 4: local health lengthens a failing probe, not the wait before the
 /// next one. memberlist probes on a fixed ticker; swim waited
 /// `(score + 1) × interval` after every probe, so a node recovering from

@@ -115,6 +115,8 @@ pub struct Swim<R> {
     pending_streams: BTreeMap<u64, PendingStream>,
     next_stream_id: u64,
     suspicions: BTreeMap<NodeId, Suspicion>,
+    /// Accusers sent a refutation directly, and when (see `answer_accuser`).
+    answered: Vec<(NodeId, Instant)>,
     awareness: Awareness,
     next_probe: Instant,
     next_gossip: Instant,
@@ -195,6 +197,7 @@ impl<R: RngCore> Swim<R> {
             pending_streams: BTreeMap::new(),
             next_stream_id: 1,
             suspicions: BTreeMap::new(),
+            answered: Vec::new(),
             awareness: Awareness::new(config.awareness_max_multiplier),
             next_probe: first_probe,
             next_gossip: first_gossip,
@@ -430,6 +433,7 @@ impl<R: RngCore> Swim<R> {
                 return;
             }
         };
+        self.note_heard(from);
         self.dispatch(now, from, plain, 0, deliver);
     }
 

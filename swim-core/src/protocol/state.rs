@@ -14,16 +14,25 @@ use crate::wire::{self, Message};
 use alloc::sync::Arc;
 use rand_core::RngCore;
 
+/// Accusers answered in the last protocol interval, at most (see
+/// `answer_accuser`).
+pub(super) const MAX_ANSWERED: usize = 16;
+
 impl<R: RngCore> Swim<R> {
-    pub(super) fn queue_alive_self(&mut self) {
-        let msg = encode_vec(&Message::Alive(wire::Alive {
+    /// This node's alive message at its current incarnation.
+    pub(super) fn alive_self(&self) -> wire::Alive<'_> {
+        wire::Alive {
             incarnation: self.incarnation,
             node: self.name.as_str(),
             addr: self.wire_addr.ip_bytes(),
             port: self.addr.port(),
             meta: &self.meta,
             vsn: &self.vsn,
-        }));
+        }
+    }
+
+    pub(super) fn queue_alive_self(&mut self) {
+        let msg = encode_vec(&Message::Alive(self.alive_self()));
         let name = self.name.clone();
         self.gossip.push(Some(name), msg);
     }
@@ -33,6 +42,31 @@ impl<R: RngCore> Swim<R> {
         self.metrics.refutes += 1;
         self.awareness.apply(1);
         self.queue_alive_self();
+    }
+
+    /// `accuser` suspects this node, or declared it dead: besides gossiping
+    /// the refutation, sends this node's current alive message straight to
+    /// it — also when the accusation is older than this node's incarnation
+    /// (the accuser has not heard the refutation yet, and its timer runs).
+    /// At most once per accuser per protocol interval.
+    ///
+    /// memberlist only gossips a refutation; the accuser, whose timer started
+    /// first, then often declares the node dead before the gossip reaches it.
+    fn answer_accuser(&mut self, now: Instant, accuser: &str) {
+        if accuser == self.name.as_str() || self.leave.is_some() {
+            return;
+        }
+        let Some(addr) = self.members.get(accuser).filter(|m| m.state.is_live()).map(|m| m.addr()) else {
+            return;
+        };
+        let interval = self.cfg.protocol_interval;
+        self.answered.retain(|(_, t)| now.saturating_duration_since(*t) < interval);
+        if self.answered.iter().any(|(a, _)| a.as_str() == accuser) || self.answered.len() >= MAX_ANSWERED {
+            return;
+        }
+        self.answered.push((NodeId::from(accuser), now));
+        self.metrics.refutations_sent_to_accusers += 1;
+        self.enqueue(addr, OutKind::AliveSelf);
     }
 
     /// `gossiped`: it came as gossip, not in a push-pull state (see below).
@@ -193,6 +227,7 @@ impl<R: RngCore> Swim<R> {
             if self.leave.is_none() && incarnation >= self.incarnation {
                 self.refute(incarnation);
             }
+            self.answer_accuser(now, from);
             return;
         }
         let n = self.members.len() + 1;
@@ -234,6 +269,7 @@ impl<R: RngCore> Swim<R> {
             if self.leave.is_none() && incarnation >= self.incarnation {
                 self.refute(incarnation);
             }
+            self.answer_accuser(now, from);
             return;
         }
         let Some(m) = self.members.get_mut(node) else { return };

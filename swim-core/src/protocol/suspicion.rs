@@ -21,13 +21,27 @@ pub struct Suspicion {
     /// Members who have suspected it (the first accuser included).
     confirmers: Vec<NodeId>,
     deadline: Instant,
+    /// A packet came from the suspect since the suspicion started (or was
+    /// last deferred).
+    heard: bool,
+    /// No deadline before this (set by [`Suspicion::defer`]).
+    floor: Instant,
 }
 
 impl Suspicion {
     /// Starts a suspicion raised by `from` at `now`.
     pub fn new(now: Instant, from: NodeId, k: u32, min: Duration, max: Duration) -> Self {
         let max = max.max(min);
-        let mut s = Suspicion { start: now, min, max, k, confirmers: alloc::vec![from], deadline: now };
+        let mut s = Suspicion {
+            start: now,
+            min,
+            max,
+            k,
+            confirmers: alloc::vec![from],
+            deadline: now,
+            heard: false,
+            floor: now,
+        };
         s.deadline = now + s.timeout();
         s
     }
@@ -51,7 +65,27 @@ impl Suspicion {
         }
         // Only a new confirmer costs its name.
         self.confirmers.push(NodeId::from(from));
-        self.deadline = self.start + self.timeout();
+        self.deadline = (self.start + self.timeout()).max(self.floor);
+        true
+    }
+
+    /// Records that a packet came from the suspect itself.
+    pub fn heard_from(&mut self) {
+        self.heard = true;
+    }
+
+    /// At the deadline: when the suspect was heard from since the suspicion
+    /// started (or was last deferred), and the unconfirmed timeout `max` has
+    /// not run out, moves the deadline on by `min` (never past `start +
+    /// max`) and returns true; the member is then not declared dead yet.
+    pub fn defer(&mut self, now: Instant) -> bool {
+        let end = self.start + self.max;
+        if !self.heard || now >= end {
+            return false;
+        }
+        self.heard = false;
+        self.floor = (now + self.min).min(end);
+        self.deadline = self.floor;
         true
     }
 
@@ -107,15 +141,48 @@ impl Awareness {
 }
 
 impl<R: RngCore> Swim<R> {
+    /// A packet came from `from`: if it is a suspected member, that is
+    /// evidence it runs (see [`Suspicion::defer`]).
+    pub(super) fn note_heard(&mut self, from: SocketAddr) {
+        if self.suspicions.is_empty() {
+            return;
+        }
+        let Some(m) = self.members.by_addr(from) else { return };
+        if let Some(s) = self.suspicions.get_mut(m.id.as_str()) {
+            s.heard_from();
+        }
+    }
+
+    /// Declares dead the suspects whose timer ran out — unless a packet came
+    /// from the suspect itself since its suspicion started: then the timer
+    /// is moved on (up to the unconfirmed timeout) and the suspect is told
+    /// again, so it can refute.
+    ///
+    /// memberlist declares a member dead when the timer runs out, whatever
+    /// it heard meanwhile. Under heavy loss a running member's refutation
+    /// often arrives late, and every node holding the suspicion then
+    /// declares it dead on its own; a node that just got a datagram from the
+    /// suspect knows better. A crashed member sends nothing, so its death is
+    /// not delayed.
     pub(super) fn expire_suspicions(&mut self, now: Instant) {
         let due: Vec<NodeId> =
             self.suspicions.iter().filter(|(_, s)| s.deadline() <= now).map(|(id, _)| id.clone()).collect();
         for id in due {
-            self.suspicions.remove(&id);
-            let Some(m) = self.members.get(&id) else { continue };
+            let Some(m) = self.members.get(&id) else {
+                self.suspicions.remove(&id);
+                continue;
+            };
             if m.state != State::Suspect {
+                self.suspicions.remove(&id);
                 continue;
             }
+            if self.suspicions.get_mut(&id).is_some_and(|s| s.defer(now)) {
+                let (incarnation, addr) = (m.incarnation, m.addr());
+                self.metrics.suspicions_deferred += 1;
+                self.enqueue(addr, OutKind::Suspect { incarnation, node: id });
+                continue;
+            }
+            self.suspicions.remove(&id);
             let inc = m.incarnation;
             self.metrics.declared_dead += 1;
             let me = self.name.clone();

@@ -18,11 +18,29 @@ use rand_core::RngCore;
 
 #[derive(Debug, Clone)]
 pub(super) enum OutKind {
-    Ping { seq: u32, target: NodeId, suspect: Option<u32> },
-    IndirectPing { seq: u32, target: NodeId, target_ip: WireAddr, nack: bool },
-    Ack { seq: u32 },
-    Nack { seq: u32 },
-    Suspect { incarnation: u32, node: NodeId },
+    Ping {
+        seq: u32,
+        target: NodeId,
+        suspect: Option<u32>,
+    },
+    IndirectPing {
+        seq: u32,
+        target: NodeId,
+        target_ip: WireAddr,
+        nack: bool,
+    },
+    Ack {
+        seq: u32,
+    },
+    Nack {
+        seq: u32,
+    },
+    Suspect {
+        incarnation: u32,
+        node: NodeId,
+    },
+    /// This node's own alive message (a refutation sent to an accuser).
+    AliveSelf,
     Gossip,
 }
 
@@ -139,6 +157,7 @@ impl<R: RngCore> Swim<R> {
                     from: name,
                 }),
             ),
+            OutKind::AliveSelf => push_msg(&mut b, &Message::Alive(self.alive_self())),
             OutKind::Gossip => true,
         };
         if !first {

@@ -18,6 +18,9 @@ pub struct Harness {
     pub down: BTreeSet<usize>,
     /// Links (a, b) over which nothing passes, either way.
     pub cut: BTreeSet<(usize, usize)>,
+    /// Datagrams from a to b are dropped (b to a pass); streams between
+    /// them fail.
+    pub one_way: BTreeSet<(usize, usize)>,
     pub events: Vec<Vec<Event>>,
     /// (receiver, topic, payload, kind)
     pub delivered: Vec<(usize, String, Vec<u8>, DeliveryKind)>,
@@ -43,6 +46,7 @@ impl Harness {
             now,
             down: BTreeSet::new(),
             cut: BTreeSet::new(),
+            one_way: BTreeSet::new(),
             events: vec![Vec::new(); n],
             delivered: Vec::new(),
             buf: vec![0; 65_536],
@@ -66,7 +70,9 @@ impl Harness {
 
     /// Runs the stream exchange `req` from node `i` synchronously.
     pub fn stream(&mut self, i: usize, mut req: swim_core::StreamRequest) {
-        let Some(j) = self.index(req.addr).filter(|&j| self.passes(i, j)) else {
+        let two_way =
+            |h: &Self, j| h.passes(i, j) && !h.one_way.contains(&(i, j)) && !h.one_way.contains(&(j, i));
+        let Some(j) = self.index(req.addr).filter(|&j| two_way(self, j)) else {
             self.nodes[i].handle_stream_failed(req.id);
             return;
         };
@@ -130,7 +136,7 @@ impl Harness {
                 while let Some(t) = self.nodes[i].poll_transmit(now, &mut self.buf) {
                     moved = true;
                     let Some(j) = self.index(t.dst) else { continue };
-                    if !self.passes(i, j) {
+                    if !self.passes(i, j) || self.one_way.contains(&(i, j)) {
                         continue;
                     }
                     let mut pkt = self.buf[..t.len].to_vec();
@@ -200,6 +206,23 @@ impl Harness {
             .filter(|i| !self.down.contains(i))
             .all(|i| self.nodes[i].members().len() == n - self.down.len())
     }
+}
+
+/// Hands node `to` one plain datagram holding `msg` (a memberlist message
+/// with its type byte), as if from node `from`, and moves what follows.
+pub fn inject(h: &mut Harness, from: usize, to: usize, msg: &[u8]) {
+    let mut pkt = msg.to_vec();
+    let (now, src) = (h.now, h.addrs[from]);
+    h.nodes[to].handle_packet(now, src, &mut pkt, &mut |_| {});
+    h.flush();
+}
+
+/// `m` encoded with its type byte.
+pub fn encode(m: &swim_core::wire::Message<'_>) -> Vec<u8> {
+    let mut v = vec![0u8; m.encoded_len()];
+    let n = m.encode(&mut v).unwrap();
+    v.truncate(n);
+    v
 }
 
 /// A faster protocol so tests cover many periods quickly (virtual time anyway).

@@ -1,7 +1,7 @@
 //! Serf's layer and our direct-message framing.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use swim_core::wire::serf::{decode_tags, is_serf_message, Join, Leave, UserEvent};
+use swim_core::wire::serf::{decode_tags, is_serf_message, Join, Leave, PushPullClocks, UserEvent};
 
 fuzz_target!(|data: &[u8]| {
     let _ = is_serf_message(data);
@@ -9,6 +9,13 @@ fuzz_target!(|data: &[u8]| {
     let _ = Join::decode(data);
     let _ = Leave::decode(data);
     let _ = decode_tags(data);
+    // A push/pull user state: the clocks, and the event buffer replayed.
+    let mut seen = 0usize;
+    let _ = PushPullClocks::decode_with_events(data, |_, name, payload| {
+        assert!(name.len() + payload.len() <= data.len());
+        seen += 1;
+    });
+    assert!(seen <= data.len());
     let d = swim_core::protocol::user::decode_direct(data);
     assert!(d.payload.len() <= data.len());
 });

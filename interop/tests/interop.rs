@@ -737,6 +737,49 @@ async fn serf_sees_our_graceful_leave_as_left() {
     );
 }
 
+/// A Serf user event our node missed — every datagram to it dropped while
+/// the agents gossiped it — reaches it once, in a push/pull with an agent
+/// (Serf's event buffer, replayed on merge); and the agents read our
+/// push/pull states, which carry our own recent events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serf_event_missed_by_our_node_arrives_by_push_pull() {
+    let agents = serf_cluster(None).await;
+    let push_pull = Duration::from_secs(2);
+    let r = RustNode::start(swim_tokio::Config { push_pull_interval: push_pull, ..config("r1") }).await;
+    r.join(&agents[0].addr.to_string()).await;
+    wait_until("every agent lists r1 alive", TEN_S, || {
+        let ok = agents.iter().all(|a| a.status_of("r1").as_deref() == Some("alive"));
+        async move { ok }
+    })
+    .await;
+    r.cluster.broadcast("from-rust", b"buffered").unwrap();
+    let count = || r.messages().iter().filter(|m| m.topic == "deploy" && m.payload == b"v1").count();
+    {
+        // Datagrams (and connections) to our port are dropped; our own
+        // push/pulls still reach the agents.
+        let _cut = LoopbackCut::new(&[r.addr().port()]);
+        agents[1].event("deploy", "v1");
+        wait_until("every agent ran its handler for deploy v1", TEN_S, || {
+            let ok = agents.iter().all(|a| a.user_events().contains(&"deploy v1".to_string()));
+            async move { ok }
+        })
+        .await;
+        wait_until("deploy v1 reaches r1 in a push/pull", push_pull * 5, || {
+            let ok = count() >= 1;
+            async move { ok }
+        })
+        .await;
+    }
+    assert!(r.cluster.metrics().broadcasts_replayed >= 1, "{:?}", r.cluster.metrics());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(count(), 1, "delivered more than once: {:?}", r.messages());
+    for a in &agents {
+        let log = a.log();
+        assert!(!log.contains("remote state"), "serf agent {} could not read a push/pull:\n{log}", a.name);
+        assert_eq!(a.user_events().iter().filter(|l| l.starts_with("from-rust")).count(), 1);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 7. Key rotation
 

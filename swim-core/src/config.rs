@@ -15,6 +15,8 @@ pub const META_MAX_SIZE: usize = 512;
 pub const MIN_UDP_BUFFER_SIZE: usize = 512;
 /// Largest UDP payload over IPv4.
 pub const MAX_UDP_BUFFER_SIZE: usize = 65_507;
+/// Largest `event_buffer`.
+pub const MAX_EVENT_BUFFER: usize = 65_536;
 
 /// Delegate (application) protocol versions advertised in every alive message
 /// (the last three bytes of memberlist's `Vsn`). memberlist refuses a push-pull
@@ -142,6 +144,12 @@ pub struct Config {
     /// Most UDP packets queued for sending before new ones are dropped and
     /// counted (default 4096).
     pub max_outgoing_queue: usize,
+    /// Lamport times of broadcasts remembered (default 512, Serf's
+    /// `EventBuffer`; at most 65536): a broadcast is delivered once within
+    /// this window, and recent ones (up to 64 KiB) ride along in every state
+    /// exchange, so a member that missed one — loss, a partition — gets it
+    /// at its next push-pull, as Serf's agents do.
+    pub event_buffer: usize,
 }
 
 impl Default for Config {
@@ -180,6 +188,7 @@ impl Default for Config {
             delegate_versions: DelegateVersions::SERF,
             max_event_queue: 65_536,
             max_outgoing_queue: 4096,
+            event_buffer: 512,
         }
     }
 }
@@ -212,6 +221,8 @@ pub enum ConfigError {
     TagsTooLarge(usize),
     /// `delegate_versions` has `min > max` or `current` outside `[min, max]`.
     DelegateVersions,
+    /// `event_buffer` is 0 or over 65536.
+    EventBuffer(usize),
 }
 
 impl fmt::Display for ConfigError {
@@ -229,6 +240,9 @@ impl fmt::Display for ConfigError {
                 "udp_buffer_size is {n}; it must be between {MIN_UDP_BUFFER_SIZE} and {MAX_UDP_BUFFER_SIZE}"
             ),
             ConfigError::ZeroCount(field) => write!(f, "{field} must be at least 1"),
+            ConfigError::EventBuffer(n) => {
+                write!(f, "event_buffer is {n}; it must be between 1 and {MAX_EVENT_BUFFER} Lamport times")
+            }
             ConfigError::Multiplier(field) => write!(f, "{field} must be between 1 and 1000"),
             ConfigError::LabelTooLong(n) => write!(f, "label is {n} bytes; at most 255 are allowed"),
             ConfigError::InvalidNodeName => f.write_str("node_name must be between 1 and 255 bytes"),
@@ -285,6 +299,9 @@ impl Config {
             if !(1..=1000).contains(&m) {
                 return Err(ConfigError::Multiplier(name));
             }
+        }
+        if !(1..=MAX_EVENT_BUFFER).contains(&self.event_buffer) {
+            return Err(ConfigError::EventBuffer(self.event_buffer));
         }
         if self.label.len() > 255 {
             return Err(ConfigError::LabelTooLong(self.label.len()));

@@ -24,7 +24,7 @@
 //! let StreamFrame::Complete { start, end } = a.stream_frame(&req.data, true).unwrap() else { panic!() };
 //! let mut reply = a.handle_stream(now, b_addr, &mut req.data[start..end], &mut |_| {}).unwrap().unwrap();
 //! let StreamFrame::Complete { start, end } = b.stream_frame(&reply, false).unwrap() else { panic!() };
-//! b.handle_stream_reply(now, req.id, &mut reply[start..end]).unwrap();
+//! b.handle_stream_reply(now, req.id, &mut reply[start..end], &mut |_| {}).unwrap();
 //! assert!(matches!(b.poll_event(), Some(Event::Join(n)) if n.id.as_str() == "a"));
 //! assert!(matches!(a.poll_event(), Some(Event::Join(n)) if n.id.as_str() == "b"));
 //!

@@ -71,6 +71,12 @@ pub struct Metrics {
     /// Broadcasts older than the de-duplication window (not delivered): their
     /// sender's event clock lagged more than 512 events behind.
     pub broadcasts_too_old: u64,
+    /// Broadcasts refused because 64 others of the same Lamport time were
+    /// remembered already (forged or corrupt traffic).
+    pub broadcasts_refused: u64,
+    /// Broadcasts this node missed, received in a state exchange and
+    /// delivered (Serf's event replay).
+    pub broadcasts_replayed: u64,
     /// Serf messages other than user events (ignored).
     pub serf_messages_ignored: u64,
     /// Datagrams received whose CRC was checked (and matched).

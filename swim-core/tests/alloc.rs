@@ -118,7 +118,7 @@ fn decoding_and_sending_do_not_allocate() {
     let swim_core::StreamFrame::Complete { start, end } = b.stream_frame(&reply, false).unwrap() else {
         panic!("one frame")
     };
-    b.handle_stream_reply(Instant::ZERO, req.id, &mut reply[start..end]).unwrap();
+    b.handle_stream_reply(Instant::ZERO, req.id, &mut reply[start..end], &mut |_| {}).unwrap();
     let t = a.encode_direct(&"b".into(), "bench", &[1; 64], &mut buf).unwrap();
     let packet = buf[..t.len].to_vec();
     let mut rx = packet.clone();

@@ -182,3 +182,37 @@ fn alive_edge_cases_follow_memberlist() {
         .collect();
     assert_eq!(kinds, ["alive", "update"]);
 }
+
+/// Item 3: a broadcast a node missed (cut off while it spread) reaches it in
+/// a state exchange, once — Serf's event buffer replayed on merge. A node
+/// that joins later is not handed the cluster's past events.
+#[test]
+fn a_missed_broadcast_arrives_with_the_next_state_exchange() {
+    let cfg = fast_config();
+    let mut h = Harness::new(4, 41, |_| cfg.clone());
+    for i in 1..3 {
+        h.join(i, 0).unwrap();
+    }
+    h.run_until(Duration::from_secs(5), |h| (0..3).all(|i| h.nodes[i].members().len() == 3)).unwrap();
+    h.cut.insert((0, 2));
+    h.cut.insert((1, 2));
+    h.nodes[0].broadcast("deploy", b"v1").unwrap();
+    // Long enough for the gossip to end (n2 would have been declared dead
+    // and reconnected by now, in the shorter config of these tests).
+    h.run(Duration::from_secs(3));
+    let got =
+        |h: &Harness, r: usize| h.delivered.iter().filter(|(to, t, _, _)| *to == r && t == "deploy").count();
+    assert_eq!(got(&h, 1), 1);
+    assert_eq!(got(&h, 2), 0, "n2 was cut off");
+    h.cut.clear();
+    h.run(cfg.push_pull_interval * 3);
+    assert_eq!(got(&h, 2), 1, "n2 got the broadcast once, from a state exchange");
+    assert_eq!(h.nodes[2].metrics().broadcasts_replayed, 1);
+    // A late joiner: the past is not replayed to it.
+    h.join(3, 1).unwrap();
+    h.run(cfg.push_pull_interval * 3);
+    assert_eq!(got(&h, 3), 0, "a joiner does not get events from before its join");
+    for r in 0..3 {
+        assert!(got(&h, r) <= 1, "n{r} got it more than once");
+    }
+}

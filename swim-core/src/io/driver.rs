@@ -580,19 +580,32 @@ impl Shared {
         from: SocketAddr,
         frame: &mut [u8],
     ) -> Result<Option<Vec<u8>>, StreamError> {
+        self.with_stream_frame(frame, |core, now, frame, deliver| {
+            core.handle_stream(now, from, frame, deliver)
+        })
+    }
+
+    /// Runs `f` on the core with a stream frame, then hands what it
+    /// delivered to the handlers (after the core's lock is released).
+    fn with_stream_frame<T>(
+        &self,
+        frame: &mut [u8],
+        f: impl FnOnce(&mut Swim<DriverRng>, Instant, &mut [u8], &mut dyn FnMut(Delivery<'_>)) -> T,
+    ) -> T {
         let mut staging = Staging::default();
         let (base, len) = (frame.as_ptr() as usize, frame.len());
-        let r = self.with_core(|core, now| {
-            core.handle_stream(now, from, frame, &mut |d| staging.record(0, base, len, &d))
-        });
+        let r = self.with_core(|core, now| f(core, now, frame, &mut |d| staging.record(0, base, len, &d)));
         let frame: &[u8] = frame;
         self.run_handlers(|_| frame, &staging);
         r
     }
 
-    /// Handles the reply frame of exchange `id`.
+    /// Handles the reply frame of exchange `id` (broadcasts replayed from a
+    /// peer's state go to the handlers).
     pub fn handle_stream_reply(&self, id: u64, frame: &mut [u8]) -> Result<(), StreamError> {
-        self.with_core(|core, now| core.handle_stream_reply(now, id, frame))
+        self.with_stream_frame(frame, |core, now, frame, deliver| {
+            core.handle_stream_reply(now, id, frame, deliver)
+        })
     }
 
     /// Reports that exchange `id` failed.

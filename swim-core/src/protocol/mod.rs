@@ -130,6 +130,8 @@ pub struct Swim<R> {
     /// Serf's member-intent Lamport clock (join/leave intents), as witnessed.
     member_clock: u64,
     dedup: EventDedup,
+    /// A `join` is under way: the events before it are not replayed.
+    ignore_old_events: bool,
     metrics: Metrics,
     scratch: Vec<u8>,
     rng: R,
@@ -208,7 +210,8 @@ impl<R: RngCore> Swim<R> {
             eager: Eager::default(),
             reconnect: Reconnect::new(first_reconnect, hash_key ^ 0x2545_f491_4f6c_dd1d),
             member_clock: 0,
-            dedup: EventDedup::new(hash_key),
+            dedup: EventDedup::with_size(hash_key, config.event_buffer),
+            ignore_old_events: false,
             metrics: Metrics::default(),
             scratch: Vec::new(),
             rng,

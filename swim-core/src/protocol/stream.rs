@@ -224,7 +224,7 @@ impl<R: RngCore> Swim<R> {
                 // Answer in kind: memberlist echoes the requester's join flag.
                 let join = wire::PushPullReader::new(msg).map(|r| r.header().join).unwrap_or(false);
                 let local = self.local_state(join);
-                let r = self.merge_remote(now, msg);
+                let r = self.merge_remote(now, msg, from, false, deliver);
                 let reply = self.seal_reply(&local);
                 r?;
                 self.metrics.push_pulls_answered += 1;
@@ -284,14 +284,17 @@ impl<R: RngCore> Swim<R> {
 
     /// Handles the reply to a [`StreamRequest`] (the frame found by
     /// [`stream_frame`](Self::stream_frame) with `inbound = false`).
+    /// Broadcasts this node missed and the peer's state carries are handed
+    /// to `deliver` (Serf's event replay).
     pub fn handle_stream_reply(
         &mut self,
         now: Instant,
         id: u64,
         frame: &mut [u8],
+        deliver: &mut dyn FnMut(Delivery<'_>),
     ) -> Result<(), StreamError> {
         let kind = self.pending_streams.remove(&id).ok_or(StreamError::UnknownStream)?;
-        let r = self.stream_reply_inner(now, kind, frame);
+        let r = self.stream_reply_inner(now, kind, frame, deliver);
         if r.is_err() {
             self.metrics.stream_errors += 1;
         }
@@ -303,6 +306,7 @@ impl<R: RngCore> Swim<R> {
         now: Instant,
         kind: PendingStream,
         frame: &mut [u8],
+        deliver: &mut dyn FnMut(Delivery<'_>),
     ) -> Result<(), StreamError> {
         let mut scratch = Vec::new();
         let msg = self.open_stream(frame, &mut scratch)?;
@@ -313,7 +317,8 @@ impl<R: RngCore> Swim<R> {
         }
         match kind {
             PendingStream::PushPull { addr, join } => {
-                self.merge_remote(now, msg)?;
+                let fresh = join && core::mem::take(&mut self.ignore_old_events);
+                self.merge_remote(now, msg, addr, fresh, deliver)?;
                 if join {
                     self.joined_through(now, addr);
                 }

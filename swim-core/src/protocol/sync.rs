@@ -3,7 +3,7 @@
 //! `mergeRemoteState`), Serf's clocks carried in it, and memberlist's
 //! protocol and delegate version check (`verifyProtocol`).
 
-use super::{scale_frac, PendingStream, StreamError, StreamRequest, Swim};
+use super::{scale_frac, Delivery, PendingStream, StreamError, StreamRequest, Swim};
 use crate::node::State;
 use crate::protocol::members::Member;
 use crate::protocol::user::advance_clock;
@@ -52,6 +52,7 @@ impl<R: RngCore> Swim<R> {
     /// this node finds itself alone (see `Config::reconnect_interval`).
     pub fn join(&mut self, now: Instant, addr: SocketAddr) -> StreamRequest {
         self.note_seed(now, addr);
+        self.ignore_old_events = true;
         self.push_pull_request(addr, true)
     }
 
@@ -97,7 +98,7 @@ impl<R: RngCore> Swim<R> {
             event_ltime: self.dedup.time(),
             query_ltime: 1,
         }
-        .encode(&mut user_state);
+        .encode_with_events(&self.dedup.buffered(), &mut user_state);
         let header = PushPullHeader {
             nodes: (self.members.len() + 1) as u32,
             user_state_len: user_state.len() as u32,
@@ -131,7 +132,17 @@ impl<R: RngCore> Swim<R> {
         self.stream_request(addr, &msg, PendingStream::PushPull { addr, join }, true)
     }
 
-    pub(super) fn merge_remote(&mut self, now: Instant, msg: &[u8]) -> Result<usize, StreamError> {
+    /// Merges the state `msg` that `peer` sent. `fresh_join`: this node's
+    /// own `join` completes, and the events before it are not replayed
+    /// (Serf's join without `-replay`).
+    pub(super) fn merge_remote(
+        &mut self,
+        now: Instant,
+        msg: &[u8],
+        peer: SocketAddr,
+        fresh_join: bool,
+        deliver: &mut dyn FnMut(Delivery<'_>),
+    ) -> Result<usize, StreamError> {
         let mut r = wire::PushPullReader::new(msg)?;
         // Decoded once (the versions are checked before anything merges);
         // never more room than the message could really hold (a node entry
@@ -176,6 +187,10 @@ impl<R: RngCore> Swim<R> {
                 let event_ok = clocks.event_ltime == 0 || self.dedup.witness(clocks.event_ltime - 1);
                 let member_ok = advance_clock(&mut self.member_clock, clocks.ltime.saturating_sub(1));
                 self.metrics.clock_jumps_refused += u64::from(!event_ok) + u64::from(!member_ok);
+                if fresh_join && event_ok {
+                    self.dedup.ignore_before(clocks.event_ltime);
+                }
+                self.replay_events(state, peer, deliver);
             }
         }
         self.members.trim();

@@ -18,6 +18,7 @@
 
 use super::*;
 use crate::wire::crypto::TAG_LEN;
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 /// First byte of a framed direct message.
@@ -105,6 +106,8 @@ pub enum Seen {
     /// clock: refused, so one forged event cannot push the clock to the end
     /// of its range (Serf would wrap; every later event would look old).
     TooNew,
+    /// [`MAX_EVENTS_PER_TIME`] events of its time were remembered already.
+    Full,
 }
 
 /// The furthest a Lamport clock moves ahead in one step (2^32 events):
@@ -121,18 +124,50 @@ pub fn advance_clock(clock: &mut u64, seen: u64) -> bool {
     true
 }
 
-/// Serf's Lamport clock and recent-event ring: says whether a broadcast is new.
+/// Events of one Lamport time remembered, at most (more are refused as
+/// [`Seen::Full`]: a bound on what one forged time can cost).
+pub const MAX_EVENTS_PER_TIME: usize = 64;
+
+/// Bytes of event names and payloads kept for replay in push-pull states, at
+/// most (the oldest times' events are let go first; they stay remembered
+/// for de-duplication).
+pub const MAX_REPLAY_BYTES: usize = 64 * 1024;
+
+/// One Lamport time's slot of the ring.
+#[derive(Debug, Default)]
+struct Slot {
+    ltime: u64,
+    digests: Vec<u64>,
+    /// `(name, payload)` of the events kept for replay.
+    kept: Vec<(Box<str>, Box<[u8]>)>,
+}
+
+/// Serf's Lamport clock and recent-event buffer (`serf.go` `eventBuffer`):
+/// says whether a broadcast is new, and keeps recent events so a push-pull
+/// can hand them to a member that missed them (Serf's `LocalState` /
+/// `MergeRemoteState`).
 #[derive(Debug)]
 pub struct EventDedup {
     clock: u64,
-    ring: Vec<(u64, Vec<u64>)>,
+    ring: Vec<Slot>,
+    size: u64,
     key: u64,
+    /// Events before this time are ignored: set when this node joins, like
+    /// Serf's `eventMinTime` (a joiner does not replay the cluster's past).
+    min_time: u64,
+    kept_bytes: usize,
 }
 
 impl EventDedup {
-    /// A fresh clock; `key` salts the digests of remembered events.
+    /// A fresh clock remembering [`EVENT_BUFFER`] Lamport times; `key` salts
+    /// the digests of remembered events.
     pub fn new(key: u64) -> Self {
-        EventDedup { clock: 0, ring: Vec::new(), key }
+        Self::with_size(key, EVENT_BUFFER as usize)
+    }
+
+    /// A fresh clock remembering `size` Lamport times (at least 1).
+    pub fn with_size(key: u64, size: usize) -> Self {
+        EventDedup { clock: 0, ring: Vec::new(), size: size.max(1) as u64, key, min_time: 0, kept_bytes: 0 }
     }
 
     /// The Lamport time for a new local event (and remembers it as seen).
@@ -148,20 +183,21 @@ impl EventDedup {
         self.clock
     }
 
+    /// Ignores events before `t` from now on (Serf's join without replay).
+    pub fn ignore_before(&mut self, t: u64) {
+        self.min_time = self.min_time.max(t);
+    }
+
     /// Witnesses a received event: is it new (deliver and re-gossip), seen
     /// before, or older than the events remembered?
     pub fn observe(&mut self, ltime: u64, name: &str, payload: &[u8]) -> Seen {
         if !self.witness(ltime) {
             return Seen::TooNew;
         }
-        if self.clock > EVENT_BUFFER && ltime < self.clock - EVENT_BUFFER {
+        if ltime < self.min_time || (self.clock > self.size && ltime < self.clock - self.size) {
             return Seen::TooOld;
         }
-        if self.remember(ltime, name, payload) {
-            Seen::New
-        } else {
-            Seen::Duplicate
-        }
+        self.remember(ltime, name, payload)
     }
 
     /// Lamport witness: the clock moves past `t`, unless `t` is more than
@@ -176,22 +212,67 @@ impl EventDedup {
         true
     }
 
-    fn remember(&mut self, ltime: u64, name: &str, payload: &[u8]) -> bool {
+    fn remember(&mut self, ltime: u64, name: &str, payload: &[u8]) -> Seen {
         if self.ring.is_empty() {
-            self.ring = (0..EVENT_BUFFER).map(|_| (u64::MAX, Vec::new())).collect();
+            self.ring = (0..self.size).map(|_| Slot { ltime: u64::MAX, ..Slot::default() }).collect();
         }
         let digest = self.digest(name, payload);
-        let slot = &mut self.ring[(ltime % EVENT_BUFFER) as usize];
-        if slot.0 != ltime {
+        let i = (ltime % self.size) as usize;
+        let slot = &mut self.ring[i];
+        if slot.ltime != ltime {
+            if slot.ltime != u64::MAX && slot.ltime > ltime {
+                // The slot holds a newer time: this one is past the window.
+                return Seen::TooOld;
+            }
             // Keeps the slot's storage for the next events.
-            slot.0 = ltime;
-            slot.1.clear();
+            slot.ltime = ltime;
+            slot.digests.clear();
+            let freed: usize = slot.kept.drain(..).map(|(n, p)| n.len() + p.len()).sum();
+            self.kept_bytes -= freed;
         }
-        if slot.1.contains(&digest) {
-            return false;
+        let slot = &mut self.ring[i];
+        if slot.digests.contains(&digest) {
+            return Seen::Duplicate;
         }
-        slot.1.push(digest);
-        true
+        if slot.digests.len() >= MAX_EVENTS_PER_TIME {
+            return Seen::Full;
+        }
+        slot.digests.push(digest);
+        let cost = name.len() + payload.len();
+        if cost <= MAX_REPLAY_BYTES {
+            slot.kept.push((name.into(), payload.into()));
+            self.kept_bytes += cost;
+            self.trim_kept();
+        }
+        Seen::New
+    }
+
+    /// Lets the oldest kept events go until the bound holds.
+    fn trim_kept(&mut self) {
+        while self.kept_bytes > MAX_REPLAY_BYTES {
+            let Some(oldest) = self.ring.iter_mut().filter(|s| !s.kept.is_empty()).min_by_key(|s| s.ltime)
+            else {
+                break;
+            };
+            let freed: usize = oldest.kept.drain(..).map(|(n, p)| n.len() + p.len()).sum();
+            self.kept_bytes -= freed;
+        }
+    }
+
+    /// The events kept for replay, oldest time first, for a push-pull state
+    /// (Serf's `Events`).
+    pub fn buffered(&self) -> Vec<crate::wire::serf::EventGroup<'_>> {
+        let mut groups: Vec<_> = self
+            .ring
+            .iter()
+            .filter(|s| !s.kept.is_empty())
+            .map(|s| crate::wire::serf::EventGroup {
+                ltime: s.ltime,
+                events: s.kept.iter().map(|(n, p)| (&**n, &**p)).collect(),
+            })
+            .collect();
+        groups.sort_by_key(|g| g.ltime);
+        groups
     }
 
     /// FNV-1a over a salt, the name, a separator and the payload.
@@ -413,6 +494,10 @@ impl<R: RngCore> Swim<R> {
                         self.metrics.clock_jumps_refused += 1;
                         return;
                     }
+                    user::Seen::Full => {
+                        self.metrics.broadcasts_refused += 1;
+                        return;
+                    }
                 }
                 self.metrics.broadcasts_received += 1;
                 // Re-gossip exactly what we received.
@@ -451,6 +536,25 @@ impl<R: RngCore> Swim<R> {
                 self.deliver_from(d.sender, from, d.topic, d.payload, DeliveryKind::Direct, deliver);
             }
         }
+    }
+
+    /// Serf's event replay (`MergeRemoteState`): delivers the events of a
+    /// push-pull state `state` from `peer` that this node has not seen, and
+    /// remembers them; not gossiped again (the cluster has them already).
+    pub(super) fn replay_events(
+        &mut self,
+        state: &[u8],
+        peer: SocketAddr,
+        deliver: &mut dyn FnMut(Delivery<'_>),
+    ) {
+        let relay = self.members.by_addr(peer).map(|m| m.id.clone());
+        let relay = relay.as_ref().map_or("", |n| n.as_str());
+        let _ = crate::wire::serf::PushPullClocks::decode_with_events(state, |ltime, name, payload| {
+            if self.dedup.observe(ltime, name, payload) == user::Seen::New {
+                self.metrics.broadcasts_replayed += 1;
+                self.deliver_from(relay, peer, name, payload, DeliveryKind::Broadcast, deliver);
+            }
+        });
     }
 
     pub(super) fn deliver_from(
@@ -510,6 +614,47 @@ mod tests {
         assert_eq!(d.observe(1, "old", b""), Seen::TooOld);
         d.witness(20_000);
         assert!(d.next_local("z", b"") > 20_000);
+    }
+
+    #[test]
+    fn events_of_one_time_are_bounded() {
+        let mut d = EventDedup::new(7);
+        for i in 0..MAX_EVENTS_PER_TIME as u32 {
+            assert_eq!(d.observe(3, "e", &i.to_be_bytes()), Seen::New);
+        }
+        assert_eq!(d.observe(3, "e", b"one more"), Seen::Full);
+        assert_eq!(d.observe(4, "e", b"one more"), Seen::New, "other times are not affected");
+    }
+
+    #[test]
+    fn recent_events_are_kept_for_replay_within_a_byte_bound() {
+        let mut d = EventDedup::new(7);
+        d.observe(9, "b", b"2");
+        d.observe(2, "a", b"1");
+        let t = d.next_local("c", b"3");
+        let got: Vec<_> =
+            d.buffered().into_iter().flat_map(|g| g.events.into_iter().map(move |e| (g.ltime, e))).collect();
+        assert_eq!(got, vec![(2, ("a", &b"1"[..])), (9, ("b", &b"2"[..])), (t, ("c", &b"3"[..]))]);
+        // Large events push the oldest out of the replay set (not out of
+        // the de-duplication ring).
+        let big = vec![0u8; MAX_REPLAY_BYTES / 3];
+        for k in 0..4u8 {
+            d.observe(20 + u64::from(k), "big", &big);
+        }
+        let kept: usize =
+            d.buffered().iter().flat_map(|g| g.events.iter()).map(|(n, p)| n.len() + p.len()).sum();
+        assert!(kept <= MAX_REPLAY_BYTES);
+        let times: Vec<u64> = d.buffered().iter().map(|g| g.ltime).collect();
+        assert_eq!(times, vec![22, 23], "the newest that fit");
+        assert_eq!(d.observe(2, "a", b"1"), Seen::Duplicate, "still remembered");
+    }
+
+    #[test]
+    fn events_before_a_join_are_ignored() {
+        let mut d = EventDedup::new(7);
+        d.ignore_before(100);
+        assert_eq!(d.observe(99, "old", b""), Seen::TooOld);
+        assert_eq!(d.observe(100, "new", b""), Seen::New);
     }
 
     proptest! {

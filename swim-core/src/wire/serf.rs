@@ -305,16 +305,47 @@ pub struct PushPullClocks {
     pub query_ltime: u64,
 }
 
+/// The user events of one Lamport time in Serf's push/pull state
+/// (`userEvents{LTime, Events []userEvent{Name, Payload}}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventGroup<'a> {
+    /// The events' Lamport time.
+    pub ltime: u64,
+    /// `(name, payload)` of each event of that time.
+    pub events: Vec<(&'a str, &'a [u8])>,
+}
+
 impl PushPullClocks {
     /// Appends `[2]` + `messagePushPull{…}` with these clocks, no status
     /// times, no left members and no buffered events (Serf accepts it).
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_with_events(&[], out)
+    }
+
+    /// Appends `[2]` + `messagePushPull{…}` with these clocks and `events`
+    /// (Serf's recent-event buffer, which the receiver replays), no status
+    /// times and no left members.
+    pub fn encode_with_events(&self, events: &[EventGroup<'_>], out: &mut Vec<u8>) {
         let body = |w: &mut Writer<'_>| {
             w.map_header(6)?;
             w.str("EventLTime")?;
             w.uint(self.event_ltime)?;
             w.str("Events")?;
-            w.array_header(0)?;
+            w.array_header(events.len())?;
+            for g in events {
+                w.map_header(2)?;
+                w.str("LTime")?;
+                w.uint(g.ltime)?;
+                w.str("Events")?;
+                w.array_header(g.events.len())?;
+                for (name, payload) in &g.events {
+                    w.map_header(2)?;
+                    w.str("Name")?;
+                    w.str(name)?;
+                    w.str("Payload")?;
+                    w.bytes(payload)?;
+                }
+            }
             w.str("LTime")?;
             w.uint(self.ltime)?;
             w.str("LeftMembers")?;
@@ -337,6 +368,16 @@ impl PushPullClocks {
     /// Reads the clocks from a push/pull user state (starting at its `[2]`),
     /// skipping everything else.
     pub fn decode(state: &[u8]) -> Result<Self, DecodeError> {
+        Self::decode_with_events(state, |_, _, _| {})
+    }
+
+    /// Reads the clocks, and hands each buffered event to `event(ltime, name,
+    /// payload)` (Serf sends its whole ring: empty slots are `nil`). Nothing
+    /// is allocated; every length is checked against the input.
+    pub fn decode_with_events(
+        state: &[u8],
+        mut event: impl FnMut(u64, &str, &[u8]),
+    ) -> Result<Self, DecodeError> {
         let mut r = body_after(state, PUSH_PULL)?;
         let mut c = PushPullClocks::default();
         for _ in 0..r.read_map_len()? {
@@ -344,11 +385,55 @@ impl PushPullClocks {
                 b"LTime" => c.ltime = r.read_uint()?,
                 b"EventLTime" => c.event_ltime = r.read_uint()?,
                 b"QueryLTime" => c.query_ltime = r.read_uint()?,
+                b"Events" if !r.is_nil()? => {
+                    for _ in 0..r.read_array_len()? {
+                        if r.is_nil()? {
+                            r.skip_value()?;
+                            continue;
+                        }
+                        read_event_group(&mut r, &mut event)?;
+                    }
+                }
                 _ => r.skip_value()?,
             }
         }
         Ok(c)
     }
+}
+
+/// One `userEvents` map: its `LTime` is found first (the fields may come in
+/// any order), then its events are handed on.
+fn read_event_group(r: &mut Reader<'_>, event: &mut impl FnMut(u64, &str, &[u8])) -> Result<(), DecodeError> {
+    let fields = r.read_map_len()?;
+    let start = r.remaining();
+    let mut ltime = None;
+    for _ in 0..fields {
+        match r.read_bytes()? {
+            b"LTime" => ltime = Some(r.read_uint()?),
+            _ => r.skip_value()?,
+        }
+    }
+    let Some(ltime) = ltime else { return Ok(()) };
+    let mut again = Reader::new(start);
+    for _ in 0..fields {
+        match again.read_bytes()? {
+            b"Events" if !again.is_nil()? => {
+                for _ in 0..again.read_array_len()? {
+                    let (mut name, mut payload) = ("", &[][..]);
+                    for _ in 0..again.read_map_len()? {
+                        match again.read_bytes()? {
+                            b"Name" => name = again.read_str()?,
+                            b"Payload" if !again.is_nil()? => payload = again.read_bytes()?,
+                            _ => again.skip_value()?,
+                        }
+                    }
+                    event(ltime, name, payload);
+                }
+            }
+            _ => again.skip_value()?,
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -366,6 +451,67 @@ mod push_pull_clock_tests {
     }
 
     #[test]
+    fn events_round_trip_and_nil_slots_are_skipped() {
+        let c = PushPullClocks { ltime: 3, event_ltime: 12, query_ltime: 1 };
+        let groups = [
+            EventGroup { ltime: 9, events: alloc::vec![("deploy", &b"v1"[..]), ("deploy", &b"v2"[..])] },
+            EventGroup { ltime: 11, events: alloc::vec![("restart", &b""[..])] },
+        ];
+        let mut out = Vec::new();
+        c.encode_with_events(&groups, &mut out);
+        let mut got = Vec::new();
+        let back =
+            PushPullClocks::decode_with_events(&out, |t, n, p| got.push((t, n.to_owned(), p.to_vec())));
+        assert_eq!(back, Ok(c));
+        assert_eq!(
+            got,
+            alloc::vec![
+                (9, "deploy".to_owned(), b"v1".to_vec()),
+                (9, "deploy".to_owned(), b"v2".to_vec()),
+                (11, "restart".to_owned(), Vec::new())
+            ]
+        );
+        // Serf's ring: nil entries between groups, LTime after Events.
+        let mut w = alloc::vec![0u8; 256];
+        let n = {
+            let mut w = Writer::new(&mut w);
+            w.map_header(2).unwrap();
+            w.str("Events").unwrap();
+            w.array_header(3).unwrap();
+            w.nil().unwrap();
+            w.map_header(2).unwrap();
+            w.str("Events").unwrap();
+            w.array_header(1).unwrap();
+            w.map_header(2).unwrap();
+            w.str("Name").unwrap();
+            w.str("x").unwrap();
+            w.str("Payload").unwrap();
+            w.bytes(b"y").unwrap();
+            w.str("LTime").unwrap();
+            w.uint(5).unwrap();
+            w.nil().unwrap();
+            w.str("EventLTime").unwrap();
+            w.uint(6).unwrap();
+            w.position()
+        };
+        let mut state = alloc::vec![PUSH_PULL];
+        state.extend_from_slice(&w[..n]);
+        let mut got = Vec::new();
+        let c = PushPullClocks::decode_with_events(&state, |t, n, p| got.push((t, n.to_owned(), p.to_vec())));
+        assert_eq!(c.map(|c| c.event_ltime), Ok(6));
+        assert_eq!(got, alloc::vec![(5, "x".to_owned(), b"y".to_vec())]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hostile_states_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let mut v = alloc::vec![PUSH_PULL];
+            v.extend_from_slice(&body);
+            let _ = PushPullClocks::decode_with_events(&v, |_, _, _| {});
+        }
+    }
+
+    #[test]
     fn reads_a_real_serf_push_pull_state() {
         // tcp_000 in the plain Serf capture is a join push/pull whose user
         // state has EventLTime 1 (see decoded.json).
@@ -377,6 +523,9 @@ mod push_pull_clock_tests {
             .expect("a push/pull with user state");
         let c = PushPullClocks::decode(&state).unwrap();
         assert_eq!(c.event_ltime, 1);
+        // Its event ring (512 slots, nil where empty) reads too.
+        let mut events = 0;
+        assert_eq!(PushPullClocks::decode_with_events(&state, |_, _, _| events += 1), Ok(c));
         assert!(c.ltime >= 1);
     }
 }

@@ -82,24 +82,30 @@ impl Harness {
             panic!("request is not one whole frame")
         };
         let from = self.addrs[i];
-        let mut got = Vec::new();
-        let reply = self.nodes[j].handle_stream(now, from, &mut req.data[start..end], &mut |d| {
-            got.push((d.topic.to_string(), d.payload.to_vec(), d.kind));
-        });
-        for (t, p, k) in got {
-            self.delivered.push((j, t, p, k));
-        }
+        let reply = self.recording(j, |n, d| n.handle_stream(now, from, &mut req.data[start..end], d));
         match reply {
             Ok(Some(mut r)) if req.expects_reply => {
                 let StreamFrame::Complete { start, end } = self.nodes[i].stream_frame(&r, false).unwrap()
                 else {
                     panic!("reply is not one whole frame")
                 };
-                let _ = self.nodes[i].handle_stream_reply(now, req.id, &mut r[start..end]);
+                let _ = self.recording(i, |n, d| n.handle_stream_reply(now, req.id, &mut r[start..end], d));
             }
             _ if req.expects_reply => self.nodes[i].handle_stream_failed(req.id),
             _ => {}
         }
+    }
+
+    /// Runs `f` on node `i`, recording what it delivers.
+    pub fn recording<T>(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut Swim<ChaCha8Rng>, &mut dyn FnMut(swim_core::Delivery<'_>)) -> T,
+    ) -> T {
+        let mut got = Vec::new();
+        let r = f(&mut self.nodes[i], &mut |d| got.push((d.topic.to_string(), d.payload.to_vec(), d.kind)));
+        self.delivered.extend(got.into_iter().map(|(t, p, k)| (i, t, p, k)));
+        r
     }
 
     pub fn join(&mut self, i: usize, seed: usize) -> Result<(), swim_core::StreamError> {
@@ -117,7 +123,7 @@ impl Harness {
         let StreamFrame::Complete { start, end } = self.nodes[i].stream_frame(&r, false).unwrap() else {
             panic!()
         };
-        self.nodes[i].handle_stream_reply(now, id, &mut r[start..end])
+        self.recording(i, |n, d| n.handle_stream_reply(now, id, &mut r[start..end], d))
     }
 
     /// Moves every packet and stream until all are quiet at this instant.
@@ -141,13 +147,7 @@ impl Harness {
                     }
                     let mut pkt = self.buf[..t.len].to_vec();
                     let from = self.addrs[i];
-                    let mut got = Vec::new();
-                    self.nodes[j].handle_packet(now, from, &mut pkt, &mut |d| {
-                        got.push((d.topic.to_string(), d.payload.to_vec(), d.kind));
-                    });
-                    for (t, p, k) in got {
-                        self.delivered.push((j, t, p, k));
-                    }
+                    self.recording(j, |n, d| n.handle_packet(now, from, &mut pkt, d));
                 }
                 while let Some(e) = self.nodes[i].poll_event() {
                     self.events[i].push(e);

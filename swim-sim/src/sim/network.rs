@@ -231,15 +231,24 @@ impl Sim {
         }
         let now = self.now;
         let s = n.swim.as_mut().expect("checked");
+        let mut got: Vec<Vec<u8>> = Vec::new();
         let ok = match s.stream_frame(&data, false) {
-            Ok(StreamFrame::Complete { start, end }) => {
-                s.handle_stream_reply(now, id, &mut data[start..end]).is_ok()
-            }
+            Ok(StreamFrame::Complete { start, end }) => s
+                .handle_stream_reply(now, id, &mut data[start..end], &mut |d| {
+                    if d.kind == DeliveryKind::Broadcast {
+                        got.push(d.payload.to_vec());
+                    }
+                })
+                .is_ok(),
             _ => {
                 s.handle_stream_failed(id);
                 false
             }
         };
+        for p in got {
+            self.delivered(to, &p);
+        }
+        let n = &mut self.nodes[to];
         if n.join_pending == Some(id) {
             n.join_pending = None;
             if ok {

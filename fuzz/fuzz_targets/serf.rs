@@ -11,11 +11,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = decode_tags(data);
     // A push/pull user state: the clocks, and the event buffer replayed.
     let mut seen = 0usize;
-    let _ = PushPullClocks::decode_with_events(data, |_, name, payload| {
+    let r = PushPullClocks::decode_state(data, |_, name, payload| {
         assert!(name.len() + payload.len() <= data.len());
         seen += 1;
     });
     assert!(seen <= data.len());
+    if let Ok((_, intents)) = r {
+        assert!(intents.status.len() + intents.left.len() <= data.len());
+    }
     let d = swim_core::protocol::user::decode_direct(data);
     assert!(d.payload.len() <= data.len());
 });

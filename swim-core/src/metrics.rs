@@ -96,6 +96,12 @@ pub struct Metrics {
     /// Lamport times refused because they jumped too far ahead of this
     /// node's clock (a forged or corrupt event, intent or push-pull state).
     pub clock_jumps_refused: u64,
+    /// Serf join and leave intents new to this node, gossiped on (as Serf
+    /// agents do).
+    pub intents_relayed: u64,
+    /// Leave intents naming this running node (`serf force-leave`), refuted
+    /// with a join intent.
+    pub leave_intents_refuted: u64,
     /// State exchanges started with a failed member or, while alone, a seed
     /// (`Config::reconnect_interval`).
     pub reconnects: u64,

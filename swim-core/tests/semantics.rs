@@ -216,3 +216,48 @@ fn a_missed_broadcast_arrives_with_the_next_state_exchange() {
         assert!(got(&h, r) <= 1, "n{r} got it more than once");
     }
 }
+
+/// Item 2: Serf's member intents. A new intent is gossiped on (so a leave
+/// reaches the Serf agents however few they are), an old one is not; a
+/// leave intent naming a running node is refuted with a newer join intent;
+/// a node announces its own join.
+#[test]
+fn serf_intents_are_relayed_refuted_and_announced() {
+    use swim_core::wire::serf::Leave;
+    let mut h = Harness::fast(4, 43);
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    h.run(Duration::from_secs(3));
+    // Each node's join intent went round: every node relayed the others'.
+    for i in 0..4 {
+        assert!(h.nodes[i].metrics().intents_relayed >= 2, "n{i}: {:?}", h.nodes[i].metrics());
+    }
+    let relayed = |h: &Harness| h.nodes.iter().map(|n| n.metrics().intents_relayed).sum::<u64>();
+    let intent = |m: &dyn Fn(&mut [u8]) -> usize| {
+        let mut v = vec![0u8; 64];
+        let n = m(&mut v);
+        v.truncate(n);
+        v[1..].to_vec() // the user message body: [8] is the memberlist type
+    };
+    let leave_x = intent(&|b| Leave { ltime: 1000, node: "x", prune: false }.encode(b).unwrap());
+    let before = relayed(&h);
+    let mut msg = vec![8u8];
+    msg.extend_from_slice(&leave_x);
+    inject(&mut h, 2, 1, &msg);
+    h.run(Duration::from_secs(2));
+    assert_eq!(relayed(&h) - before, 4, "every node gossiped the new intent on once");
+    inject(&mut h, 2, 1, &msg);
+    h.run(Duration::from_secs(2));
+    assert_eq!(relayed(&h) - before, 4, "an old intent is not gossiped on");
+
+    // `serf force-leave n1` while n1 runs: n1 refutes with a newer join intent.
+    let mut force = vec![8u8];
+    force.extend_from_slice(&intent(&|b| Leave { ltime: 2000, node: "n1", prune: false }.encode(b).unwrap()));
+    inject(&mut h, 2, 0, &force);
+    h.run(Duration::from_secs(2));
+    assert_eq!(h.nodes[1].metrics().leave_intents_refuted, 1);
+    assert!(h.nodes[1].lamport_clocks().0 > 2000, "the join intent is newer than the leave");
+    for i in [0, 2, 3] {
+        assert!(h.nodes[i].lamport_clocks().0 > 2000, "n{i} heard n1's join intent");
+    }
+}

@@ -534,6 +534,12 @@ impl SerfAgent {
         );
     }
 
+    /// `serf force-leave <name>`.
+    pub fn force_leave(&self, name: &str) {
+        let out = self.serf(&["force-leave", name]);
+        assert!(out.status.success(), "serf force-leave failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     pub fn event(&self, name: &str, payload: &str) {
         let out = self.serf(&["event", name, payload]);
         assert!(out.status.success(), "serf event failed: {}", String::from_utf8_lossy(&out.stderr));

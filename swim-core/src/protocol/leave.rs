@@ -38,6 +38,7 @@ impl<R: RngCore> Swim<R> {
         let id = self.gossip.push(None, msg);
         self.gossip.pin(id);
         self.leave = Some(LeaveStage::Intent(id));
+        self.note_own_leave(self.member_clock);
     }
 
     /// Moves a leave on once its intent has been sent its full retransmit limit.

@@ -21,6 +21,7 @@
 
 mod api;
 pub mod dissemination;
+pub mod intents;
 mod leave;
 mod local;
 pub mod members;
@@ -34,6 +35,7 @@ mod transmit;
 pub mod user;
 
 pub use api::{Delivery, DeliveryKind, Event, Transmit};
+use intents::Intents;
 use leave::LeaveStage;
 pub use local::{KeyringError, TagsError};
 use probe::{Probe, ProbeStage, Relay};
@@ -129,6 +131,8 @@ pub struct Swim<R> {
     eager: Eager,
     /// Serf's member-intent Lamport clock (join/leave intents), as witnessed.
     member_clock: u64,
+    /// Each member's last intent time (Serf's `statusLTime`).
+    intents: Intents,
     dedup: EventDedup,
     /// A `join` is under way: the events before it are not replayed.
     ignore_old_events: bool,
@@ -210,6 +214,7 @@ impl<R: RngCore> Swim<R> {
             eager: Eager::default(),
             reconnect: Reconnect::new(first_reconnect, hash_key ^ 0x2545_f491_4f6c_dd1d),
             member_clock: 0,
+            intents: Intents::default(),
             dedup: EventDedup::with_size(hash_key, config.event_buffer),
             ignore_old_events: false,
             metrics: Metrics::default(),

@@ -322,6 +322,10 @@ impl<R: RngCore> Swim<R> {
                 if join {
                     self.joined_through(now, addr);
                 }
+                if fresh {
+                    // Serf announces a join with a join intent.
+                    self.announce_join();
+                }
                 Ok(())
             }
             PendingStream::Ping { seq } => match Message::decode(msg)? {

@@ -98,7 +98,7 @@ impl<R: RngCore> Swim<R> {
             event_ltime: self.dedup.time(),
             query_ltime: 1,
         }
-        .encode_with_events(&self.dedup.buffered(), &mut user_state);
+        .encode_state(&self.local_intents(), &self.dedup.buffered(), &mut user_state);
         let header = PushPullHeader {
             nodes: (self.members.len() + 1) as u32,
             user_state_len: user_state.len() as u32,
@@ -190,7 +190,7 @@ impl<R: RngCore> Swim<R> {
                 if fresh_join && event_ok {
                     self.dedup.ignore_before(clocks.event_ltime);
                 }
-                self.replay_events(state, peer, deliver);
+                self.merge_serf_state(state, peer, deliver);
             }
         }
         self.members.trim();
@@ -200,6 +200,19 @@ impl<R: RngCore> Swim<R> {
         }
         self.metrics.push_pulls += 1;
         Ok(nodes.len())
+    }
+
+    /// The rest of Serf's push/pull state: buffered events replayed, then
+    /// member intents applied (Serf's `MergeRemoteState`).
+    fn merge_serf_state(&mut self, state: &[u8], peer: SocketAddr, deliver: &mut dyn FnMut(Delivery<'_>)) {
+        let relay = self.members.by_addr(peer).map(|m| m.id.clone());
+        let relay = relay.as_ref().map_or("", |n| n.as_str());
+        let decoded = crate::wire::serf::PushPullClocks::decode_state(state, |ltime, name, payload| {
+            self.replay_event((relay, peer), (ltime, name, payload), deliver)
+        });
+        if let Ok((_, intents)) = decoded {
+            self.merge_intents(&intents);
+        }
     }
 
     /// memberlist's `verifyProtocol`: every live node's current protocol and

@@ -515,19 +515,10 @@ impl<R: RngCore> Swim<R> {
                     deliver,
                 );
             }
-            Some(&t) if crate::wire::serf::is_serf_message(body) => {
-                // Serf's own traffic is not for the application, but its member
-                // intents carry the Lamport clock our leave intent must exceed.
-                let ltime = match t {
-                    crate::wire::serf::JOIN => crate::wire::serf::Join::decode(body).map(|j| j.ltime).ok(),
-                    crate::wire::serf::LEAVE => crate::wire::serf::Leave::decode(body).map(|l| l.ltime).ok(),
-                    _ => None,
-                };
-                if let Some(lt) = ltime {
-                    if !advance_clock(&mut self.member_clock, lt) {
-                        self.metrics.clock_jumps_refused += 1;
-                    }
-                }
+            Some(&(crate::wire::serf::JOIN | crate::wire::serf::LEAVE)) => self.handle_intent(body),
+            Some(_) if crate::wire::serf::is_serf_message(body) => {
+                // Serf's other traffic (queries, key requests) is not for the
+                // application.
                 self.metrics.serf_messages_ignored += 1;
             }
             _ => {
@@ -538,23 +529,19 @@ impl<R: RngCore> Swim<R> {
         }
     }
 
-    /// Serf's event replay (`MergeRemoteState`): delivers the events of a
-    /// push-pull state `state` from `peer` that this node has not seen, and
-    /// remembers them; not gossiped again (the cluster has them already).
-    pub(super) fn replay_events(
+    /// Serf's event replay (`MergeRemoteState`): delivers an event of a
+    /// push-pull state from `peer` (a member named `relay`) if this node has
+    /// not seen it, and remembers it; not gossiped again (the cluster has it).
+    pub(super) fn replay_event(
         &mut self,
-        state: &[u8],
-        peer: SocketAddr,
+        (relay, peer): (&str, SocketAddr),
+        (ltime, name, payload): (u64, &str, &[u8]),
         deliver: &mut dyn FnMut(Delivery<'_>),
     ) {
-        let relay = self.members.by_addr(peer).map(|m| m.id.clone());
-        let relay = relay.as_ref().map_or("", |n| n.as_str());
-        let _ = crate::wire::serf::PushPullClocks::decode_with_events(state, |ltime, name, payload| {
-            if self.dedup.observe(ltime, name, payload) == user::Seen::New {
-                self.metrics.broadcasts_replayed += 1;
-                self.deliver_from(relay, peer, name, payload, DeliveryKind::Broadcast, deliver);
-            }
-        });
+        if self.dedup.observe(ltime, name, payload) == user::Seen::New {
+            self.metrics.broadcasts_replayed += 1;
+            self.deliver_from(relay, peer, name, payload, DeliveryKind::Broadcast, deliver);
+        }
     }
 
     pub(super) fn deliver_from(

@@ -319,13 +319,13 @@ impl PushPullClocks {
     /// Appends `[2]` + `messagePushPull{…}` with these clocks, no status
     /// times, no left members and no buffered events (Serf accepts it).
     pub fn encode(&self, out: &mut Vec<u8>) {
-        self.encode_with_events(&[], out)
+        self.encode_state(&MemberIntents::default(), &[], out)
     }
 
-    /// Appends `[2]` + `messagePushPull{…}` with these clocks and `events`
-    /// (Serf's recent-event buffer, which the receiver replays), no status
-    /// times and no left members.
-    pub fn encode_with_events(&self, events: &[EventGroup<'_>], out: &mut Vec<u8>) {
+    /// Appends `[2]` + `messagePushPull{…}` with these clocks, the members'
+    /// intent times and left members (`StatusLTimes`, `LeftMembers`), and
+    /// `events` (Serf's recent-event buffer, which the receiver replays).
+    pub fn encode_state(&self, intents: &MemberIntents<'_>, events: &[EventGroup<'_>], out: &mut Vec<u8>) {
         let body = |w: &mut Writer<'_>| {
             w.map_header(6)?;
             w.str("EventLTime")?;
@@ -349,11 +349,19 @@ impl PushPullClocks {
             w.str("LTime")?;
             w.uint(self.ltime)?;
             w.str("LeftMembers")?;
-            w.array_header(0)?;
+            w.array_header(intents.left.len())?;
+            for name in &intents.left {
+                w.str(name)?;
+            }
             w.str("QueryLTime")?;
             w.uint(self.query_ltime)?;
             w.str("StatusLTimes")?;
-            w.map_header(0)
+            w.map_header(intents.status.len())?;
+            for (name, t) in &intents.status {
+                w.str(name)?;
+                w.uint(*t)?;
+            }
+            Ok(())
         };
         out.push(PUSH_PULL);
         let len = measure(body);
@@ -368,21 +376,40 @@ impl PushPullClocks {
     /// Reads the clocks from a push/pull user state (starting at its `[2]`),
     /// skipping everything else.
     pub fn decode(state: &[u8]) -> Result<Self, DecodeError> {
-        Self::decode_with_events(state, |_, _, _| {})
+        Self::decode_state(state, |_, _, _| {}).map(|(c, _)| c)
     }
 
     /// Reads the clocks, and hands each buffered event to `event(ltime, name,
     /// payload)` (Serf sends its whole ring: empty slots are `nil`). Nothing
     /// is allocated; every length is checked against the input.
-    pub fn decode_with_events(
-        state: &[u8],
+    ///
+    /// Also returns the member intents (`StatusLTimes`, `LeftMembers`); their
+    /// lists are never longer than the input allows.
+    pub fn decode_state<'a>(
+        state: &'a [u8],
         mut event: impl FnMut(u64, &str, &[u8]),
-    ) -> Result<Self, DecodeError> {
+    ) -> Result<(Self, MemberIntents<'a>), DecodeError> {
         let mut r = body_after(state, PUSH_PULL)?;
         let mut c = PushPullClocks::default();
+        let mut intents = MemberIntents::default();
         for _ in 0..r.read_map_len()? {
             match r.read_bytes()? {
                 b"LTime" => c.ltime = r.read_uint()?,
+                b"StatusLTimes" if !r.is_nil()? => {
+                    let n = r.read_map_len()?;
+                    intents.status.reserve(n.min(r.remaining().len() / 2));
+                    for _ in 0..n {
+                        let name = r.read_str()?;
+                        intents.status.push((name, r.read_uint()?));
+                    }
+                }
+                b"LeftMembers" if !r.is_nil()? => {
+                    let n = r.read_array_len()?;
+                    intents.left.reserve(n.min(r.remaining().len()));
+                    for _ in 0..n {
+                        intents.left.push(r.read_str()?);
+                    }
+                }
                 b"EventLTime" => c.event_ltime = r.read_uint()?,
                 b"QueryLTime" => c.query_ltime = r.read_uint()?,
                 b"Events" if !r.is_nil()? => {
@@ -397,8 +424,18 @@ impl PushPullClocks {
                 _ => r.skip_value()?,
             }
         }
-        Ok(c)
+        Ok((c, intents))
     }
+}
+
+/// Serf's member intents in a push/pull state: each member's last intent
+/// time (`StatusLTimes`) and the members that left (`LeftMembers`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemberIntents<'a> {
+    /// `(name, Lamport time of its last join or leave intent)`.
+    pub status: Vec<(&'a str, u64)>,
+    /// Members that left gracefully.
+    pub left: Vec<&'a str>,
 }
 
 /// One `userEvents` map: its `LTime` is found first (the fields may come in
@@ -451,6 +488,15 @@ mod push_pull_clock_tests {
     }
 
     #[test]
+    fn member_intents_round_trip() {
+        let c = PushPullClocks { ltime: 7, event_ltime: 1, query_ltime: 1 };
+        let intents = MemberIntents { status: alloc::vec![("a", 3), ("b", 6)], left: alloc::vec!["b"] };
+        let mut out = Vec::new();
+        c.encode_state(&intents, &[], &mut out);
+        assert_eq!(PushPullClocks::decode_state(&out, |_, _, _| {}), Ok((c, intents)));
+    }
+
+    #[test]
     fn events_round_trip_and_nil_slots_are_skipped() {
         let c = PushPullClocks { ltime: 3, event_ltime: 12, query_ltime: 1 };
         let groups = [
@@ -458,11 +504,10 @@ mod push_pull_clock_tests {
             EventGroup { ltime: 11, events: alloc::vec![("restart", &b""[..])] },
         ];
         let mut out = Vec::new();
-        c.encode_with_events(&groups, &mut out);
+        c.encode_state(&MemberIntents::default(), &groups, &mut out);
         let mut got = Vec::new();
-        let back =
-            PushPullClocks::decode_with_events(&out, |t, n, p| got.push((t, n.to_owned(), p.to_vec())));
-        assert_eq!(back, Ok(c));
+        let back = PushPullClocks::decode_state(&out, |t, n, p| got.push((t, n.to_owned(), p.to_vec())));
+        assert_eq!(back.map(|(c, _)| c), Ok(c));
         assert_eq!(
             got,
             alloc::vec![
@@ -497,8 +542,8 @@ mod push_pull_clock_tests {
         let mut state = alloc::vec![PUSH_PULL];
         state.extend_from_slice(&w[..n]);
         let mut got = Vec::new();
-        let c = PushPullClocks::decode_with_events(&state, |t, n, p| got.push((t, n.to_owned(), p.to_vec())));
-        assert_eq!(c.map(|c| c.event_ltime), Ok(6));
+        let c = PushPullClocks::decode_state(&state, |t, n, p| got.push((t, n.to_owned(), p.to_vec())));
+        assert_eq!(c.map(|(c, _)| c.event_ltime), Ok(6));
         assert_eq!(got, alloc::vec![(5, "x".to_owned(), b"y".to_vec())]);
     }
 
@@ -507,7 +552,7 @@ mod push_pull_clock_tests {
         fn hostile_states_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
             let mut v = alloc::vec![PUSH_PULL];
             v.extend_from_slice(&body);
-            let _ = PushPullClocks::decode_with_events(&v, |_, _, _| {});
+            let _ = PushPullClocks::decode_state(&v, |_, _, _| {});
         }
     }
 
@@ -525,7 +570,7 @@ mod push_pull_clock_tests {
         assert_eq!(c.event_ltime, 1);
         // Its event ring (512 slots, nil where empty) reads too.
         let mut events = 0;
-        assert_eq!(PushPullClocks::decode_with_events(&state, |_, _, _| events += 1), Ok(c));
+        assert_eq!(PushPullClocks::decode_state(&state, |_, _, _| events += 1).map(|(c, _)| c), Ok(c));
         assert!(c.ltime >= 1);
     }
 }

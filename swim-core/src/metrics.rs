@@ -96,6 +96,9 @@ pub struct Metrics {
     /// Lamport times refused because they jumped too far ahead of this
     /// node's clock (a forged or corrupt event, intent or push-pull state).
     pub clock_jumps_refused: u64,
+    /// Alive, suspect or dead messages refused because they moved a known
+    /// node's incarnation more than 2^24 ahead (forged or corrupt).
+    pub incarnation_jumps_refused: u64,
     /// Serf join and leave intents new to this node, gossiped on (as Serf
     /// agents do).
     pub intents_relayed: u64,

@@ -18,6 +18,14 @@ use rand_core::RngCore;
 /// `answer_accuser`).
 pub(super) const MAX_ANSWERED: usize = 16;
 
+/// The furthest an alive, suspect or dead message may move a known node's
+/// incarnation ahead (2^24): an honest incarnation grows by one per
+/// refutation. Beyond it the message is taken as forged or corrupt and
+/// dropped — one suspect at `u32::MAX` would otherwise leave its subject
+/// unable ever to refute (memberlist has no such bound; there, only
+/// encryption keeps forged messages out, and it remains the real defence).
+pub(super) const MAX_INCARNATION_JUMP: u32 = 1 << 24;
+
 impl<R: RngCore> Swim<R> {
     /// This node's alive message at its current incarnation.
     pub(super) fn alive_self(&self) -> wire::Alive<'_> {
@@ -35,6 +43,14 @@ impl<R: RngCore> Swim<R> {
         let msg = encode_vec(&Message::Alive(self.alive_self()));
         let name = self.name.clone();
         self.gossip.push(Some(name), msg);
+    }
+
+    /// Whether `got` jumps too far past the `known` incarnation (then
+    /// counted, and the message is to be dropped).
+    fn incarnation_jump(&mut self, known: u32, got: u32) -> bool {
+        let jump = got > known.saturating_add(MAX_INCARNATION_JUMP);
+        self.metrics.incarnation_jumps_refused += u64::from(jump);
+        jump
     }
 
     pub(super) fn refute(&mut self, accused: u32) {
@@ -92,6 +108,9 @@ impl<R: RngCore> Swim<R> {
             if self.leave.is_some() || a.incarnation < self.incarnation {
                 return;
             }
+            if self.incarnation_jump(self.incarnation, a.incarnation) {
+                return;
+            }
             let same_vsn = a.vsn.is_empty() || *a.vsn == self.vsn;
             if a.incarnation == self.incarnation && *a.meta == *self.meta && same_vsn {
                 return;
@@ -141,6 +160,10 @@ impl<R: RngCore> Swim<R> {
                     return;
                 }
                 if a.incarnation <= m.incarnation && !updates_node {
+                    return;
+                }
+                if a.incarnation > m.incarnation.saturating_add(MAX_INCARNATION_JUMP) {
+                    self.metrics.incarnation_jumps_refused += 1;
                     return;
                 }
                 let old_state = m.state;
@@ -223,6 +246,14 @@ impl<R: RngCore> Swim<R> {
     }
 
     pub(super) fn suspect_node(&mut self, now: Instant, incarnation: u32, node: &str, from: &str) {
+        let known = if node == self.name.as_str() {
+            self.incarnation
+        } else {
+            self.members.get(node).map_or(u32::MAX, |m| m.incarnation)
+        };
+        if self.incarnation_jump(known, incarnation) {
+            return;
+        }
         if node == self.name.as_str() {
             if self.leave.is_none() && incarnation >= self.incarnation {
                 self.refute(incarnation);
@@ -265,6 +296,14 @@ impl<R: RngCore> Swim<R> {
     }
 
     pub(super) fn dead_node(&mut self, now: Instant, incarnation: u32, node: &str, from: &str) {
+        let known = if node == self.name.as_str() {
+            self.incarnation
+        } else {
+            self.members.get(node).map_or(u32::MAX, |m| m.incarnation)
+        };
+        if self.incarnation_jump(known, incarnation) {
+            return;
+        }
         if node == self.name.as_str() {
             if self.leave.is_none() && incarnation >= self.incarnation {
                 self.refute(incarnation);

@@ -224,10 +224,16 @@ impl<R: RngCore> Swim<R> {
                 // Answer in kind: memberlist echoes the requester's join flag.
                 let join = wire::PushPullReader::new(msg).map(|r| r.header().join).unwrap_or(false);
                 let local = self.local_state(join);
-                let r = self.merge_remote(now, msg, from, false, deliver);
+                // memberlist sends its state first and then merges: when the
+                // merge fails (incompatible versions), the requester still
+                // gets the state and finds out precisely why from its own
+                // check, instead of a closed connection.
+                let merged = self.merge_remote(now, msg, from, false, deliver);
                 let reply = self.seal_reply(&local);
-                r?;
-                self.metrics.push_pulls_answered += 1;
+                match merged {
+                    Ok(_) => self.metrics.push_pulls_answered += 1,
+                    Err(_) => self.metrics.stream_errors += 1,
+                }
                 Some(reply)
             }
             Some(msg_type::PING) => match Message::decode(msg)? {

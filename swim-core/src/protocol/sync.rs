@@ -215,34 +215,38 @@ impl<R: RngCore> Swim<R> {
         }
     }
 
-    /// memberlist's `verifyProtocol`: every live node's current protocol and
-    /// delegate versions must lie in the range all live nodes accept.
+    /// memberlist's `verifyProtocol`: every node's current protocol and
+    /// delegate versions — this node's, and every member's here and in
+    /// `remote` whatever its state — must lie in the range all *live* nodes
+    /// accept. (Nodes that send no versions are skipped; memberlist always
+    /// sends them.)
     pub(super) fn verify_versions(&self, remote: &[wire::PushNodeState<'_>]) -> Result<(), StreamError> {
-        // Accepted range [lo, hi] and the current versions seen [cur_lo, cur_hi]
-        // of (protocol, delegate), over this node and every live member.
+        // Accepted range [lo, hi] of (protocol, delegate) over this node and
+        // every live member; current versions seen [cur_lo, cur_hi] over all.
         let mut lo = [0u8; 2];
         let mut hi = [u8::MAX; 2];
         let mut cur_lo = [u8::MAX; 2];
         let mut cur_hi = [0u8; 2];
-        let mut widen = |v: &[u8]| {
+        let mut widen = |v: &[u8], alive: bool| {
             if v.len() >= 6 {
-                lo[0] = lo[0].max(v[0]);
-                hi[0] = hi[0].min(v[1]);
-                lo[1] = lo[1].max(v[3]);
-                hi[1] = hi[1].min(v[4]);
+                if alive {
+                    lo[0] = lo[0].max(v[0]);
+                    hi[0] = hi[0].min(v[1]);
+                    lo[1] = lo[1].max(v[3]);
+                    hi[1] = hi[1].min(v[4]);
+                }
                 for (i, c) in [v[2], v[5]].into_iter().enumerate() {
                     cur_lo[i] = cur_lo[i].min(c);
                     cur_hi[i] = cur_hi[i].max(c);
                 }
             }
         };
-        widen(&self.vsn);
-        for m in self.members.iter().filter(|m| m.state == State::Alive) {
-            widen(m.vsn());
+        widen(&self.vsn, true);
+        for m in self.members.iter() {
+            widen(m.vsn(), m.state == State::Alive);
         }
-        let alive = || remote.iter().filter(|n| n.state == State::Alive.to_wire());
-        for n in alive() {
-            widen(n.vsn);
+        for n in remote {
+            widen(n.vsn, n.state == State::Alive.to_wire());
         }
         if (0..2).all(|i| cur_lo[i] >= lo[i] && cur_hi[i] <= hi[i]) {
             return Ok(());
@@ -264,12 +268,12 @@ impl<R: RngCore> Swim<R> {
             }
             Ok(())
         };
-        check(self.name.as_str(), &self.vsn)?;
-        for m in self.members.iter().filter(|m| m.state == State::Alive) {
-            check(m.id.as_str(), m.vsn())?;
-        }
-        for n in alive() {
+        for n in remote {
             check(n.name, n.vsn)?;
+        }
+        check(self.name.as_str(), &self.vsn)?;
+        for m in self.members.iter() {
+            check(m.id.as_str(), m.vsn())?;
         }
         Ok(())
     }

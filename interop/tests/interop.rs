@@ -640,6 +640,32 @@ async fn serf_cluster(key: Option<&[u8]>) -> Vec<SerfAgent> {
     vec![s1, s2, s3]
 }
 
+/// `serf_cluster` and our node r1 (config `c`), joined through s1 and
+/// listed alive by every agent.
+async fn serf_cluster_and_ours(c: swim_tokio::Config) -> (Vec<SerfAgent>, RustNode) {
+    let agents = serf_cluster(None).await;
+    let r = RustNode::start(c).await;
+    r.join(&agents[0].addr.to_string()).await;
+    wait_until("every agent lists r1 alive", TEN_S, || {
+        let ok = agents.iter().all(|a| a.status_of("r1").as_deref() == Some("alive"));
+        async move { ok }
+    })
+    .await;
+    (agents, r)
+}
+
+/// Waits until every status `statuses` gives is `left` or `failed` (20 s at
+/// most), and returns them.
+async fn wait_gone(statuses: impl Fn() -> Vec<Option<String>>) -> Vec<Option<String>> {
+    let done = try_wait_until(Duration::from_secs(20), || {
+        let ok = statuses().iter().all(|s| matches!(s.as_deref(), Some("left" | "failed")));
+        async move { ok }
+    })
+    .await;
+    assert!(done.is_some(), "not every agent noticed: {:?}", statuses());
+    statuses()
+}
+
 async fn check_serf(key: Option<&[u8]>) {
     let agents = serf_cluster(key).await;
     let mut c = swim_tokio::Config { tags: tags(&[("role", "api"), ("version", "1.2")]), ..config("r1") };
@@ -713,27 +739,13 @@ async fn serf_encrypted_cluster_with_our_node() {
 /// Our graceful leave, as Serf agents see it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serf_sees_our_graceful_leave_as_left() {
-    let agents = serf_cluster(None).await;
-    let r = RustNode::start(config("r1")).await;
-    r.join(&agents[0].addr.to_string()).await;
-    wait_until("every agent lists r1 alive", TEN_S, || {
-        let ok = agents.iter().all(|a| a.status_of("r1").as_deref() == Some("alive"));
-        async move { ok }
-    })
-    .await;
+    let (agents, r) = serf_cluster_and_ours(config("r1")).await;
     r.cluster.leave(Duration::from_secs(2)).await;
     r.shutdown().await;
-    let statuses = || agents.iter().map(|a| a.status_of("r1")).collect::<Vec<_>>();
-    let done = try_wait_until(Duration::from_secs(15), || {
-        let ok = statuses().iter().all(|s| matches!(s.as_deref(), Some("left" | "failed")));
-        async move { ok }
-    })
-    .await;
-    assert!(done.is_some(), "agents did not notice the leave: {:?}", statuses());
+    let statuses = wait_gone(|| agents.iter().map(|a| a.status_of("r1")).collect()).await;
     assert!(
-        statuses().iter().all(|s| s.as_deref() == Some("left")),
-        "serf agents show our graceful leave as {:?}",
-        statuses()
+        statuses.iter().all(|s| s.as_deref() == Some("left")),
+        "serf agents show our graceful leave as {statuses:?}"
     );
 }
 
@@ -743,15 +755,9 @@ async fn serf_sees_our_graceful_leave_as_left() {
 /// push/pull states, which carry our own recent events.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serf_event_missed_by_our_node_arrives_by_push_pull() {
-    let agents = serf_cluster(None).await;
     let push_pull = Duration::from_secs(2);
-    let r = RustNode::start(swim_tokio::Config { push_pull_interval: push_pull, ..config("r1") }).await;
-    r.join(&agents[0].addr.to_string()).await;
-    wait_until("every agent lists r1 alive", TEN_S, || {
-        let ok = agents.iter().all(|a| a.status_of("r1").as_deref() == Some("alive"));
-        async move { ok }
-    })
-    .await;
+    let (agents, r) =
+        serf_cluster_and_ours(swim_tokio::Config { push_pull_interval: push_pull, ..config("r1") }).await;
     r.cluster.broadcast("from-rust", b"buffered").unwrap();
     let count = || r.messages().iter().filter(|m| m.topic == "deploy" && m.payload == b"v1").count();
     {
@@ -807,14 +813,8 @@ async fn serf_sees_leaves_as_left_in_a_mostly_swim_cluster() {
         r.shutdown().await;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let statuses = || (0..leaving).map(|i| agent.status_of(&format!("r{i}"))).collect::<Vec<_>>();
-    let done = try_wait_until(Duration::from_secs(20), || {
-        let ok = statuses().iter().all(|s| matches!(s.as_deref(), Some("left" | "failed")));
-        async move { ok }
-    })
-    .await;
-    assert!(done.is_some(), "the agent did not notice every leave: {:?}", statuses());
-    assert!(statuses().iter().all(|s| s.as_deref() == Some("left")), "serf members: {:?}", statuses());
+    let statuses = wait_gone(|| (0..leaving).map(|i| agent.status_of(&format!("r{i}"))).collect()).await;
+    assert!(statuses.iter().all(|s| s.as_deref() == Some("left")), "serf members: {statuses:?}");
     for r in &ours {
         assert!(r.cluster.metrics().intents_relayed > 0);
     }
@@ -830,14 +830,7 @@ fn ours_addr(ours: &[RustNode], i: usize) -> String {
 /// not `left`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serf_force_leave_of_our_live_node_is_refuted() {
-    let agents = serf_cluster(None).await;
-    let r = RustNode::start(config("r1")).await;
-    r.join(&agents[0].addr.to_string()).await;
-    wait_until("every agent lists r1 alive", TEN_S, || {
-        let ok = agents.iter().all(|a| a.status_of("r1").as_deref() == Some("alive"));
-        async move { ok }
-    })
-    .await;
+    let (agents, r) = serf_cluster_and_ours(config("r1")).await;
     agents[1].force_leave("r1");
     wait_until("r1 refutes, and every agent lists it alive again", TEN_S, || {
         let ok = agents.iter().all(|a| a.status_of("r1").as_deref() == Some("alive"));
@@ -846,14 +839,8 @@ async fn serf_force_leave_of_our_live_node_is_refuted() {
     .await;
     assert!(r.cluster.metrics().leave_intents_refuted >= 1);
     r.shutdown().await;
-    let statuses = || agents.iter().map(|a| a.status_of("r1")).collect::<Vec<_>>();
-    let done = try_wait_until(Duration::from_secs(20), || {
-        let ok = statuses().iter().all(|s| matches!(s.as_deref(), Some("left" | "failed")));
-        async move { ok }
-    })
-    .await;
-    assert!(done.is_some(), "the agents did not notice the crash: {:?}", statuses());
-    assert!(statuses().iter().all(|s| s.as_deref() == Some("failed")), "after a crash: {:?}", statuses());
+    let statuses = wait_gone(|| agents.iter().map(|a| a.status_of("r1")).collect()).await;
+    assert!(statuses.iter().all(|s| s.as_deref() == Some("failed")), "after a crash: {statuses:?}");
 }
 
 // ---------------------------------------------------------------------------

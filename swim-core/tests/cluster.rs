@@ -539,49 +539,52 @@ fn a_backlog_of_gossip_goes_to_more_members_per_round() {
     }
 }
 
+/// Three nodes on `fast_config`; `fault` is applied to n1 once converged.
+/// Returns how long after n0 suspected n1 it declared it dead, and how many
+/// suspicion timers n0 and n2 moved on.
+fn suspicion_to_death(seed: u64, fault: impl FnOnce(&mut Harness)) -> (Duration, u64) {
+    let mut h = Harness::new(3, seed, |_| fast_config());
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    h.run(Duration::from_secs(2));
+    fault(&mut h);
+    h.run_until(Duration::from_secs(5), |h| h.state_at(0, 1) == Some(State::Suspect))
+        .expect("n0 suspects n1");
+    let t = h
+        .run_until(Duration::from_secs(20), |h| h.state_at(0, 1) == Some(State::Dead))
+        .expect("declared dead");
+    (t, h.nodes[0].metrics().suspicions_deferred + h.nodes[2].metrics().suspicions_deferred)
+}
+
 /// Lifeguard's timer runs out while the suspect is still heard from: the
 /// node waits up to the unconfirmed timeout before declaring it dead (it
 /// then does, so a member that sends but cannot receive is not kept alive).
 #[test]
 fn a_suspect_still_heard_from_gets_until_the_unconfirmed_timeout() {
-    let cfg = fast_config();
-    let mut h = Harness::new(3, 29, |_| cfg.clone());
-    h.all_join();
-    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
-    h.run(Duration::from_secs(2));
-    // n1 receives nothing from now on, but keeps sending.
-    h.one_way.insert((0, 1));
-    h.one_way.insert((2, 1));
-    h.run_until(Duration::from_secs(5), |h| h.state_at(0, 1) == Some(State::Suspect))
-        .expect("n0 suspects n1");
-    let t = h
-        .run_until(Duration::from_secs(20), |h| h.state_at(0, 1) == Some(State::Dead))
-        .expect("declared dead");
+    // n1 receives nothing, but keeps sending.
+    let (t, deferred) = suspicion_to_death(29, |h| {
+        h.one_way.insert((0, 1));
+        h.one_way.insert((2, 1));
+    });
     // 3 nodes: no confirmations expected, so the timer is the minimum,
     // suspicion_mult × interval; the unconfirmed timeout is 6× that.
+    let cfg = fast_config();
     let min = cfg.protocol_interval * cfg.suspicion_mult;
     let max = min * cfg.suspicion_max_timeout_mult;
     assert!(t >= max / 2 && t <= max + min, "n1 dead {t:?} after the suspicion (min {min:?}, max {max:?})");
-    assert!(h.nodes[0].metrics().suspicions_deferred + h.nodes[2].metrics().suspicions_deferred > 0);
+    assert!(deferred > 0);
 }
 
 /// A crashed member sends nothing: its death is not delayed by the above.
 #[test]
 fn a_silent_suspect_is_declared_dead_at_the_minimum_timeout() {
+    let (t, deferred) = suspicion_to_death(31, |h| {
+        h.down.insert(1);
+    });
     let cfg = fast_config();
-    let mut h = Harness::new(3, 31, |_| cfg.clone());
-    h.all_join();
-    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
-    h.run(Duration::from_secs(2));
-    h.down.insert(1);
-    h.run_until(Duration::from_secs(5), |h| h.state_at(0, 1) == Some(State::Suspect))
-        .expect("n0 suspects n1");
-    let t = h
-        .run_until(Duration::from_secs(20), |h| h.state_at(0, 1) == Some(State::Dead))
-        .expect("declared dead");
     let min = cfg.protocol_interval * cfg.suspicion_mult;
     assert!(t <= min + cfg.protocol_interval, "n1 dead {t:?} after the suspicion (min {min:?})");
-    assert_eq!(h.nodes[0].metrics().suspicions_deferred + h.nodes[2].metrics().suspicions_deferred, 0);
+    assert_eq!(deferred, 0);
 }
 
 /// An accused node sends its refutation straight to the accuser (once per

@@ -46,7 +46,9 @@ fn experiment_recovery_after_local_trouble() {
     let mut times = Vec::new();
     for seed in 0..10 {
         let (rate, healthy, score) = recovery(seed, n, cut, window);
-        println!("seed {seed}: score {score} at the heal; {rate:.2} probes/s after; healthy after {healthy:?}");
+        println!(
+            "seed {seed}: score {score} at the heal; {rate:.2} probes/s after; healthy after {healthy:?}"
+        );
         rates.push(rate);
         times.push(healthy.map_or(f64::INFINITY, |d| d.as_secs_f64()));
     }

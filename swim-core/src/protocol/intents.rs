@@ -22,6 +22,8 @@ pub const MAX_INTENTS: usize = 8192;
 #[derive(Debug, Default)]
 pub(super) struct Intents {
     status: BTreeMap<NodeId, u64>,
+    /// The latest leave intent naming this node that it refuted.
+    refuted: u64,
 }
 
 impl Intents {
@@ -45,10 +47,6 @@ impl Intents {
         }
         self.status.insert(NodeId::from(node), t);
         true
-    }
-
-    fn time_of(&self, node: &str) -> u64 {
-        self.status.get(node).copied().unwrap_or(0)
     }
 }
 
@@ -82,9 +80,14 @@ impl<R: RngCore> Swim<R> {
             return false;
         }
         if leave && node == self.name.as_str() && self.leave.is_none() {
-            // A leave intent naming this running node (an old one, or
-            // `serf force-leave`): refuted with a newer join intent.
-            if ltime > self.intents.time_of(node) {
+            // A leave intent naming this running node (`serf force-leave`,
+            // or a replay of an old leave): refuted with a newer join
+            // intent, once per intent. Serf refutes only an intent newer
+            // than its own last one; but an agent that never got that join
+            // intent (it was still spreading) takes an older leave intent
+            // for news and would show this node `leaving` for ever.
+            if ltime > self.intents.refuted {
+                self.intents.refuted = ltime;
                 self.metrics.leave_intents_refuted += 1;
                 self.announce_join();
             }

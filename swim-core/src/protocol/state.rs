@@ -53,6 +53,18 @@ impl<R: RngCore> Swim<R> {
         jump
     }
 
+    /// Whether a suspect or dead message about `node` at `incarnation`
+    /// jumps too far past the incarnation known for it (this node's own, or
+    /// a member's; unknown members are ignored later anyway).
+    fn forged_incarnation(&mut self, node: &str, incarnation: u32) -> bool {
+        let known = if node == self.name.as_str() {
+            self.incarnation
+        } else {
+            self.members.get(node).map_or(u32::MAX, |m| m.incarnation)
+        };
+        self.incarnation_jump(known, incarnation)
+    }
+
     pub(super) fn refute(&mut self, accused: u32) {
         self.incarnation = self.incarnation.max(accused).saturating_add(1);
         self.metrics.refutes += 1;
@@ -246,12 +258,7 @@ impl<R: RngCore> Swim<R> {
     }
 
     pub(super) fn suspect_node(&mut self, now: Instant, incarnation: u32, node: &str, from: &str) {
-        let known = if node == self.name.as_str() {
-            self.incarnation
-        } else {
-            self.members.get(node).map_or(u32::MAX, |m| m.incarnation)
-        };
-        if self.incarnation_jump(known, incarnation) {
+        if self.forged_incarnation(node, incarnation) {
             return;
         }
         if node == self.name.as_str() {
@@ -296,12 +303,7 @@ impl<R: RngCore> Swim<R> {
     }
 
     pub(super) fn dead_node(&mut self, now: Instant, incarnation: u32, node: &str, from: &str) {
-        let known = if node == self.name.as_str() {
-            self.incarnation
-        } else {
-            self.members.get(node).map_or(u32::MAX, |m| m.incarnation)
-        };
-        if self.incarnation_jump(known, incarnation) {
+        if self.forged_incarnation(node, incarnation) {
             return;
         }
         if node == self.name.as_str() {

@@ -52,6 +52,7 @@
 pub mod net;
 pub mod report;
 pub mod scenario;
+pub mod settings;
 mod sim;
 pub mod svg;
 

@@ -54,6 +54,7 @@ pub mod report;
 pub mod scenario;
 pub mod settings;
 mod sim;
+pub mod summary;
 pub mod svg;
 
 pub use net::{Latency, Loss};

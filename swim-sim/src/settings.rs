@@ -381,7 +381,7 @@ pub fn field(name: &str) -> Result<&'static Field, SettingError> {
         suggestion: FIELDS
             .iter()
             .map(|f| (edit_distance(f.name, name), f.name))
-            .filter(|&(d, _)| d <= 3)
+            .filter(|&(d, f)| d <= 3 || (name.len() >= 4 && (f.starts_with(name) || name.starts_with(f))))
             .min()
             .map(|(_, n)| n),
     })
@@ -666,6 +666,8 @@ mod tests {
             e,
             SettingError::UnknownField { field: "suspicion_mul".into(), suggestion: Some("suspicion_mult") }
         );
+        let e = set(&mut c, "suspicion_multiplier", "5").unwrap_err().to_string();
+        assert!(e.contains("did you mean suspicion_mult?"), "{e}");
         let e = set_pair(&mut c, "probe_timeout=fast").unwrap_err().to_string();
         assert!(e.contains("probe_timeout") && e.contains("\"fast\"") && e.contains("duration"), "{e}");
         let e = set(&mut c, "bind_port", "1").unwrap_err().to_string();

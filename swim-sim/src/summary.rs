@@ -167,8 +167,10 @@ pub fn run_seeds(spec: &Spec, seeds: u64) -> Result<Runs, ConfigError> {
         runs.summary.add(&out);
         if k == 0 {
             let since = |t: Duration| t.checked_sub(out.start);
-            runs.timeline =
-                out.sim.timeline().iter().filter_map(|s| since(s.t).map(|t| Sample { t, ..*s })).collect();
+            // From just after the start: a sample at the start itself can
+            // predate the views of a bootstrap that took no virtual time.
+            let after = out.sim.timeline().iter().filter(|s| s.t > out.start);
+            runs.timeline = after.map(|s| Sample { t: s.t - out.start, ..*s }).collect();
             runs.marks = out.marks.iter().filter_map(|(t, l)| since(*t).map(|t| (t, l.clone()))).collect();
         }
     }
@@ -206,19 +208,21 @@ pub fn sweep_table(field: &str, rows: &[(String, Summary)]) -> String {
     s
 }
 
-/// The sweep as a chart: the value of `field` on x; crash detection times
-/// (first suspicion and dead, medians, in seconds) above; false suspicions
-/// and deaths per run below.
+/// The sweep as a chart: the value of `field` on x; above, crash detection
+/// times (first suspicion and dead, medians, in seconds); below, false
+/// suspicions and false deaths per run, each on its own scale.
 pub fn sweep_chart(title: &str, field: &str, rows: &[(String, Summary)]) -> String {
     let values: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
     let col = |name: &str, scale: f64| -> Vec<Option<f64>> {
         rows.iter().map(|(_, s)| s.metric(name).map(|v| v * scale)).collect()
     };
-    svg::sweep_chart(
-        title,
-        field,
-        &values,
-        &[("first suspicion", col(FIRST_MEDIAN, 1e-3)), ("declared dead", col(DEAD_MEDIAN, 1e-3))],
-        &[("false suspicions", col(FALSE_SUSPICIONS, 1.0)), ("false deaths", col(FALSE_DEATHS, 1.0))],
-    )
+    let panels = [
+        (
+            "median (s)",
+            vec![("first suspicion", col(FIRST_MEDIAN, 1e-3)), ("declared dead", col(DEAD_MEDIAN, 1e-3))],
+        ),
+        ("per run", vec![("false suspicions", col(FALSE_SUSPICIONS, 1.0))]),
+        ("per run", vec![("false deaths", col(FALSE_DEATHS, 1.0))]),
+    ];
+    svg::sweep_chart(title, field, &values, &panels)
 }

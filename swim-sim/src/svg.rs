@@ -2,8 +2,8 @@
 //! the cluster, averaged over the running nodes' views, and the number of
 //! nodes actually running), two runs' timelines over each other
 //! (`swim-sim compare`), and a sweep's detection times and false positives
-//! against the swept value (`--sweep`). All draw two panels over one x axis
-//! with the same renderer.
+//! against the swept value (`--sweep`). All draw panels stacked over one x
+//! axis with the same renderer.
 
 use crate::report::Sample;
 use std::fmt::Write as _;
@@ -67,7 +67,7 @@ fn seconds_marks(marks: &[(Duration, String)]) -> Vec<(f64, &str)> {
 pub fn chart(timeline: &[Sample], title: &str, marks: &[(Duration, String)]) -> String {
     let panels =
         [timeline_lines(timeline, &TOP_SERIES, "", None), timeline_lines(timeline, &BOTTOM_SERIES, "", None)];
-    render(title, &panels, ["", ""], XAxis::Seconds, "virtual time", &seconds_marks(marks))
+    render(title, &panels, &[], XAxis::Seconds, "virtual time", &seconds_marks(marks))
 }
 
 /// Two timelines over each other, `a` in solid lines and `b` dashed, each
@@ -85,25 +85,24 @@ pub fn compare_chart(
     let mut bottom = timeline_lines(a.1, &BOTTOM_SERIES, &sa, Some(""));
     bottom.extend(timeline_lines(b.1, &BOTTOM_SERIES, &sb, Some("6 3")));
     let x_title = "virtual time since the run started";
-    render(title, &[top, bottom], ["", ""], XAxis::Seconds, x_title, &seconds_marks(marks))
+    render(title, &[top, bottom], &[], XAxis::Seconds, x_title, &seconds_marks(marks))
 }
 
-/// A sweep: for each of `values` (the x axis, named `field`), the medians of
-/// the detection times in seconds (top) and the false positives per run
-/// (bottom), each a list of (legend, one value per x, `None` where there is
-/// none).
-pub fn sweep_chart(
-    title: &str,
-    field: &str,
-    values: &[String],
-    detection: &[(&str, Vec<Option<f64>>)],
-    false_positives: &[(&str, Vec<Option<f64>>)],
-) -> String {
-    const COLORS: [&str; 4] = ["#1f77b4", "#c0392b", "#e09f1f", "#2a9d3f"];
-    let lines = |series: &[(&str, Vec<Option<f64>>)]| -> Vec<Line> {
+/// One panel of a sweep chart: its caption, and its series, each a legend
+/// and one value per swept value (`None` where there is none).
+pub type SweepPanel<'a> = (&'a str, Vec<(&'a str, Vec<Option<f64>>)>);
+
+/// A sweep: `values` on the x axis (named `field`), and `panels` stacked
+/// over it (e.g. detection times, false suspicions, false deaths), each
+/// with its own y scale.
+pub fn sweep_chart(title: &str, field: &str, values: &[String], panels: &[SweepPanel<'_>]) -> String {
+    const COLORS: [&str; 4] = ["#1f77b4", "#c0392b", "#e09f1f", "#8e44ad"];
+    // Colors run on across the panels: no two series share one.
+    let mut colors = COLORS.iter().cycle();
+    let mut lines = |series: &[(&str, Vec<Option<f64>>)]| -> Vec<Line> {
         series
             .iter()
-            .zip(COLORS.iter().cycle())
+            .zip(colors.by_ref())
             .map(|((name, ys), &color)| Line {
                 name: name.to_string(),
                 color,
@@ -112,28 +111,27 @@ pub fn sweep_chart(
             })
             .collect()
     };
-    let captions = ["crash detection, median (s)", "false positives per run"];
-    render(title, &[lines(detection), lines(false_positives)], captions, XAxis::Labels(values), field, &[])
+    let captions: Vec<&str> = panels.iter().map(|p| p.0).collect();
+    let lines: Vec<Vec<Line>> = panels.iter().map(|p| lines(&p.1)).collect();
+    render(title, &lines, &captions, XAxis::Labels(values), field, &[])
 }
 
-/// Two panels stacked over one x axis, each with its own y scale (so a
-/// single failure stays visible below a large cluster's alive count) and
-/// caption along its y axis.
+/// Panels stacked over one x axis, each with its own y scale (so a single
+/// failure stays visible below a large cluster's alive count) and caption
+/// along its y axis (`captions`, by panel; none past its end).
 fn render(
     title: &str,
-    panels: &[Vec<Line>; 2],
-    captions: [&str; 2],
+    panels: &[Vec<Line>],
+    captions: &[&str],
     axis: XAxis<'_>,
     x_title: &str,
     marks: &[(f64, &str)],
 ) -> String {
     let mut out = String::new();
     let (x0, x1) = match axis {
+        // Times are durations: the axis starts at zero.
         XAxis::Seconds => {
-            let xs = || panels.iter().flatten().flat_map(|l| l.points.iter().map(|p| p.0));
-            let x0 = xs().fold(f64::INFINITY, f64::min);
-            let x0 = if x0.is_finite() { x0 } else { 0.0 };
-            (x0, xs().fold(x0 + 1e-3, f64::max))
+            (0.0, panels.iter().flatten().flat_map(|l| l.points.iter().map(|p| p.0)).fold(1e-3, f64::max))
         }
         XAxis::Labels(labels) => (-0.5, labels.len().max(1) as f64 - 0.5),
     };
@@ -146,17 +144,17 @@ fn render(
     let _ = writeln!(out, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
     let _ = writeln!(out, r#"<text x="{LEFT}" y="22" font-size="14">{}</text>"#, escape(title));
     let gap = 24.0;
-    let ph = (H - TOP - BOTTOM - gap) / 2.0;
+    let ph = (H - TOP - BOTTOM - gap * (panels.len().max(1) - 1) as f64) / panels.len().max(1) as f64;
     for (p, lines) in panels.iter().enumerate() {
         let top = TOP + p as f64 * (ph + gap);
         let ymax = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(1.0f64, f64::max) * 1.05;
         let y = |v: f64| top + ph - v / ymax * ph;
-        if !captions[p].is_empty() {
+        if let Some(caption) = captions.get(p) {
             let cy = top + ph / 2.0;
             let _ = writeln!(
                 out,
                 r#"<text x="14" y="{cy:.1}" text-anchor="middle" transform="rotate(-90 14 {cy:.1})">{}</text>"#,
-                escape(captions[p])
+                escape(caption)
             );
         }
         let _ = writeln!(
@@ -165,12 +163,13 @@ fn render(
             top + ph,
             LEFT + pw
         );
+        let decimals = if ymax >= 100.0 { 0 } else { 1 };
         for k in 0..=4 {
             let v = ymax / 1.05 * k as f64 / 4.0;
             let yv = y(v);
             let _ = writeln!(
                 out,
-                r##"<line x1="{LEFT}" x2="{}" y1="{yv:.1}" y2="{yv:.1}" stroke="#eee"/><text x="{}" y="{:.1}" text-anchor="end">{v:.1}</text>"##,
+                r##"<line x1="{LEFT}" x2="{}" y1="{yv:.1}" y2="{yv:.1}" stroke="#eee"/><text x="{}" y="{:.1}" text-anchor="end">{v:.decimals$}</text>"##,
                 LEFT + pw,
                 LEFT - 6.0,
                 yv + 4.0,
@@ -284,8 +283,10 @@ mod tests {
             "sweep",
             "suspicion_mult",
             &values,
-            &[("dead, median", vec![Some(1.0), None, Some(3.0)])],
-            &[("false deaths", vec![Some(0.0), Some(1.0), Some(2.0)])],
+            &[
+                ("detection (s)", vec![("dead, median", vec![Some(1.0), None, Some(3.0)])]),
+                ("false positives", vec![("false deaths", vec![Some(0.0), Some(1.0), Some(2.0)])]),
+            ],
         );
         assert_eq!(svg.matches("<circle").count(), 5, "a dot per value present");
         assert!(svg.contains(">suspicion_mult<") && svg.contains(">8<"));

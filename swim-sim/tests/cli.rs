@@ -131,7 +131,7 @@ fn sweep_prints_a_row_per_value() {
     let dead = |r: &Vec<&str>| r[2].parse::<f64>().unwrap();
     assert!(dead(&rows[1]) > dead(&rows[0]), "a larger multiplier declares death later: {out}");
     let chart = std::fs::read_to_string(&svg).unwrap();
-    assert!(chart.contains(">suspicion_mult<") && chart.contains("false positives per run"));
+    assert!(chart.contains(">suspicion_mult<") && chart.contains(">false deaths<"));
 
     let e = fails(&[SMALL, &["--sweep", "probe_timeout=50ms,1s"]].concat());
     assert!(e.contains("with probe_timeout=1s: invalid configuration"), "{e}");

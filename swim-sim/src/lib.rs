@@ -52,7 +52,9 @@
 pub mod net;
 pub mod report;
 pub mod scenario;
+pub mod settings;
 mod sim;
+pub mod summary;
 pub mod svg;
 
 pub use net::{Latency, Loss};

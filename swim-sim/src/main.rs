@@ -1,21 +1,44 @@
 //! `swim-sim`: runs a named or described scenario over the deterministic
-//! simulator and prints a report; `claims` checks the SWIM paper's claims;
-//! `bench` measures simulation speed and memory.
+//! simulator and prints a report; `compare` runs one scenario under two
+//! configurations; `--sweep` runs it for each value of one `Config` field;
+//! `claims` checks the SWIM paper's claims; `bench` measures simulation speed
+//! and memory.
 
 use std::process::ExitCode;
 use std::time::Duration;
+use swim_core::Config;
 use swim_sim::scenario::{self, Spec};
+use swim_sim::settings::{self, parse_duration, SettingError};
+use swim_sim::summary::{self, Summary};
 use swim_sim::{svg, Latency, Loss};
 
 const USAGE: &str = "\
 usage:
   swim-sim [SCENARIO] [OPTIONS]     run a scenario and print a report
+  swim-sim [SCENARIO] --sweep FIELD=V1,V2,... [--seeds N] [OPTIONS]
+                                    run it for each value of FIELD; one table row per value
+  swim-sim compare A B [--scenario SCENARIO] [--seeds N] [OPTIONS]
+                                    run it under configurations A and B (presets or TOML
+                                    files) with the same seeds; one table, columns A, B, B/A
+  swim-sim fields                   every Config field, its default, and the presets
   swim-sim claims [--sizes 100,200,500,1000] [--crashes 10] [--seed S]
   swim-sim bench  [--sizes 1000,2000,5000] [--periods 100] [--seed S]
 
 scenarios: crash, partition, churn, flaky (or none: described by the options)
 
+configuration (FIELD: any swim_core::Config field, as `swim-sim fields` lists them):
+  --config NAME|FILE   a preset (default, memberlist-lan, memberlist-wan, memberlist-local, fast)
+                       or a TOML file of `FIELD = VALUE` lines; repeatable
+  --set FIELD=VALUE    one field, e.g. suspicion_mult=5, probe_timeout=200ms; repeatable
+  --a-set FIELD=VALUE  compare: a field of A only (--b-set: of B only); repeatable
+  --seeds N            compare and --sweep: run the seeds S, S+1, ..., S+N-1 (default 3)
+  --sweep FIELD=V1,V2,...  one run (or --seeds N) per value
+  Applied in this order: the scenarios' own (Config::default(), gossip queue depth 256),
+  --config, then A or B, then --set, --interval, --probe-timeout and --queue-depth as given,
+  then --a-set or --b-set, then the swept value.
+
 options (override the scenario's):
+  --scenario NAME      the scenario (for compare; same as naming it first otherwise)
   --nodes N            cluster size
   --seed S             the seed (same seed, same run)
   --interval D         protocol period (e.g. 500ms, 1s); probe timeout is half unless set
@@ -32,25 +55,9 @@ options (override the scenario's):
   --partition A:L      split the cluster in halves at A for L (e.g. 5s:20s)
   --broadcasts K       tracked broadcasts in the first half of the run (default 3)
   --duration D         length of the measured run (after the bootstrap)
-  --svg FILE           write the timeline chart
+  --svg FILE           write the chart (timeline; compare: both timelines; sweep: per value)
   --queue-depth N      gossip queue depth of every node (default 256; 0: the core's default, 5000)
 ";
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let v: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
-    let secs = match unit {
-        "ns" => v / 1e9,
-        "us" | "µs" => v / 1e6,
-        "ms" => v / 1e3,
-        "s" | "" => v,
-        "m" | "min" => v * 60.0,
-        _ => return Err(format!("bad duration unit in {s:?}")),
-    };
-    Ok(Duration::from_secs_f64(secs))
-}
 
 fn parse_latency(s: &str) -> Result<Latency, String> {
     let parts: Vec<&str> = s.split(':').collect();
@@ -74,18 +81,95 @@ fn parse_sizes(s: &str) -> Result<Vec<usize>, String> {
     s.split(',').map(|x| x.trim().parse().map_err(|_| format!("bad size {x:?}"))).collect()
 }
 
+/// Why the program stopped.
+#[derive(Debug)]
+enum Fail {
+    /// A mistake in the command line: the message and the usage.
+    Usage(String),
+    /// A mistake in a setting or the configuration, or a failed run.
+    Config(String),
+}
+
+impl From<String> for Fail {
+    fn from(e: String) -> Self {
+        Fail::Usage(e)
+    }
+}
+
+impl From<&str> for Fail {
+    fn from(e: &str) -> Self {
+        Fail::Usage(e.into())
+    }
+}
+
+impl From<SettingError> for Fail {
+    fn from(e: SettingError) -> Self {
+        Fail::Config(e.to_string())
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match real_main(args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Fail::Usage(e)) => {
             eprintln!("swim-sim: {e}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(Fail::Config(e)) => {
+            eprintln!("swim-sim: {e}");
             ExitCode::from(2)
         }
     }
 }
 
-fn real_main(args: Vec<String>) -> Result<(), String> {
+/// One step of building a configuration from the command line.
+#[derive(Debug, Clone)]
+enum Step {
+    /// A preset or a TOML file.
+    Load(String),
+    /// `FIELD=VALUE`.
+    Set(String),
+    /// The probe timeout `--interval` implies (half of it), dropped if the
+    /// probe timeout is set explicitly.
+    ImpliedProbeTimeout(Duration),
+}
+
+/// Builds a configuration, each setting through the settings table: `base`,
+/// then the presets and files among `steps` (`--config`), then `side` (A or
+/// B of a comparison), then the other `steps` in order; then validates it.
+fn build_config(base: &Config, side: Option<&str>, steps: &[Step]) -> Result<Config, SettingError> {
+    let mut config = base.clone();
+    let loads = steps.iter().filter_map(|s| match s {
+        Step::Load(l) => Some(l.as_str()),
+        _ => None,
+    });
+    for l in loads.chain(side) {
+        settings::load(&mut config, l)?;
+    }
+    let explicit_probe_timeout = steps.iter().any(|s| match s {
+        Step::Set(kv) => kv.split_once('=').is_some_and(|(k, _)| k.trim() == "probe_timeout"),
+        _ => false,
+    });
+    for step in steps {
+        match step {
+            Step::Load(_) => {}
+            Step::Set(kv) => settings::set_pair(&mut config, kv)?,
+            Step::ImpliedProbeTimeout(d) if !explicit_probe_timeout => config.probe_timeout = *d,
+            Step::ImpliedProbeTimeout(_) => {}
+        }
+    }
+    settings::validate(&config)?;
+    Ok(config)
+}
+
+fn real_main(args: Vec<String>) -> Result<(), Fail> {
+    let mut args = args;
+    let scenario_flag = match args.iter().position(|a| a == "--scenario") {
+        Some(i) if i + 1 < args.len() => Some(args.drain(i..i + 2).nth(1).unwrap_or_default()),
+        Some(_) => return Err("--scenario needs a value".into()),
+        None => None,
+    };
     let mut it = args.into_iter().peekable();
     let first = it.peek().cloned().unwrap_or_default();
     let command = if first.starts_with('-') || first.is_empty() {
@@ -93,9 +177,29 @@ fn real_main(args: Vec<String>) -> Result<(), String> {
     } else {
         it.next().unwrap_or_default()
     };
-    let mut spec = match command.as_str() {
-        "run" | "claims" | "bench" | "bench-one" => Spec::default(),
-        name => Spec::named(name).ok_or_else(|| format!("unknown scenario or command {name:?}"))?,
+    if command == "fields" {
+        print!("{}", settings::fields_help());
+        return Ok(());
+    }
+    let mut sides = Vec::new();
+    if command == "compare" {
+        for side in ["A", "B"] {
+            match it.next_if(|a| !a.starts_with('-')) {
+                Some(name) => sides.push(name),
+                None => {
+                    return Err(format!("compare needs two configurations, A and B (missing {side})").into())
+                }
+            }
+        }
+    }
+    let scenario_name = match (command.as_str(), scenario_flag) {
+        ("run" | "compare" | "claims" | "bench" | "bench-one", s) => s,
+        (name, None) => Some(name.to_string()),
+        (name, Some(s)) => return Err(format!("scenario named twice: {name} and --scenario {s}").into()),
+    };
+    let mut spec = match scenario_name {
+        None => Spec::default(),
+        Some(name) => Spec::named(&name).ok_or_else(|| format!("unknown scenario or command {name:?}"))?,
     };
     let mut svg_path = None;
     let mut sizes: Option<Vec<usize>> = None;
@@ -103,6 +207,11 @@ fn real_main(args: Vec<String>) -> Result<(), String> {
     let mut crashes = 10usize;
     let mut loss_p: Option<f64> = None;
     let mut burst: Option<f64> = None;
+    let mut steps: Vec<Step> = Vec::new();
+    let mut side_steps: [Vec<Step>; 2] = Default::default();
+    let mut seeds: Option<u64> = None;
+    let mut sweep: Option<(String, Vec<String>)> = None;
+    let mut config_flags = false;
     while let Some(flag) = it.next() {
         if flag == "-h" || flag == "--help" {
             print!("{USAGE}");
@@ -114,8 +223,37 @@ fn real_main(args: Vec<String>) -> Result<(), String> {
         match flag.as_str() {
             "--nodes" => spec.nodes = count(&value)?,
             "--seed" => spec.seed = value.parse().map_err(|_| format!("bad seed {value:?}"))?,
-            "--interval" => spec.interval = parse_duration(&value)?,
-            "--probe-timeout" => spec.probe_timeout = Some(parse_duration(&value)?),
+            "--interval" => {
+                let d = parse_duration(&value)?;
+                steps.push(Step::Set(format!("protocol_interval={value}")));
+                steps.push(Step::ImpliedProbeTimeout(d / 2));
+            }
+            "--probe-timeout" => steps.push(Step::Set(format!("probe_timeout={value}"))),
+            "--queue-depth" => {
+                let depth = Some(count(&value)?).filter(|&d| d > 0);
+                let depth = depth.unwrap_or(Config::default().max_gossip_queue_depth);
+                steps.push(Step::Set(format!("max_gossip_queue_depth={depth}")));
+            }
+            "--config" => {
+                config_flags = true;
+                steps.push(Step::Load(value));
+            }
+            "--set" => {
+                config_flags = true;
+                steps.push(Step::Set(value));
+            }
+            "--a-set" | "--b-set" if command == "compare" => {
+                side_steps[usize::from(flag == "--b-set")].push(Step::Set(value));
+            }
+            "--seeds" => seeds = Some(value.parse().map_err(|_| format!("bad count {value:?} for --seeds"))?),
+            "--sweep" => {
+                let (field, values) = value.split_once('=').ok_or("--sweep wants FIELD=V1,V2,...")?;
+                settings::field(field)?;
+                sweep = Some((
+                    field.trim().to_string(),
+                    values.split(',').map(|v| v.trim().to_string()).collect(),
+                ));
+            }
             "--loss" => loss_p = Some(num(&value)?),
             "--burst" => burst = Some(num(&value)?),
             "--latency" => spec.latency = parse_latency(&value)?,
@@ -132,11 +270,10 @@ fn real_main(args: Vec<String>) -> Result<(), String> {
             "--broadcasts" => spec.broadcasts = count(&value)?,
             "--duration" => spec.duration = parse_duration(&value)?,
             "--svg" => svg_path = Some(value),
-            "--queue-depth" => spec.queue_depth = Some(count(&value)?).filter(|&d| d > 0),
             "--sizes" => sizes = Some(parse_sizes(&value)?),
             "--periods" => periods = value.parse().map_err(|_| format!("bad count {value:?}"))?,
             "--crashes" => crashes = count(&value)?,
-            _ => return Err(format!("unknown option {flag}")),
+            _ => return Err(format!("unknown option {flag}").into()),
         }
     }
     match (loss_p, burst) {
@@ -145,6 +282,22 @@ fn real_main(args: Vec<String>) -> Result<(), String> {
         (None, Some(b)) => spec.loss = Loss::bursty(spec.loss.average(), b),
         (None, None) => {}
     }
+    let is_sweep = sweep.is_some();
+    match command.as_str() {
+        "claims" | "bench" | "bench-one" if config_flags || is_sweep || seeds.is_some() => {
+            return Err(format!(
+                "--config, --set, --sweep and --seeds apply to runs and compare, not to {command}"
+            )
+            .into());
+        }
+        "compare" if is_sweep => return Err("compare and --sweep do not combine".into()),
+        "claims" | "bench" | "bench-one" | "compare" => {}
+        _ if seeds.is_some() && !is_sweep => return Err("--seeds applies to compare and --sweep".into()),
+        _ => {}
+    }
+    let config = |side: Option<&str>, extra: &[Step]| {
+        build_config(&spec.config, side, &[steps.as_slice(), extra].concat())
+    };
     match command.as_str() {
         "claims" => {
             let sizes = sizes.unwrap_or_else(|| vec![100, 200, 500, 1000]);
@@ -155,10 +308,13 @@ fn real_main(args: Vec<String>) -> Result<(), String> {
             Ok(())
         }
         "bench" => {
-            bench(sizes.unwrap_or_else(|| vec![1000, 2000, 5000]), periods, spec.seed, spec.queue_depth)
+            let depth = config(None, &[])?.max_gossip_queue_depth;
+            bench(sizes.unwrap_or_else(|| vec![1000, 2000, 5000]), periods, spec.seed, depth)
+                .map_err(Fail::Config)
         }
         "bench-one" => {
-            let r = scenario::bench_one(spec.nodes, periods, spec.seed, spec.queue_depth);
+            let depth = config(None, &[])?.max_gossip_queue_depth;
+            let r = scenario::bench_one(spec.nodes, periods, spec.seed, Some(depth));
             println!(
                 "BENCH {} {} {:.3} {} {:.3} {:.1} {} {} {}",
                 r.nodes,
@@ -173,8 +329,116 @@ fn real_main(args: Vec<String>) -> Result<(), String> {
             );
             Ok(())
         }
-        _ => run(&spec, svg_path),
+        "compare" => {
+            let (a, b) = (config(Some(&sides[0]), &side_steps[0])?, config(Some(&sides[1]), &side_steps[1])?);
+            let names = [side_name(&sides[0], &side_steps[0]), side_name(&sides[1], &side_steps[1])];
+            compare(&spec, [a, b], names, seeds.unwrap_or(3), svg_path).map_err(Fail::Config)
+        }
+        _ => match sweep {
+            Some((field, values)) => {
+                let base = config(None, &[])?;
+                let configs = values
+                    .iter()
+                    .map(|v| {
+                        config(None, &[Step::Set(format!("{field}={v}"))])
+                            .map_err(|e| Fail::Config(format!("with {field}={v}: {e}")))
+                    })
+                    .collect::<Result<Vec<Config>, Fail>>()?;
+                spec.config = base;
+                run_sweep(
+                    &spec,
+                    &field,
+                    values.into_iter().zip(configs).collect(),
+                    seeds.unwrap_or(3),
+                    svg_path,
+                )
+                .map_err(Fail::Config)
+            }
+            None => {
+                spec.config = config(None, &[])?;
+                run(&spec, svg_path).map_err(Fail::Config)
+            }
+        },
     }
+}
+
+/// A compared configuration's name: the preset or file, with its own `--a-set`/`--b-set`.
+fn side_name(source: &str, steps: &[Step]) -> String {
+    let mut name = source.to_string();
+    for s in steps {
+        if let Step::Set(kv) = s {
+            name += &format!(" +{kv}");
+        }
+    }
+    name
+}
+
+/// Writes a chart to `path` and says so.
+fn write_chart(path: &str, svg: String) -> Result<(), String> {
+    std::fs::write(path, svg).map_err(|e| format!("writing {path}: {e}"))?;
+    println!("chart: {path}");
+    Ok(())
+}
+
+/// The seeds line above a compare or sweep table.
+fn seeds_line(spec: &Spec, seeds: u64) -> String {
+    format!("seeds {}..={} ({seeds} runs each)", spec.seed, spec.seed.wrapping_add(seeds.max(1) - 1))
+}
+
+fn compare(
+    spec: &Spec,
+    configs: [Config; 2],
+    names: [String; 2],
+    seeds: u64,
+    svg_path: Option<String>,
+) -> Result<(), String> {
+    println!("compare: {}", spec.describe_scenario());
+    for (side, (config, name)) in ["A", "B"].iter().zip(configs.iter().zip(&names)) {
+        println!("{side}: {name}: {}", settings::describe(config));
+    }
+    println!("{}", seeds_line(spec, seeds));
+    println!();
+    let wall = std::time::Instant::now();
+    let mut runs = Vec::new();
+    for config in configs {
+        runs.push(summary::run_seeds(&Spec { config, ..spec.clone() }, seeds).map_err(|e| e.to_string())?);
+    }
+    print!("{}", summary::compare_table(&names[0], &names[1], &runs[0].summary, &runs[1].summary));
+    eprintln!("(wall time {:.1} s)", wall.elapsed().as_secs_f64());
+    if let Some(path) = svg_path {
+        let title =
+            format!("{}, seed {}: A = {} (solid), B = {} (dashed)", spec.name, spec.seed, names[0], names[1]);
+        let chart =
+            svg::compare_chart(("A", &runs[0].timeline), ("B", &runs[1].timeline), &title, &runs[0].marks);
+        write_chart(&path, chart)?;
+    }
+    Ok(())
+}
+
+fn run_sweep(
+    spec: &Spec,
+    field: &str,
+    configs: Vec<(String, Config)>,
+    seeds: u64,
+    svg_path: Option<String>,
+) -> Result<(), String> {
+    println!("sweep of {field}: {}", spec.describe());
+    println!("{}", seeds_line(spec, seeds));
+    println!();
+    let wall = std::time::Instant::now();
+    let mut rows: Vec<(String, Summary)> = Vec::new();
+    for (value, config) in configs {
+        let runs = summary::run_seeds(&Spec { config, ..spec.clone() }, seeds).map_err(|e| e.to_string())?;
+        rows.push((value, runs.summary));
+    }
+    print!("{}", summary::sweep_table(field, &rows));
+    eprintln!("(wall time {:.1} s)", wall.elapsed().as_secs_f64());
+    if let Some(path) = svg_path {
+        let title =
+            format!("{}, {} nodes: {field} swept, {}", spec.name, spec.nodes, seeds_line(spec, seeds));
+        write_chart(&path, summary::sweep_chart(&title, field, &rows))?;
+    }
+    Ok(())
 }
 
 fn run(spec: &Spec, svg_path: Option<String>) -> Result<(), String> {
@@ -203,8 +467,8 @@ fn run(spec: &Spec, svg_path: Option<String>) -> Result<(), String> {
         ),
         None => println!("views NOT converged by the end of the run"),
     }
-    let node_periods =
-        spec.nodes as f64 * out.report.measured.as_secs_f64() / spec.interval.as_secs_f64().max(1e-9);
+    let node_periods = spec.nodes as f64 * out.report.measured.as_secs_f64()
+        / spec.config.protocol_interval.as_secs_f64().max(1e-9);
     println!(
         "wall time: {:.1} s for the run ({:.0} node-periods/s), {:.1} s bootstrap",
         out.run_wall.as_secs_f64(),
@@ -219,20 +483,19 @@ fn run(spec: &Spec, svg_path: Option<String>) -> Result<(), String> {
     if let Some(path) = svg_path {
         let title = spec.describe();
         let chart = svg::chart(out.sim.timeline(), &title, &out.marks);
-        std::fs::write(&path, chart).map_err(|e| format!("writing {path}: {e}"))?;
-        println!("chart: {path}");
+        write_chart(&path, chart)?;
     }
     Ok(())
 }
 
-fn bench(sizes: Vec<usize>, periods: u32, seed: u64, depth: Option<usize>) -> Result<(), String> {
+fn bench(sizes: Vec<usize>, periods: u32, seed: u64, depth: usize) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     println!("| nodes | bootstrap wall | converged | {periods} periods wall | total wall | node-periods/s | RSS after bootstrap | per node | per member entry | of which member tables | peak RSS |");
     println!("| ---: | ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for n in sizes {
         let out = std::process::Command::new(&exe)
             .args(["bench-one", "--nodes", &n.to_string(), "--periods", &periods.to_string()])
-            .args(["--seed", &seed.to_string(), "--queue-depth", &depth.unwrap_or(0).to_string()])
+            .args(["--seed", &seed.to_string(), "--queue-depth", &depth.to_string()])
             .output()
             .map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&out.stdout);

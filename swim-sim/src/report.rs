@@ -174,25 +174,44 @@ pub struct Report {
 }
 
 impl Report {
+    /// Per-observer times to first suspicion, over the crash (not pause) records.
+    pub fn suspicion_times(&self) -> Vec<Duration> {
+        self.crashes.iter().filter(|c| !c.paused).flat_map(|c| c.suspected.iter().map(|x| x.1)).collect()
+    }
+
+    /// Per-observer times to dead, over the crash (not pause) records.
+    pub fn dead_times(&self) -> Vec<Duration> {
+        self.crashes.iter().filter(|c| !c.paused).flat_map(|c| c.dead.iter().map(|x| x.1)).collect()
+    }
+
+    /// Times to the first suspicion by anyone, over the crash records.
+    pub fn first_detection_times(&self) -> Vec<Duration> {
+        self.crashes.iter().filter(|c| !c.paused).filter_map(|c| c.first_detection()).collect()
+    }
+
+    /// Times until a join was seen alive by every live node (converged ones).
+    pub fn join_times(&self) -> Vec<Duration> {
+        self.joins.iter().filter_map(|j| j.converged).collect()
+    }
+
+    /// Times until a broadcast reached every live node (converged ones).
+    pub fn broadcast_times(&self) -> Vec<Duration> {
+        self.broadcasts.iter().filter_map(|b| b.converged).collect()
+    }
+
     /// Per-observer time to first suspicion, over the crash (not pause) records.
     pub fn suspicion_dist(&self) -> Dist {
-        let v: Vec<Duration> =
-            self.crashes.iter().filter(|c| !c.paused).flat_map(|c| c.suspected.iter().map(|x| x.1)).collect();
-        Dist::of(&v)
+        Dist::of(&self.suspicion_times())
     }
 
     /// Per-observer time to dead, over the crash (not pause) records.
     pub fn dead_dist(&self) -> Dist {
-        let v: Vec<Duration> =
-            self.crashes.iter().filter(|c| !c.paused).flat_map(|c| c.dead.iter().map(|x| x.1)).collect();
-        Dist::of(&v)
+        Dist::of(&self.dead_times())
     }
 
     /// Time to the first suspicion by anyone, over the crash records.
     pub fn first_detection_dist(&self) -> Dist {
-        let v: Vec<Duration> =
-            self.crashes.iter().filter(|c| !c.paused).filter_map(|c| c.first_detection()).collect();
-        Dist::of(&v)
+        Dist::of(&self.first_detection_times())
     }
 }
 
@@ -233,10 +252,8 @@ impl fmt::Display for Report {
         row(f, "crash → first suspicion by anyone", self.first_detection_dist())?;
         row(f, "crash → suspected, per observer", self.suspicion_dist())?;
         row(f, "crash → dead, per observer", self.dead_dist())?;
-        let joins: Vec<Duration> = self.joins.iter().filter_map(|j| j.converged).collect();
-        row(f, "join → seen alive by all", Dist::of(&joins))?;
-        let bc: Vec<Duration> = self.broadcasts.iter().filter_map(|b| b.converged).collect();
-        row(f, "broadcast → delivered to all", Dist::of(&bc))?;
+        row(f, "join → seen alive by all", Dist::of(&self.join_times()))?;
+        row(f, "broadcast → delivered to all", Dist::of(&self.broadcast_times()))?;
         writeln!(f)?;
         let crashes: Vec<&CrashRecord> = self.crashes.iter().filter(|c| !c.paused).collect();
         if !crashes.is_empty() {

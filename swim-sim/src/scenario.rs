@@ -3,6 +3,7 @@
 
 use crate::net::{Latency, Loss};
 use crate::report::{Dist, Report};
+use crate::settings;
 use crate::sim::{Fault, Sim};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant as WallInstant};
@@ -37,10 +38,9 @@ pub struct Spec {
     pub nodes: usize,
     /// The seed.
     pub seed: u64,
-    /// The protocol period.
-    pub interval: Duration,
-    /// The probe timeout (default: half the period).
-    pub probe_timeout: Option<Duration>,
+    /// The nodes' configuration ([`Spec::base_config`] unless changed; the
+    /// simulator sets `node_name` per node).
+    pub config: Config,
     /// Loss during the measured run.
     pub loss: Loss,
     /// Latency during the measured run.
@@ -65,8 +65,6 @@ pub struct Spec {
     pub duration: Duration,
     /// Longest time allowed for the initial cluster to converge.
     pub bootstrap_limit: Duration,
-    /// The gossip queue depth of every node (`None`: the core's default, 5000).
-    pub queue_depth: Option<usize>,
 }
 
 impl Default for Spec {
@@ -75,8 +73,7 @@ impl Default for Spec {
             name: "custom".into(),
             nodes: 100,
             seed: 1,
-            interval: Duration::from_secs(1),
-            probe_timeout: None,
+            config: Spec::base_config(),
             loss: Loss::None,
             latency: Latency::default(),
             crash: 0,
@@ -89,7 +86,6 @@ impl Default for Spec {
             broadcasts: 3,
             duration: Duration::from_secs(60),
             bootstrap_limit: Duration::from_secs(300),
-            queue_depth: Some(DEFAULT_QUEUE_DEPTH),
         }
     }
 }
@@ -129,21 +125,26 @@ impl Spec {
         })
     }
 
-    /// The node configuration.
-    pub fn config(&self) -> Config {
-        Config {
-            protocol_interval: self.interval,
-            probe_timeout: self.probe_timeout.unwrap_or(self.interval / 2),
-            max_gossip_queue_depth: self.queue_depth.unwrap_or(Config::default().max_gossip_queue_depth),
-            ..Config::default()
-        }
+    /// What the scenarios run with: the core's defaults but for the gossip
+    /// queue depth ([`DEFAULT_QUEUE_DEPTH`]).
+    pub fn base_config() -> Config {
+        Config { max_gossip_queue_depth: DEFAULT_QUEUE_DEPTH, ..Config::default() }
     }
 
-    /// One line describing the scenario.
+    /// One line describing the scenario, ending with the configuration's
+    /// fields that differ from [`Config::default()`].
     pub fn describe(&self) -> String {
+        let mut s = self.describe_scenario();
+        let _ = write!(s, "; config: {}", settings::describe(&self.config));
+        s
+    }
+
+    /// One line describing the scenario, without the configuration (whose
+    /// protocol interval and other timings [`Spec::describe`] adds).
+    pub fn describe_scenario(&self) -> String {
         let mut s = format!(
-            "{}: {} nodes, interval {:?}, loss {}, latency {}, seed {}",
-            self.name, self.nodes, self.interval, self.loss, self.latency, self.seed
+            "{}: {} nodes, loss {}, latency {}, seed {}",
+            self.name, self.nodes, self.loss, self.latency, self.seed
         );
         for (k, what) in
             [(self.crash, "crash"), (self.restart, "restart"), (self.pause, "pause"), (self.slow, "slow")]
@@ -172,6 +173,8 @@ pub struct Outcome {
     pub bootstrap_wall: Duration,
     /// Wall time of the measured run.
     pub run_wall: Duration,
+    /// When the measured run started (virtual time since the simulation's start).
+    pub start: Duration,
     /// Time from the last fault's end until the views converged again.
     pub reconverged: Option<Duration>,
     /// When the last fault ended, from the start of the run.
@@ -195,7 +198,7 @@ fn pick_distinct(sim: &mut Sim, k: usize, taken: &mut Vec<usize>) -> Vec<usize> 
 
 /// Bootstraps the cluster, then runs the scenario and measures it.
 pub fn run(spec: &Spec) -> Result<Outcome, swim_core::ConfigError> {
-    let mut sim = Sim::new(spec.seed, spec.config())?;
+    let mut sim = Sim::new(spec.seed, spec.config.clone())?;
     let wall = WallInstant::now();
     let bootstrap = bootstrap(&mut sim, spec.nodes, spec.bootstrap_limit);
     let bootstrap_wall = wall.elapsed();
@@ -206,7 +209,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, swim_core::ConfigError> {
     sim.apply(Fault::Latency(spec.latency));
     let mut marks = Vec::new();
     let mut taken = Vec::new();
-    let p = spec.interval;
+    let p = spec.config.protocol_interval;
     let mut faults_end = Duration::ZERO;
     let frac = |sim: &mut Sim| (sim.random_u64() % 1000) as f64 / 1000.0;
     for i in pick_distinct(&mut sim, spec.crash, &mut taken) {
@@ -263,6 +266,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, swim_core::ConfigError> {
         bootstrap,
         bootstrap_wall,
         run_wall: wall.elapsed(),
+        start: t0,
         reconverged,
         faults_end,
         marks,
@@ -291,7 +295,12 @@ pub struct ClaimRow {
 /// What the claims and the benchmark run with: a 500 ms interval (probe
 /// timeout half of it), the core's defaults otherwise.
 fn measured_config(queue_depth: Option<usize>) -> Config {
-    Spec { interval: Duration::from_millis(500), queue_depth, ..Spec::default() }.config()
+    Config {
+        protocol_interval: Duration::from_millis(500),
+        probe_timeout: Duration::from_millis(250),
+        max_gossip_queue_depth: queue_depth.unwrap_or(Config::default().max_gossip_queue_depth),
+        ..Config::default()
+    }
 }
 
 /// Measures the SWIM paper's claims on clusters of each size in `sizes`:

@@ -256,6 +256,65 @@ impl fmt::Display for ConfigError {
 
 impl core::error::Error for ConfigError {}
 
+/// Presets with memberlist's timings and multipliers (`config.go`
+/// `DefaultLANConfig`, `DefaultWANConfig`, `DefaultLocalConfig`, memberlist
+/// 0.5.0). Everything else is swim's default: no compression, Serf's
+/// delegate versions, Serf's reconnect of failed members.
+///
+/// ```
+/// use swim_core::Config;
+/// use std::time::Duration;
+///
+/// let wan = Config { node_name: Some("edge-1".into()), ..Config::wan() };
+/// assert_eq!(wan.protocol_interval, Duration::from_secs(5));
+/// assert!(wan.validate().is_ok());
+/// ```
+impl Config {
+    /// memberlist's `DefaultLANConfig` timings: the same as
+    /// [`Config::default`] (1 s probes, 500 ms probe timeout, gossip to 3
+    /// members every 200 ms, push-pull every 30 s, multipliers 4 / 4 / 6).
+    pub fn lan() -> Self {
+        Config::default()
+    }
+
+    /// memberlist's `DefaultWANConfig`: for members far apart — 5 s probes
+    /// with a 3 s timeout, gossip to 4 members every 500 ms, suspicion
+    /// multiplier 6, push-pull every 60 s, dead members gossiped to for 60 s,
+    /// 30 s stream deadline.
+    pub fn wan() -> Self {
+        Config {
+            tcp_timeout: Duration::from_secs(30),
+            suspicion_mult: 6,
+            push_pull_interval: Duration::from_secs(60),
+            probe_timeout: Duration::from_secs(3),
+            protocol_interval: Duration::from_secs(5),
+            gossip_nodes: 4,
+            gossip_interval: Duration::from_millis(500),
+            gossip_to_the_dead_time: Duration::from_secs(60),
+            ..Config::lan()
+        }
+    }
+
+    /// memberlist's `DefaultLocalConfig`: for members on one host or a fast
+    /// local network — 200 ms probe timeout, one indirect check, gossip every
+    /// 100 ms, retransmit multiplier 2, suspicion multiplier 3, push-pull
+    /// every 15 s, dead members gossiped to for 15 s, 1 s stream deadline.
+    pub fn local() -> Self {
+        Config {
+            tcp_timeout: Duration::from_secs(1),
+            indirect_checks: 1,
+            retransmit_mult: 2,
+            suspicion_mult: 3,
+            push_pull_interval: Duration::from_secs(15),
+            probe_timeout: Duration::from_millis(200),
+            protocol_interval: Duration::from_secs(1),
+            gossip_interval: Duration::from_millis(100),
+            gossip_to_the_dead_time: Duration::from_secs(15),
+            ..Config::lan()
+        }
+    }
+}
+
 impl Config {
     /// Checks every field, returning the first mistake found.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -333,6 +392,43 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The presets against memberlist 0.5.0's config.go, field by field.
+    #[test]
+    fn presets_have_memberlists_timings() {
+        let ms = Duration::from_millis;
+        let s = Duration::from_secs;
+        // (probe interval, probe timeout, indirect, retransmit, suspicion,
+        //  max suspicion, push-pull, gossip nodes, gossip interval, to-the-dead, tcp timeout, awareness)
+        let row = |c: &Config| {
+            (
+                c.protocol_interval,
+                c.probe_timeout,
+                c.indirect_checks,
+                c.retransmit_mult,
+                c.suspicion_mult,
+                c.suspicion_max_timeout_mult,
+                c.push_pull_interval,
+                c.gossip_nodes,
+                c.gossip_interval,
+                c.gossip_to_the_dead_time,
+                c.tcp_timeout,
+                c.awareness_max_multiplier,
+            )
+        };
+        assert_eq!(row(&Config::lan()), (s(1), ms(500), 3, 4, 4, 6, s(30), 3, ms(200), s(30), s(10), 8));
+        assert_eq!(row(&Config::wan()), (s(5), s(3), 3, 4, 6, 6, s(60), 4, ms(500), s(60), s(30), 8));
+        assert_eq!(row(&Config::local()), (s(1), ms(200), 1, 2, 3, 6, s(15), 3, ms(100), s(15), s(1), 8));
+        for c in [Config::lan(), Config::wan(), Config::local()] {
+            assert_eq!(c.validate(), Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_preset_made_invalid_names_the_field() {
+        let c = Config { probe_timeout: Duration::from_secs(6), ..Config::wan() };
+        assert_eq!(c.validate(), Err(ConfigError::ProbeTimeoutTooLong));
+    }
 
     #[test]
     fn defaults_match_the_seed() {

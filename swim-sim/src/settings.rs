@@ -458,46 +458,31 @@ pub struct Preset {
 }
 
 /// memberlist's `DefaultLANConfig` as far as a swim [`Config`] can say it:
-/// the timings are swim's defaults already; memberlist compresses every
-/// packet by default, has no reconnect of failed members (that is Serf's),
-/// and advertises delegate versions 0..=0.
+/// [`Config::lan`]'s timings (swim's defaults already); memberlist compresses
+/// every packet by default, has no reconnect of failed members (that is
+/// Serf's), and advertises delegate versions 0..=0.
 pub fn memberlist_lan() -> Config {
+    as_memberlist(Config::lan())
+}
+
+/// memberlist's `DefaultWANConfig`: [`Config::wan`] as [`memberlist_lan`].
+pub fn memberlist_wan() -> Config {
+    as_memberlist(Config::wan())
+}
+
+/// memberlist's `DefaultLocalConfig`: [`Config::local`] as [`memberlist_lan`].
+pub fn memberlist_local() -> Config {
+    as_memberlist(Config::local())
+}
+
+/// `timings` with what plain memberlist does besides: compression on, no
+/// reconnect, memberlist's delegate versions.
+fn as_memberlist(timings: Config) -> Config {
     Config {
         compression: true,
         reconnect_interval: Duration::ZERO,
         delegate_versions: DelegateVersions::MEMBERLIST,
-        ..Config::default()
-    }
-}
-
-/// memberlist's `DefaultWANConfig`: [`memberlist_lan`] with its WAN timings.
-pub fn memberlist_wan() -> Config {
-    Config {
-        tcp_timeout: Duration::from_secs(30),
-        suspicion_mult: 6,
-        push_pull_interval: Duration::from_secs(60),
-        probe_timeout: Duration::from_secs(3),
-        protocol_interval: Duration::from_secs(5),
-        gossip_nodes: 4,
-        gossip_interval: Duration::from_millis(500),
-        gossip_to_the_dead_time: Duration::from_secs(60),
-        ..memberlist_lan()
-    }
-}
-
-/// memberlist's `DefaultLocalConfig`: [`memberlist_lan`] with its loopback timings.
-pub fn memberlist_local() -> Config {
-    Config {
-        tcp_timeout: Duration::from_secs(1),
-        indirect_checks: 1,
-        retransmit_mult: 2,
-        suspicion_mult: 3,
-        push_pull_interval: Duration::from_secs(15),
-        probe_timeout: Duration::from_millis(200),
-        protocol_interval: Duration::from_secs(1),
-        gossip_interval: Duration::from_millis(100),
-        gossip_to_the_dead_time: Duration::from_secs(15),
-        ..memberlist_lan()
+        ..timings
     }
 }
 
@@ -507,6 +492,16 @@ pub const PRESETS: &[Preset] = &[
         name: "default",
         about: "swim's Config::default() (memberlist's DefaultLANConfig timings)",
         config: Config::default,
+    },
+    Preset {
+        name: "wan",
+        about: "Config::wan(): memberlist's DefaultWANConfig timings",
+        config: Config::wan,
+    },
+    Preset {
+        name: "local",
+        about: "Config::local(): memberlist's DefaultLocalConfig timings",
+        config: Config::local,
     },
     Preset {
         name: "memberlist-lan",

@@ -61,6 +61,7 @@ pub mod metrics;
 pub mod node;
 pub mod protocol;
 pub mod time;
+mod trace;
 pub mod wire;
 
 #[cfg(feature = "std")]
@@ -71,7 +72,7 @@ pub use metrics::Metrics;
 pub use node::{Node, NodeId, State};
 pub use protocol::{
     BroadcastError, Delivery, DeliveryKind, Event, FrameReader, KeyringError, SendError, StreamError,
-    StreamFrame, StreamRequest, Swim, TagsError, Transmit, MAX_STREAM_BYTES,
+    StreamFrame, StreamKind, StreamRequest, Swim, TagsError, Transmit, MAX_STREAM_BYTES,
 };
 pub use time::Instant;
 pub use wire::crypto::Keyring;

@@ -4,6 +4,12 @@
 //! Three background tasks move bytes and time between the sockets and the
 //! core: the protocol loop (timers, outgoing datagrams, stream exchanges), the
 //! UDP receiver (batched), and the TCP acceptor.
+//!
+//! `tracing`: a `join{seeds}` span at `info` (the only `info` lines a healthy
+//! node writes are its creation and its join), a `stream{kind, peer, id}`
+//! span per outgoing TCP exchange and a `stream_in{peer}` span per accepted
+//! one at `debug`; each records bytes, outcome and `duration_ms`. The core
+//! adds a `probe{peer, seq}` span per probe round.
 
 extern crate std;
 
@@ -24,6 +30,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use std::sync::Mutex;
 use std::time::Instant as StdInstant;
+use tracing::Instrument;
 
 /// A running cluster node. Cheap to clone: clones share the node. Dropping
 /// the last clone stops its tasks (without leaving: call
@@ -119,10 +126,28 @@ impl<R: Runtime> Cluster<R> {
         if seed_nodes.is_empty() {
             return Err(JoinError::NoSeeds);
         }
+        let seeds: Vec<&str> = seed_nodes.iter().map(|s| s.as_ref()).collect();
+        let span = tracing::info_span!(
+            "join",
+            seeds = ?seeds,
+            contacted = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let started = StdInstant::now();
+        let r = self.join_seeds(seeds).instrument(span.clone()).await;
+        span.record("contacted", r.as_ref().copied().unwrap_or(0));
+        span.record("duration_ms", started.elapsed().as_secs_f64() * 1e3);
+        span.in_scope(|| match &r {
+            Ok(n) => tracing::info!(contacted = n, "joined"),
+            Err(e) => tracing::warn!(error = %e, "join failed"),
+        });
+        r
+    }
+
+    async fn join_seeds(&self, mut pending: Vec<&str>) -> Result<usize, JoinError> {
         let inner = &self.inner;
         let socket = self.socket().ok_or(JoinError::NoSeedsReachable)?;
         let deadline = StdInstant::now() + inner.shared.with_core(|core, _| core.config().join_timeout);
-        let mut pending: Vec<&str> = seed_nodes.iter().map(|s| s.as_ref()).collect();
         let mut contacted = 0;
         let mut rejected = None;
         let mut wait = JOIN_BACKOFF_START;
@@ -480,14 +505,43 @@ async fn accept_loop<R: Runtime>(rt: R, shared: Arc<Shared>, socket: Arc<R::Udp>
     }
 }
 
+/// Serves one accepted stream, in a `debug` span `stream_in{peer}` that
+/// records the bytes each way, the outcome and the duration.
 async fn serve<C: Conn>(shared: &Shared, mut conn: C, from: SocketAddr) -> Result<(), ExchangeError> {
-    let mut buf = Vec::new();
-    let (start, end) = read_frame(shared, &mut conn, &mut buf, true).await?;
-    let reply = shared.handle_inbound_stream(from, &mut buf[start..end]).map_err(ExchangeError::Protocol)?;
-    if let Some(reply) = reply {
-        conn.write_all(&reply).await?;
-    }
-    Ok(())
+    let span = tracing::debug_span!(
+        "stream_in",
+        peer = %from,
+        bytes_in = tracing::field::Empty,
+        bytes_out = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+        duration_ms = tracing::field::Empty,
+    );
+    let started = StdInstant::now();
+    let run = async {
+        let mut buf = Vec::new();
+        let (start, end) = read_frame(shared, &mut conn, &mut buf, true).await?;
+        tracing::Span::current().record("bytes_in", end - start);
+        let reply =
+            shared.handle_inbound_stream(from, &mut buf[start..end]).map_err(ExchangeError::Protocol)?;
+        if let Some(reply) = reply {
+            tracing::Span::current().record("bytes_out", reply.len());
+            conn.write_all(&reply).await?;
+        }
+        Ok(())
+    };
+    let r = run.instrument(span.clone()).await;
+    close_span(&span, started, &r);
+    r
+}
+
+/// Records a stream span's outcome and duration, and logs it at `debug`.
+fn close_span<T>(span: &tracing::Span, started: StdInstant, r: &Result<T, ExchangeError>) {
+    span.record("outcome", if r.is_ok() { "ok" } else { "failed" });
+    span.record("duration_ms", started.elapsed().as_secs_f64() * 1e3);
+    span.in_scope(|| match r {
+        Ok(_) => tracing::debug!("stream done"),
+        Err(e) => tracing::debug!(error = %e, "stream failed"),
+    });
 }
 
 /// Reads until one whole message is in `buf`; returns its range.
@@ -546,6 +600,17 @@ async fn exchange<R: Runtime>(
     req: StreamRequest,
 ) -> Result<(), ExchangeError> {
     let id = req.id;
+    let span = tracing::debug_span!(
+        "stream",
+        kind = %req.kind,
+        peer = %req.addr,
+        id,
+        bytes_out = req.data.len(),
+        bytes_in = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+        duration_ms = tracing::field::Empty,
+    );
+    let started = StdInstant::now();
     let run = async {
         let mut conn = rt.connect(req.addr).await?;
         conn.write_all(&req.data).await?;
@@ -554,9 +619,12 @@ async fn exchange<R: Runtime>(
         }
         let mut buf = Vec::new();
         let (start, end) = read_frame(shared, &mut conn, &mut buf, false).await?;
+        tracing::Span::current().record("bytes_in", end - start);
         shared.handle_stream_reply(id, &mut buf[start..end]).map_err(ExchangeError::Protocol)
     };
-    let r = timeout(rt, req.timeout, run).await.unwrap_or(Err(ExchangeError::Timeout));
+    let r =
+        timeout(rt, req.timeout, run.instrument(span.clone())).await.unwrap_or(Err(ExchangeError::Timeout));
+    close_span(&span, started, &r);
     if r.is_err() {
         // Refused, timed out, cut off or unframeable: the request is over
         // (a no-op if the core already settled it with the reply).

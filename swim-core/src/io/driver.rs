@@ -358,6 +358,24 @@ impl Staging {
     }
 }
 
+/// Logs a membership change the way Serf agents do (`EventMemberJoin` and
+/// the like at `info`; a member declared dead at `warn`; metadata updates at
+/// `debug`): a healthy, stable cluster writes nothing at `info`.
+fn log_event(local: &str, e: &Event) {
+    let n = e.node();
+    let (member, addr) = (n.id.as_str(), n.addr);
+    match e {
+        Event::Join(_) => tracing::info!(node = local, member, %addr, "member joined"),
+        Event::Leave(n) if n.state == crate::State::Dead => {
+            tracing::warn!(node = local, member, %addr, "member failed")
+        }
+        Event::Leave(_) => tracing::info!(node = local, member, %addr, "member left"),
+        Event::Suspect(_) => tracing::info!(node = local, member, %addr, "member suspected"),
+        Event::Alive(_) => tracing::info!(node = local, member, %addr, "suspected member is alive"),
+        _ => tracing::debug!(node = local, member, %addr, "member updated"),
+    }
+}
+
 /// The state both drivers share: the core behind a lock, its clock and the
 /// application's handlers and subscribers.
 pub struct Shared {
@@ -453,6 +471,7 @@ impl Shared {
     fn publish(&self, core: &mut Swim<DriverRng>) {
         let subs = lock(&self.subscribers);
         while let Some(e) = core.poll_event() {
+            log_event(core.name().as_str(), &e);
             for s in subs.iter() {
                 let mut s = lock(s);
                 if s.queue.len() >= self.max_events {

@@ -24,11 +24,13 @@ impl<R: RngCore> Swim<R> {
     /// order Serf uses so that Serf agents show it `left`. Keep driving the
     /// node until [`leave_complete`](Self::leave_complete) (or a timeout),
     /// then stop it.
-    pub fn leave(&mut self, _now: Instant) {
+    pub fn leave(&mut self, now: Instant) {
         if self.leave.is_some() {
             return;
         }
-        self.probe = None;
+        if let Some(p) = self.probe.take() {
+            p.finish(now, crate::trace::ProbeOutcome::Abandoned);
+        }
         self.member_clock = self.member_clock.saturating_add(1);
         let intent =
             crate::wire::serf::Leave { ltime: self.member_clock, node: self.name.as_str(), prune: false };

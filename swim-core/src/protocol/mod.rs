@@ -41,7 +41,7 @@ pub use local::{KeyringError, TagsError};
 use probe::{Probe, ProbeStage, Relay};
 use reconnect::Reconnect;
 use stream::PendingStream;
-pub use stream::{FrameReader, StreamError, StreamFrame, StreamRequest, MAX_STREAM_BYTES};
+pub use stream::{FrameReader, StreamError, StreamFrame, StreamKind, StreamRequest, MAX_STREAM_BYTES};
 use sync::CatchUp;
 use transmit::{encode_vec, OutKind, Outgoing};
 pub use user::{BroadcastError, SendError};
@@ -501,7 +501,7 @@ impl<R: RngCore> Swim<R> {
             }
             Message::Ping(p) => self.handle_ping(now, from, &p),
             Message::IndirectPing(ip) => self.handle_indirect_ping(now, from, &ip),
-            Message::Ack(a) => self.handle_ack(now, a.seq_no),
+            Message::Ack(a) => self.handle_ack(now, a.seq_no, probe::AckPath::Udp),
             Message::Nack(n) => self.handle_nack(n.seq_no),
             Message::Alive(a) => self.alive_node(now, &a, true),
             Message::Suspect(s) => self.suspect_node(now, s.incarnation, s.node, s.from),

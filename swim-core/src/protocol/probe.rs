@@ -8,6 +8,7 @@ use super::{encode_vec, OutKind, PendingStream, Swim};
 use crate::node::{NodeId, State};
 use crate::protocol::members::WireAddr;
 use crate::time::Instant;
+use crate::trace::{ProbeOutcome, ProbeSpan};
 use crate::wire::{self, Message};
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -36,6 +37,24 @@ pub(super) struct Probe {
     /// arrived meanwhile is not suspected again at once.
     pub(super) incarnation: u32,
     pub(super) stage: ProbeStage,
+    /// The round's `tracing` span (a no-op without feature `std`).
+    pub(super) span: ProbeSpan,
+}
+
+impl Probe {
+    /// Ends the round: closes its span with how it ended.
+    pub(super) fn finish(&self, now: Instant, outcome: ProbeOutcome) {
+        self.span.finish(outcome, now.saturating_duration_since(self.start));
+    }
+}
+
+/// How an ack reached this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AckPath {
+    /// A UDP ack: from the target, or relayed by a member that pinged it.
+    Udp,
+    /// The reply to a TCP fallback ping.
+    Tcp,
 }
 
 #[derive(Debug, Clone)]
@@ -124,8 +143,9 @@ impl<R: RngCore> Swim<R> {
         let suspect = (state == State::Suspect).then_some(incarnation);
         self.enqueue(addr, OutKind::Ping { seq, target: id.clone(), suspect });
         let deadline = now + self.cfg.probe_timeout;
-        self.probe =
-            Some(Probe { target: id, seq, start: now, incarnation, stage: ProbeStage::Direct { deadline } });
+        let span = ProbeSpan::start(id.as_str(), seq);
+        let stage = ProbeStage::Direct { deadline };
+        self.probe = Some(Probe { target: id, seq, start: now, incarnation, stage, span });
     }
 
     pub(super) fn advance_probe(&mut self, now: Instant) {
@@ -133,6 +153,7 @@ impl<R: RngCore> Swim<R> {
         match probe.stage {
             ProbeStage::Direct { deadline } if now >= deadline => {
                 let Some(m) = self.members.get(&probe.target) else {
+                    probe.finish(now, ProbeOutcome::Abandoned);
                     self.probe = None;
                     return;
                 };
@@ -144,6 +165,8 @@ impl<R: RngCore> Swim<R> {
                         m.state == State::Alive
                     });
                 let mut expected_nacks = 0;
+                let tcp = self.cfg.tcp_fallback_probe && t_pmax >= 3;
+                probe.span.indirect(helpers.len(), tcp);
                 for h in helpers {
                     let Some(hm) = self.members.get(&h) else { continue };
                     let nack = hm.pmax() >= 4;
@@ -159,7 +182,7 @@ impl<R: RngCore> Swim<R> {
                         },
                     );
                 }
-                if self.cfg.tcp_fallback_probe && t_pmax >= 3 {
+                if tcp {
                     let ping = encode_vec(&Message::Ping(wire::Ping {
                         seq_no: probe.seq,
                         node: probe.target.as_str(),
@@ -177,6 +200,7 @@ impl<R: RngCore> Swim<R> {
                 }
             }
             ProbeStage::Indirect { deadline, expected_nacks, nacks } if now >= deadline => {
+                probe.finish(now, ProbeOutcome::Failed);
                 self.probe = None;
                 self.metrics.failed_probes += 1;
                 let delta = if expected_nacks > 0 { expected_nacks.saturating_sub(nacks) as i32 } else { 1 };
@@ -234,13 +258,18 @@ impl<R: RngCore> Swim<R> {
         self.enqueue(target, OutKind::Ping { seq, target: NodeId::from(ip.node), suspect: None });
     }
 
-    pub(super) fn handle_ack(&mut self, _now: Instant, seq: u32) {
+    pub(super) fn handle_ack(&mut self, now: Instant, seq: u32, path: AckPath) {
         if let Some(r) = self.relays.remove(&seq) {
             self.enqueue(r.reply_to, OutKind::Ack { seq: r.orig_seq });
             return;
         }
-        if self.probe.as_ref().is_some_and(|p| p.seq == seq) {
-            self.probe = None;
+        if let Some(p) = self.probe.take_if(|p| p.seq == seq) {
+            let outcome = match (path, &p.stage) {
+                (AckPath::Tcp, _) => ProbeOutcome::TcpAck,
+                (AckPath::Udp, ProbeStage::Direct { .. }) => ProbeOutcome::Ack,
+                (AckPath::Udp, ProbeStage::Indirect { .. }) => ProbeOutcome::IndirectAck,
+            };
+            p.finish(now, outcome);
             self.awareness.apply(-1);
             return;
         }

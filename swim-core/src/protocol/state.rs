@@ -322,8 +322,8 @@ impl<R: RngCore> Swim<R> {
         let copy = m.node();
         self.members.note_state(node, now);
         self.suspicions.remove(node);
-        if self.probe.as_ref().is_some_and(|p| p.target.as_str() == node) {
-            self.probe = None;
+        if let Some(p) = self.probe.take_if(|p| p.target.as_str() == node) {
+            p.finish(now, crate::trace::ProbeOutcome::Abandoned);
         }
         let msg = encode_vec(&Message::Dead(wire::Dead { incarnation, node, from }));
         self.gossip.push(Some(copy.id.clone()), msg);

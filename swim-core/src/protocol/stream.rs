@@ -35,6 +35,40 @@ pub struct StreamRequest {
     pub expects_reply: bool,
     /// Deadline for the whole exchange.
     pub timeout: Duration,
+    /// What the exchange is for (logs, spans and metrics name it).
+    pub kind: StreamKind,
+}
+
+/// What a [`StreamRequest`] is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamKind {
+    /// This node's join: a push-pull with a seed.
+    Join,
+    /// A periodic, catch-up or reconnect state exchange (push-pull).
+    PushPull,
+    /// The TCP fallback ping of a probe round.
+    Ping,
+    /// A user message sent with `send_reliable` (no reply).
+    Reliable,
+}
+
+impl StreamKind {
+    /// A short name: `join`, `push_pull`, `ping` or `reliable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamKind::Join => "join",
+            StreamKind::PushPull => "push_pull",
+            StreamKind::Ping => "ping",
+            StreamKind::Reliable => "reliable",
+        }
+    }
+}
+
+impl fmt::Display for StreamKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Where a complete frame lies in the bytes read so far from a stream.
@@ -188,10 +222,16 @@ impl<R: RngCore> Swim<R> {
         );
         let id = self.next_stream_id;
         self.next_stream_id += 1;
+        let what = match kind {
+            PendingStream::PushPull { join: true, .. } => StreamKind::Join,
+            PendingStream::PushPull { join: false, .. } => StreamKind::PushPull,
+            PendingStream::Ping { .. } => StreamKind::Ping,
+            PendingStream::User => StreamKind::Reliable,
+        };
         if expects_reply {
             self.pending_streams.insert(id, kind);
         }
-        StreamRequest { id, addr, data, expects_reply, timeout: self.cfg.tcp_timeout }
+        StreamRequest { id, addr, data, expects_reply, timeout: self.cfg.tcp_timeout, kind: what }
     }
 
     /// Finds one whole message in the bytes read so far from a stream.
@@ -336,7 +376,7 @@ impl<R: RngCore> Swim<R> {
             }
             PendingStream::Ping { seq } => match Message::decode(msg)? {
                 Message::Ack(a) if a.seq_no == seq => {
-                    self.handle_ack(now, seq);
+                    self.handle_ack(now, seq, super::probe::AckPath::Tcp);
                     Ok(())
                 }
                 _ => Err(StreamError::PingMismatch),

@@ -97,11 +97,7 @@ impl PlainNode {
     /// [`step`](Self::step).
     pub fn bind(config: Config) -> Result<Self, CreateError> {
         config.validate()?;
-        let (udp, listener) = bind_both(SocketAddr::new(config.bind_addr, config.bind_port))?;
-        let bound = udp.local_addr().map_err(|source| CreateError::Bind {
-            addr: SocketAddr::new(config.bind_addr, config.bind_port),
-            source,
-        })?;
+        let (udp, listener, bound) = bind_both(SocketAddr::new(config.bind_addr, config.bind_port))?;
         let advertise = config.advertise_addr.unwrap_or(if bound.ip().is_unspecified() {
             SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), bound.port())
         } else {
@@ -350,19 +346,19 @@ fn read_frame(
     }
 }
 
-/// Binds UDP and TCP on one port, both non-blocking; port 0 takes the
-/// port the OS gives UDP for TCP too (retrying if TCP has it taken).
-fn bind_both(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), CreateError> {
+/// Binds UDP and TCP on one port, both non-blocking, and says which; port
+/// 0 takes the port the OS gives UDP for TCP too (retrying if TCP has it taken).
+fn bind_both(addr: SocketAddr) -> Result<(UdpSocket, TcpListener, SocketAddr), CreateError> {
     let err = |addr, source| CreateError::Bind { addr, source };
     let mut last = None;
     for _ in 0..16 {
         let udp = UdpSocket::bind(addr).map_err(|e| err(addr, e))?;
-        let port = udp.local_addr().map_err(|e| err(addr, e))?.port();
-        match TcpListener::bind(SocketAddr::new(addr.ip(), port)) {
+        let bound = udp.local_addr().map_err(|e| err(addr, e))?;
+        match TcpListener::bind(bound) {
             Ok(tcp) => {
                 udp.set_nonblocking(true).map_err(|e| err(addr, e))?;
                 tcp.set_nonblocking(true).map_err(|e| err(addr, e))?;
-                return Ok((udp, tcp));
+                return Ok((udp, tcp, bound));
             }
             Err(e) if addr.port() == 0 => last = Some(e),
             Err(e) => return Err(err(addr, e)),

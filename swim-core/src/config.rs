@@ -79,7 +79,7 @@ pub struct Config {
 
     /// Address other nodes should use to reach this one (default: the bound
     /// address; when bound to `0.0.0.0` or `::`, the first private address
-    /// of an interface that is up, else a public one (with a warning), else
+    /// of a running interface, else a public one (with a warning), else
     /// loopback when that is all the host has; the `std` drivers' rules are
     /// in `swim_core::io::advertise`). Set it behind NAT, or to pick one of
     /// several interfaces.

@@ -10,18 +10,22 @@
 //!
 //! 1. `advertise_addr` configured: that address, as given.
 //! 2. Bound to a specific address: that address (with the bound port).
-//! 3. Bound to an unspecified address: the addresses of interfaces that are
-//!    up, of the bound family only (`0.0.0.0` → IPv4, `::` → IPv6: whether a
-//!    `::` socket also takes IPv4 depends on the OS, so IPv4 is never
-//!    guessed for it), in the order the OS lists them, excluding link-local
-//!    (unusable without a scope), multicast, unspecified and IPv4-mapped
-//!    addresses; the first of, in this order of preference:
-//!    - a private address: RFC 1918 (`10/8`, `172.16/12`, `192.168/16`),
-//!      RFC 6598 (`100.64/10`) or an IPv6 unique local address (`fc00::/7`),
-//!      logged at `info`;
-//!    - any other (public) address, logged at `warn`: memberlist refuses to
-//!      start here, but a host with only public addresses (a cloud VM, an
-//!      IPv6-only network) is served better by working, with a warning;
+//! 3. Bound to an unspecified address: the interface addresses of the bound
+//!    family only (`0.0.0.0` → IPv4, `::` → IPv6: whether a `::` socket also
+//!    takes IPv4 depends on the OS, so IPv4 is never guessed for it), in the
+//!    order the OS lists them, excluding link-local (unusable without a
+//!    scope), multicast, unspecified and IPv4-mapped addresses; the first of,
+//!    in this order of preference:
+//!    - a private address of a running interface: RFC 1918 (`10/8`,
+//!      `172.16/12`, `192.168/16`), RFC 6598 (`100.64/10`) or an IPv6 unique
+//!      local address (`fc00::/7`), logged at `info`;
+//!    - a public (any other) address of a running interface, logged at
+//!      `warn`: memberlist refuses to start here, but a host with only
+//!      public addresses (a cloud VM, an IPv6-only network) is served better
+//!      by working, with a warning;
+//!    - a private, then a public address of an interface that is not running
+//!      (no carrier: a bridge with nothing attached, or a link that has just
+//!      come up and has no carrier yet, as at boot), logged at `warn`;
 //!    - loopback (`127.0.0.1` / `::1`), logged at `info`: only when the host
 //!      has nothing else, so only nodes on this host can reach it.
 //! 4. Nothing usable: [`CreateError::NoAdvertiseAddress`].
@@ -44,8 +48,8 @@ pub struct InterfaceAddr {
     pub name: String,
     /// The address.
     pub ip: IpAddr,
-    /// Whether the interface is up and running.
-    pub up: bool,
+    /// Whether the interface is running (up, with a carrier).
+    pub running: bool,
 }
 
 /// Why an address was advertised.
@@ -59,6 +63,9 @@ pub enum Reason {
     Private,
     /// A public interface address: the host has no private one.
     Public,
+    /// An address of an interface that is not running: no running one has
+    /// an address to advertise.
+    NotRunning,
     /// Loopback: the host has no other address of the bound family.
     Loopback,
 }
@@ -70,6 +77,7 @@ impl fmt::Display for Reason {
             Reason::Bound => "the bound address",
             Reason::Private => "private interface address",
             Reason::Public => "public interface address (no private one found)",
+            Reason::NotRunning => "address of an interface that is not running (no running one has one)",
             Reason::Loopback => "loopback (no other interface address found)",
         })
     }
@@ -136,11 +144,21 @@ pub fn choose(
     }
     let candidates = interfaces
         .iter()
-        .filter(|i| i.up && i.ip.is_ipv4() == bound.is_ipv4())
+        .filter(|i| i.ip.is_ipv4() == bound.is_ipv4())
         .filter_map(|i| rank(i.ip).map(|r| (r, i)));
-    let best = [Reason::Private, Reason::Public, Reason::Loopback]
+    // (class, running, reported as), best first; loopback after them all.
+    let order = [
+        (Reason::Private, true, Reason::Private),
+        (Reason::Public, true, Reason::Public),
+        (Reason::Private, false, Reason::NotRunning),
+        (Reason::Public, false, Reason::NotRunning),
+    ];
+    let best = order
         .into_iter()
-        .find_map(|want| candidates.clone().find(|(r, _)| *r == want));
+        .find_map(|(class, running, why)| {
+            candidates.clone().find(|(r, i)| *r == class && i.running == running).map(|(_, i)| (why, i))
+        })
+        .or_else(|| candidates.clone().find(|(r, _)| *r == Reason::Loopback));
     match best {
         Some((reason, i)) => Ok(Advertised {
             addr: SocketAddr::new(i.ip, bound.port()),
@@ -155,7 +173,7 @@ pub fn choose(
 pub fn interface_addrs() -> std::io::Result<Vec<InterfaceAddr>> {
     Ok(if_addrs::get_if_addrs()?
         .into_iter()
-        .map(|i| InterfaceAddr { up: i.is_oper_up(), ip: i.ip(), name: i.name })
+        .map(|i| InterfaceAddr { running: i.is_oper_up(), ip: i.ip(), name: i.name })
         .collect())
 }
 
@@ -172,7 +190,7 @@ pub(crate) fn advertise_addr(
     };
     let chosen = choose(configured, bound, &interfaces)?;
     let (addr, reason, interface) = (chosen.addr, chosen.reason, chosen.interface.as_deref().unwrap_or("-"));
-    if reason == Reason::Public {
+    if matches!(reason, Reason::Public | Reason::NotRunning) {
         tracing::warn!(
             %addr, %bound, interface, "advertising a public address ({reason}); \
              set Config::advertise_addr if other nodes reach this one elsewhere"
@@ -189,8 +207,8 @@ mod tests {
     use alloc::string::ToString;
     use alloc::vec;
 
-    fn iface(name: &str, ip: &str, up: bool) -> InterfaceAddr {
-        InterfaceAddr { name: name.to_string(), ip: ip.parse().unwrap(), up }
+    fn iface(name: &str, ip: &str, running: bool) -> InterfaceAddr {
+        InterfaceAddr { name: name.to_string(), ip: ip.parse().unwrap(), running }
     }
 
     fn host() -> Vec<InterfaceAddr> {
@@ -249,10 +267,21 @@ mod tests {
     }
 
     #[test]
-    fn loopback_only_when_nothing_else_is_up() {
+    fn running_interfaces_first_then_any_address_over_loopback() {
+        // docker0 without containers has no carrier: the public eth0 wins.
+        let docker = [iface("docker0", "172.17.0.1", false), iface("eth0", "203.0.113.7", true)];
+        assert_eq!(pick("0.0.0.0:7946", &docker), ("203.0.113.7:7946".into(), Reason::Public));
+        // A link just brought up has no carrier yet: still better than loopback.
+        let booting = [iface("lo", "127.0.0.1", true), iface("eth0", "10.0.0.1", false)];
+        assert_eq!(pick("0.0.0.0:7946", &booting), ("10.0.0.1:7946".into(), Reason::NotRunning));
+        let booting6 = [iface("lo", "::1", true), iface("eth0", "2001:db8::1", false)];
+        assert_eq!(pick("[::]:7946", &booting6), ("[2001:db8::1]:7946".into(), Reason::NotRunning));
+    }
+
+    #[test]
+    fn loopback_only_when_nothing_else_is_there() {
         let lonely = [
             iface("lo", "127.0.0.1", true),
-            iface("eth0", "10.0.0.1", false),
             iface("eth0", "169.254.3.4", true),
             iface("eth0", "fe80::1", true),
         ];
@@ -263,7 +292,7 @@ mod tests {
 
     #[test]
     fn nothing_usable_is_a_clear_error() {
-        for ifaces in [vec![], vec![iface("lo", "127.0.0.1", false), iface("eth0", "169.254.0.9", true)]] {
+        for ifaces in [vec![], vec![iface("eth0", "169.254.0.9", true), iface("eth0", "fe80::1", true)]] {
             let err = choose(None, "0.0.0.0:7946".parse().unwrap(), &ifaces).unwrap_err();
             assert!(matches!(err, CreateError::NoAdvertiseAddress { source: None, .. }), "{err}");
             assert!(err.to_string().contains("advertise_addr"), "says what to set: {err}");

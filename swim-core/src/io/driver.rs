@@ -56,8 +56,8 @@ pub enum CreateError {
         source: std::io::Error,
     },
     /// Bound to an unspecified address (`0.0.0.0` or `::`) with no
-    /// `Config::advertise_addr`, and no interface that is up has an address
-    /// of that family to advertise (see [`crate::io::advertise`]), or the
+    /// `Config::advertise_addr`, and no interface has an address of that
+    /// family to advertise (see [`crate::io::advertise`]), or the
     /// interfaces could not be listed.
     NoAdvertiseAddress {
         /// The bound address.
@@ -79,9 +79,9 @@ impl fmt::Display for CreateError {
                 write!(f, "bound to {bound} with no advertise_addr, and ")?;
                 match source {
                     Some(e) => write!(f, "the network interfaces cannot be listed ({e})")?,
-                    None if bound.is_ipv4() => f.write_str("no interface that is up has an IPv4 address")?,
+                    None if bound.is_ipv4() => f.write_str("no interface has an IPv4 address other than link-local")?,
                     None => f.write_str(
-                        "no interface that is up has an IPv6 address other than link-local \
+                        "no interface has an IPv6 address other than link-local \
                          (bound to [::], the node advertises IPv6 only: bind 0.0.0.0 for IPv4)",
                     )?,
                 }

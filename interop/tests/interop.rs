@@ -1,6 +1,6 @@
 //! Interoperability with real HashiCorp memberlist nodes (the Go peer in
 //! interop/go-peer, built against Debian's memberlist 0.5.0 source) and real
-//! `serf agent`s, all on 127.0.0.1.
+//! `serf agent`s, on 127.0.0.1 (and ::1 for the IPv6 test).
 //!
 //! Run with `cargo test -p swim-interop --features interop` after
 //! scripts/install-interop-peers.sh; without the feature this file is empty.
@@ -626,6 +626,54 @@ async fn go_messages_reach_on_message() {
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(has("rollout", b"v9"), 1, "a gossiped event is delivered once: {:?}", r.messages());
     }
+}
+
+/// IPv6: a Go memberlist node and ours, all bound to `::1`, join each other
+/// both ways (g1 through our r1, our r2 through g1), list each other alive at
+/// the v6 addresses each advertises (16 bytes on the wire), and direct
+/// messages cross both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_go_and_ours_join_both_ways_and_message() {
+    let v6 = |name: &str| swim_tokio::Config { bind_addr: "::1".parse().unwrap(), ..config(name) };
+    let r1 = RustNode::start(v6("r1")).await;
+    let g1 =
+        GoPeer::spawn(GoOpts { bind: "::1".into(), join: vec![r1.addr_string()], ..GoOpts::new("g1") }).await;
+    let r2 = RustNode::start(v6("r2")).await;
+    r2.join(&g1.addr.to_string()).await;
+    wait_all_alive(&[&r1, &r2], &[&g1], &["g1", "r1", "r2"], TEN_S).await;
+
+    // Everyone lists everyone at the v6 address it advertises.
+    let addrs: BTreeMap<&str, std::net::SocketAddr> =
+        [("g1", g1.addr), ("r1", r1.addr()), ("r2", r2.addr())].into();
+    assert!(addrs.values().all(|a| a.is_ipv6() && a.ip().is_loopback()), "{addrs:?}");
+    for r in [&r1, &r2] {
+        for (name, addr) in &addrs {
+            assert_eq!(r.member(name).map(|n| n.addr), Some(*addr), "{} lists {name}", r.name);
+        }
+    }
+    let view = g1.view().await;
+    for (name, addr) in &addrs {
+        assert_eq!(view[*name]["addr"], addr.to_string(), "g1 lists {name}");
+    }
+
+    // Direct messages, both ways.
+    r1.cluster.send(&"g1".into(), "greet", b"hello-go-v6").await.unwrap();
+    g1.next_event(
+        |l| {
+            l["event"] == "msg"
+                && l["sender"] == "r1"
+                && l["topic"] == "greet"
+                && l["payload"] == "hello-go-v6"
+        },
+        TEN_S,
+    )
+    .await;
+    g1.cmd_ok("send r2 hello-ours-v6").await;
+    wait_until("g1's message reaches r2 over v6", TEN_S, || {
+        let ok = r2.messages().iter().any(|m| m.payload == b"hello-ours-v6");
+        async move { ok }
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------

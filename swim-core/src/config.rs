@@ -78,7 +78,11 @@ pub struct Config {
     pub recv_buffer_count: usize,
 
     /// Address other nodes should use to reach this one (default: the bound
-    /// address; required when binding `0.0.0.0` and others are not local).
+    /// address; when bound to `0.0.0.0` or `::`, the first private address
+    /// of a running interface, else a public one (with a warning), else
+    /// loopback when that is all the host has; the `std` drivers' rules are
+    /// in `swim_core::io::advertise`). Set it behind NAT, or to pick one of
+    /// several interfaces.
     pub advertise_addr: Option<core::net::SocketAddr>,
     /// Time between gossip rounds (default 200 ms).
     pub gossip_interval: Duration,

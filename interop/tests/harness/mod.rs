@@ -176,6 +176,8 @@ fn tail(path: &Path, n: usize) -> String {
 #[derive(Clone, Debug)]
 pub struct GoOpts {
     pub name: String,
+    /// The address to bind (`-bind`; default 127.0.0.1, `::1` for IPv6).
+    pub bind: String,
     pub join: Vec<String>,
     pub key: Option<Vec<u8>>,
     pub label: String,
@@ -195,6 +197,7 @@ impl GoOpts {
     pub fn new(name: &str) -> GoOpts {
         GoOpts {
             name: name.into(),
+            bind: "127.0.0.1".into(),
             join: vec![],
             key: None,
             label: String::new(),
@@ -237,7 +240,7 @@ impl GoPeer {
         let stderr_path = work_dir().join(unique("go", &opts.name) + ".log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut cmd = Command::new(bin);
-        cmd.args(["-name", &opts.name, "-bind", "127.0.0.1", "-port", "0"])
+        cmd.args(["-name", &opts.name, "-bind", &opts.bind, "-port", "0"])
             .args(["-delegate-versions", opts.delegate_versions])
             .args(["-probe-interval", &ms(opts.probe_interval)])
             .args(["-probe-timeout", &ms(opts.probe_timeout)])

@@ -13,6 +13,7 @@
 
 extern crate std;
 
+use crate::io::advertise;
 use crate::io::driver::{
     BroadcastError, CreateError, Events, JoinError, RecvSlot, SendError, Shared, Staging,
 };
@@ -25,7 +26,7 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
-use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::net::SocketAddr;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use std::sync::Mutex;
@@ -81,7 +82,7 @@ impl<R: Runtime> Cluster<R> {
         let bind = SocketAddr::new(config.bind_addr, config.bind_port);
         let (socket, listener) = bind_both(&rt, bind).await?;
         let bound = socket.local_addr().map_err(|source| CreateError::Bind { addr: bind, source })?;
-        let advertise = config.advertise_addr.unwrap_or_else(|| advertise_for(bound));
+        let advertise = advertise::advertise_addr(config.advertise_addr, bound)?;
         let shared = Shared::new(config, advertise)?;
         tracing::info!(name = %shared.read(|c| c.name().clone()), %bound, %advertise, "swim node created");
         Ok(Cluster {
@@ -360,21 +361,6 @@ async fn bind_both<R: Runtime>(rt: &R, bind: SocketAddr) -> Result<(R::Udp, R::L
         }
     }
     Err(last.unwrap_or_else(|| err(bind, std::io::Error::other("no free port"))))
-}
-
-/// The address to advertise when none is configured: the bound one, or
-/// loopback when bound to the unspecified address.
-fn advertise_for(bound: SocketAddr) -> SocketAddr {
-    if bound.ip().is_unspecified() {
-        tracing::warn!(
-            %bound,
-            "bound to an unspecified address with no advertise_addr: advertising 127.0.0.1; \
-             set Config::advertise_addr for multi-host clusters"
-        );
-        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), bound.port())
-    } else {
-        bound
-    }
 }
 
 /// Sends every datagram the core has ready.

@@ -55,6 +55,16 @@ pub enum CreateError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Bound to an unspecified address (`0.0.0.0` or `::`) with no
+    /// `Config::advertise_addr`, and no interface has an address of that
+    /// family to advertise (see [`crate::io::advertise`]), or the
+    /// interfaces could not be listed.
+    NoAdvertiseAddress {
+        /// The bound address.
+        bound: SocketAddr,
+        /// Why the interfaces could not be listed, if that failed.
+        source: Option<std::io::Error>,
+    },
 }
 
 impl fmt::Display for CreateError {
@@ -65,6 +75,18 @@ impl fmt::Display for CreateError {
             ),
             CreateError::InvalidConfig(e) => write!(f, "invalid configuration: {e}"),
             CreateError::Bind { addr, source } => write!(f, "cannot bind {addr}: {source}"),
+            CreateError::NoAdvertiseAddress { bound, source } => {
+                write!(f, "bound to {bound} with no advertise_addr, and ")?;
+                match source {
+                    Some(e) => write!(f, "the network interfaces cannot be listed ({e})")?,
+                    None if bound.is_ipv4() => f.write_str("no interface has an IPv4 address other than link-local")?,
+                    None => f.write_str(
+                        "no interface has an IPv6 address other than link-local \
+                         (bound to [::], the node advertises IPv6 only: bind 0.0.0.0 for IPv4)",
+                    )?,
+                }
+                f.write_str(": set Config::advertise_addr to the address other nodes reach this one at")
+            }
         }
     }
 }
@@ -74,6 +96,7 @@ impl std::error::Error for CreateError {
         match self {
             CreateError::InvalidConfig(e) => Some(e),
             CreateError::Bind { source, .. } => Some(source),
+            CreateError::NoAdvertiseAddress { source, .. } => source.as_ref().map(|e| e as _),
             CreateError::InvalidKey => None,
         }
     }

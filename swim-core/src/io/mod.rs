@@ -3,10 +3,12 @@
 //! quinn supports several runtimes.
 //!
 //! - [`runtime`] — what a runtime must provide (spawn, timer, UDP, TCP);
+//! - [`advertise`] — which address a node advertises when none is configured;
 //! - [`driver`] — the locked core, handlers, event streams, buffer pools;
 //! - [`cluster`] — the async user API, `Cluster<R: Runtime>`;
 //! - `testsuite` (feature `test-suite`) — the multi-node suite every driver runs.
 
+pub mod advertise;
 pub mod cluster;
 pub mod driver;
 pub mod runtime;

@@ -34,7 +34,8 @@ macro_rules! cluster_test_suite {
             shutdown_frees_the_port_for_a_restart,
             join_retries_until_a_late_seed_answers,
             a_node_left_alone_rejoins_through_its_seed,
-            bad_config_is_a_clear_create_error);
+            bad_config_is_a_clear_create_error,
+            ipv6_nodes_on_loopback_form_a_cluster_and_exchange_messages);
     };
     (@each $rt:ty, $block_on:path, $($name:ident),*) => {
         $(
@@ -403,4 +404,54 @@ pub async fn a_node_left_alone_rejoins_through_its_seed<R: Runtime>() {
     assert!(nodes[1].metrics().reconnects >= 1);
     back.shutdown().await;
     nodes[1].shutdown().await;
+}
+
+/// Shared driver test: three nodes bound to `[::1]:0` join through a
+/// `"[::1]:port"` seed, converge, advertise and list each other at their v6
+/// addresses (16 bytes on the wire), and exchange a direct message and a
+/// broadcast.
+pub async fn ipv6_nodes_on_loopback_form_a_cluster_and_exchange_messages<R: Runtime>() {
+    let nodes = start::<R>(3, |name| Config { bind_addr: "::1".parse().unwrap(), ..config(name) }).await;
+    let seed = format!("[::1]:{}", nodes[0].local_addr().port());
+    assert_eq!(seed, nodes[0].local_addr().to_string(), "the seed is written as host:port");
+    for n in &nodes[1..] {
+        assert_eq!(n.join(&[&seed]).await.unwrap(), 1);
+    }
+    wait_for::<R>(Duration::from_secs(10), || nodes.iter().all(|n| n.members().len() == 3))
+        .await
+        .expect("3 v6 nodes converge");
+    for n in &nodes {
+        assert!(n.local_addr().is_ipv6() && n.local_addr().ip().is_loopback(), "{}", n.local_addr());
+        for m in n.members() {
+            let owner = nodes.iter().find(|o| o.local_node().id == m.id).expect("a known member");
+            assert_eq!(
+                m.addr,
+                owner.local_addr(),
+                "{} lists {} at its advertised v6 address",
+                n.local_node().id,
+                m.id
+            );
+            assert_eq!(m.state, State::Alive);
+        }
+    }
+    type Received = Vec<(String, String, String)>;
+    let got: Arc<Mutex<Received>> = Arc::default();
+    for n in &nodes[1..] {
+        let (got, me) = (got.clone(), n.local_node().id.to_string());
+        n.on_message(move |sender, topic, _| {
+            got.lock().unwrap().push((me.clone(), sender.id.to_string(), topic.to_string()));
+        });
+    }
+    nodes[0].send(&"node-2".into(), "direct", b"over v6").await.unwrap();
+    nodes[0].broadcast("gossip", b"over v6").unwrap();
+    wait_for::<R>(Duration::from_secs(5), || got.lock().unwrap().len() == 3)
+        .await
+        .expect("3 messages arrive");
+    let mut received = got.lock().unwrap().clone();
+    received.sort();
+    let want = |me: &str, topic: &str| (me.to_string(), "node-0".to_string(), topic.to_string());
+    assert_eq!(received, vec![want("node-1", "gossip"), want("node-2", "direct"), want("node-2", "gossip")]);
+    for n in &nodes {
+        n.shutdown().await;
+    }
 }

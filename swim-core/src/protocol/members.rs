@@ -79,12 +79,15 @@ impl WireAddr {
         self.port
     }
 
-    /// As a socket address.
+    /// As a socket address. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`,
+    /// the 16-byte form Go may send for IPv4) is the IPv4 address, which an
+    /// IPv4 socket can reach; its bytes are kept as received.
     pub fn socket_addr(&self) -> SocketAddr {
         let ip = if self.v4 {
             IpAddr::V4(Ipv4Addr::new(self.ip[0], self.ip[1], self.ip[2], self.ip[3]))
         } else {
-            IpAddr::V6(Ipv6Addr::from(self.ip))
+            let v6 = Ipv6Addr::from(self.ip);
+            v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
         };
         SocketAddr::new(ip, self.port)
     }
@@ -379,6 +382,30 @@ mod tests {
         let addr = WireAddr::of(SocketAddr::from(([127, 0, 0, 1], port)));
         let profile = Arc::new(Profile { meta: Arc::from(&[][..]), vsn: [1, 5, 2, 2, 5, 5] });
         Member::new(NodeId::from(name), addr, profile, 1)
+    }
+
+    #[test]
+    fn addresses_round_trip_through_memberlist_encoding_as_4_or_16_bytes() {
+        use crate::wire::{Alive, Message};
+        for (addr, len) in [("127.0.0.1:7946", 4), ("[::1]:7946", 16), ("[fd00::1:2]:65535", 16)] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            let w = WireAddr::of(addr);
+            assert_eq!(w.ip_bytes().len(), len, "{addr}");
+            // Through an alive message, as a Go node reads and writes it.
+            let alive =
+                Alive { incarnation: 1, node: "n", addr: w.ip_bytes(), port: w.port(), meta: &[], vsn: &[] };
+            let mut buf = [0u8; 128];
+            let n = Message::Alive(alive).encode(&mut buf).unwrap();
+            let Ok(Message::Alive(back)) = Message::decode(&buf[..n]) else { panic!("decodes as alive") };
+            let back = WireAddr::from_wire(back.addr, back.port).unwrap();
+            assert_eq!((back, back.socket_addr()), (w, addr));
+        }
+        // Go may send an IPv4 address in its 16-byte form: reached over IPv4.
+        let mapped = Ipv4Addr::new(10, 0, 0, 7).to_ipv6_mapped().octets();
+        let w = WireAddr::from_wire(&mapped, 7946).unwrap();
+        assert_eq!(w.socket_addr(), SocketAddr::from(([10, 0, 0, 7], 7946)));
+        assert_eq!(w.ip_bytes(), &mapped[..], "relayed as received");
+        assert!(WireAddr::from_wire(&[1, 2, 3], 1).is_none());
     }
 
     #[test]

@@ -170,6 +170,7 @@ impl Member {
 }
 
 /// All members but the local node.
+#[derive(Clone)]
 pub(crate) struct MemberTable {
     slots: Vec<Member>,
     /// Since when each dead or left member (by slot) has been so.
@@ -322,6 +323,34 @@ impl MemberTable {
         self.claim_addr(i, h);
     }
 
+    /// Removes member `name` (the last slot moves into its place).
+    pub fn remove(&mut self, name: &str) -> Option<Member> {
+        let i = self.index(name)?;
+        let last = (self.slots.len() - 1) as u32;
+        let (h, a) = (self.name_hash(name), self.addr_hash(&self.slots[i as usize].wire_addr()));
+        if let Ok(e) = self.by_name.find_entry(h, |&j| j == i) {
+            e.remove();
+        }
+        if let Ok(e) = self.by_addr.find_entry(a, |&j| j == i) {
+            e.remove();
+        }
+        self.down.remove(&i);
+        if i != last {
+            let moved = &self.slots[last as usize];
+            let (h, a) = (self.name_hash(moved.id.as_str()), self.addr_hash(&moved.wire_addr()));
+            if let Some(j) = self.by_name.find_mut(h, |&j| j == last) {
+                *j = i;
+            }
+            if let Some(j) = self.by_addr.find_mut(a, |&j| j == last) {
+                *j = i;
+            }
+            if let Some(t) = self.down.remove(&last) {
+                self.down.insert(i, t);
+            }
+        }
+        Some(self.slots.swap_remove(i as usize))
+    }
+
     /// Keeps only the members `keep` accepts, given each member and when it
     /// went down (slots are renumbered).
     pub fn retain(&mut self, mut keep: impl FnMut(&Member, Option<Instant>) -> bool) {
@@ -438,6 +467,32 @@ mod tests {
         assert!(t.get("n3").is_none());
         assert_eq!(t.get("n999").unwrap().addr().port(), 1999);
         assert_eq!(t.by_addr(SocketAddr::from(([127, 0, 0, 1], 1999))).unwrap().id.as_str(), "n999");
+    }
+
+    #[test]
+    fn remove_moves_the_last_member_and_keeps_lookups_right() {
+        let mut t = MemberTable::new(5);
+        for i in 0..100u16 {
+            t.insert(m(&alloc::format!("n{i}"), 1000 + i));
+        }
+        t.get_mut("n99").unwrap().state = State::Dead;
+        t.note_state("n99", Instant::from_nanos(3));
+        let mut copy = t.clone();
+        assert_eq!(copy.remove("n10").unwrap().id.as_str(), "n10");
+        assert!(copy.remove("n10").is_none());
+        assert_eq!(copy.len(), 99);
+        assert!(copy.get("n10").is_none());
+        assert!(copy.by_addr(SocketAddr::from(([127, 0, 0, 1], 1010))).is_none());
+        // n99 moved into n10's slot, with its lookups and its time of death.
+        let i = copy.index("n99").unwrap();
+        assert_eq!(i, 10);
+        assert_eq!(copy.down_since(i), Some(Instant::from_nanos(3)));
+        assert_eq!(copy.by_addr(SocketAddr::from(([127, 0, 0, 1], 1099))).unwrap().id.as_str(), "n99");
+        for k in (0..100u16).filter(|&k| k != 10) {
+            assert_eq!(copy.get(&alloc::format!("n{k}")).unwrap().port(), 1000 + k);
+        }
+        assert_eq!(copy.remove("n99").unwrap().id.as_str(), "n99");
+        assert_eq!(t.len(), 100, "the original is untouched");
     }
 
     #[test]

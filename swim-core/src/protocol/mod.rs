@@ -33,6 +33,7 @@ pub mod suspicion;
 mod sync;
 mod transmit;
 pub mod user;
+mod warm_start;
 
 pub use api::{Delivery, DeliveryKind, Event, Transmit};
 use intents::Intents;

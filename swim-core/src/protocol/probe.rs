@@ -3,6 +3,10 @@
 //! order, a direct ping, then `indirect_checks` indirect pings with nacks
 //! (Lifeguard §4.2), then a TCP ping; relaying indirect pings for others.
 //! A failed probe makes the target suspect ([`state`](super::state)).
+//!
+//! Every probe's outcome and round-trip time is kept, a bounded number of
+//! them, for [`Swim::poll_probe_result`]: the drivers' `metrics` exporter
+//! turns them into the probe round-trip histogram.
 
 use super::{encode_vec, OutKind, PendingStream, Swim};
 use crate::node::{NodeId, State};
@@ -11,7 +15,46 @@ use crate::time::Instant;
 use crate::wire::{self, Message};
 use alloc::vec::Vec;
 use core::net::SocketAddr;
+use core::time::Duration;
 use rand_core::RngCore;
+
+/// Probe results kept for [`Swim::poll_probe_result`]; beyond that the
+/// oldest is dropped (a reader polling every second never misses one at
+/// memberlist's probe intervals).
+pub const PROBE_RESULTS_CAPACITY: usize = 64;
+
+/// How one probe of a member ended (see [`Swim::poll_probe_result`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProbeResult {
+    /// The member probed.
+    pub node: NodeId,
+    /// From the probe's start (its direct ping queued; drivers send it at
+    /// once) to its ack, or to giving up when it failed.
+    pub rtt: Duration,
+    /// Whether and how it was acked.
+    pub outcome: ProbeOutcome,
+}
+
+/// How a probe ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProbeOutcome {
+    /// Acked within `probe_timeout`, before any indirect help.
+    Direct,
+    /// Acked after the indirect stage began: through a helper, the TCP
+    /// fallback, or a late direct ack (they share the sequence number).
+    Indirect,
+    /// No ack in time: the member became suspect.
+    Failed,
+}
+
+impl ProbeOutcome {
+    /// Whether the member answered.
+    pub fn is_acked(self) -> bool {
+        self != ProbeOutcome::Failed
+    }
+}
 
 /// Indirect probes relayed for others at once.
 pub(super) const MAX_RELAYS: usize = 1024;
@@ -179,6 +222,7 @@ impl<R: RngCore> Swim<R> {
             ProbeStage::Indirect { deadline, expected_nacks, nacks } if now >= deadline => {
                 self.probe = None;
                 self.metrics.failed_probes += 1;
+                self.note_probe_result(&probe, now, ProbeOutcome::Failed);
                 let delta = if expected_nacks > 0 { expected_nacks.saturating_sub(nacks) as i32 } else { 1 };
                 self.awareness.apply(delta);
                 if let Some(m) = self.members.get(&probe.target) {
@@ -234,14 +278,18 @@ impl<R: RngCore> Swim<R> {
         self.enqueue(target, OutKind::Ping { seq, target: NodeId::from(ip.node), suspect: None });
     }
 
-    pub(super) fn handle_ack(&mut self, _now: Instant, seq: u32) {
+    pub(super) fn handle_ack(&mut self, now: Instant, seq: u32) {
         if let Some(r) = self.relays.remove(&seq) {
             self.enqueue(r.reply_to, OutKind::Ack { seq: r.orig_seq });
             return;
         }
-        if self.probe.as_ref().is_some_and(|p| p.seq == seq) {
-            self.probe = None;
+        if let Some(probe) = self.probe.take_if(|p| p.seq == seq) {
             self.awareness.apply(-1);
+            let outcome = match probe.stage {
+                ProbeStage::Direct { .. } => ProbeOutcome::Direct,
+                ProbeStage::Indirect { .. } => ProbeOutcome::Indirect,
+            };
+            self.note_probe_result(&probe, now, outcome);
             return;
         }
         self.metrics.stale_acks += 1;
@@ -255,5 +303,24 @@ impl<R: RngCore> Swim<R> {
             }
         }
         self.metrics.stale_acks += 1;
+    }
+}
+
+impl<R: RngCore> Swim<R> {
+    /// The next probe result, oldest first: which member was probed, how it
+    /// ended and its round-trip time. Up to [`PROBE_RESULTS_CAPACITY`] are
+    /// kept (the oldest dropped beyond), so a reader that polls now and then
+    /// sees recent ones. With the drivers' `metrics` feature their exporter
+    /// drains them (into `swim_probe_rtt_seconds`).
+    pub fn poll_probe_result(&mut self) -> Option<ProbeResult> {
+        self.probe_results.pop_front()
+    }
+
+    fn note_probe_result(&mut self, probe: &Probe, now: Instant, outcome: ProbeOutcome) {
+        if self.probe_results.len() >= PROBE_RESULTS_CAPACITY {
+            self.probe_results.pop_front();
+        }
+        let rtt = now.saturating_duration_since(probe.start);
+        self.probe_results.push_back(ProbeResult { node: probe.target.clone(), rtt, outcome });
     }
 }

@@ -286,6 +286,7 @@ impl<R: RngCore> Swim<R> {
         }
         m.incarnation = incarnation;
         m.state = State::Suspect;
+        self.metrics.suspicions += 1;
         let node_copy = m.node();
         let addr = m.addr();
         let mult = self.cfg.suspicion_mult;

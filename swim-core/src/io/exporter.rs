@@ -2,7 +2,7 @@
 //! `metrics`): this module owns the metric names, their labels and how each
 //! is read from the core.
 //!
-//! The drivers run [`run`] as a task of each started `Cluster`: every
+//! Each started `Cluster` runs an exporter task (feature `metrics`): every
 //! [`EXPORT_INTERVAL`] it takes a [`Snapshot`] of the core under its lock
 //! (the [`Metrics`] counters, members by state, gossip queue depth, health
 //! score, and the probe results drained with

@@ -1,6 +1,7 @@
 //! Runnable examples for swim (see `src/bin`): `quickstart` walks through the
 //! usage guide step by step, `demo` runs a 5-node cluster that loses a node.
 //! Both run on tokio by default, or on smol with `--runtime smol`.
+//! `prometheus` serves a small cluster's metrics in Prometheus text format.
 //! [`plain_loop`] drives the core with std sockets and no runtime at all
 //! (`plain_loop` binary).
 

@@ -68,11 +68,12 @@ pub mod wire;
 pub use io::{cluster, runtime};
 
 pub use config::{Config, ConfigError, DelegateVersions};
-pub use metrics::Metrics;
+pub use metrics::{MessageCounts, Metrics};
 pub use node::{Node, NodeId, State};
 pub use protocol::{
-    BroadcastError, Delivery, DeliveryKind, Event, FrameReader, KeyringError, SendError, StreamError,
-    StreamFrame, StreamKind, StreamRequest, Swim, TagsError, Transmit, MAX_STREAM_BYTES,
+    BroadcastError, Delivery, DeliveryKind, Event, FrameReader, KeyringError, ProbeOutcome, ProbeResult,
+    SendError, StreamError, StreamFrame, StreamKind, StreamRequest, Swim, TagsError, Transmit,
+    MAX_STREAM_BYTES, PROBE_RESULTS_CAPACITY,
 };
 pub use time::Instant;
 pub use wire::crypto::Keyring;

@@ -52,6 +52,9 @@ pub struct Metrics {
     pub indirect_probes: u64,
     /// Probes that failed (the target became suspect).
     pub failed_probes: u64,
+    /// Members this node marked suspect (its own failed probes and
+    /// accusations heard from others): suspicion timers started.
+    pub suspicions: u64,
     /// Times this node refuted a suspicion or death of itself.
     pub refutes: u64,
     /// Members declared dead by this node's suspicion timers.
@@ -85,6 +88,12 @@ pub struct Metrics {
     pub decompressed: u64,
     /// Push-pull exchanges completed (either side).
     pub push_pulls: u64,
+    /// Bytes of push-pull state sent (this node's state, as framed on the
+    /// stream: both the exchanges it started and those it answered).
+    pub push_pull_bytes_sent: u64,
+    /// Bytes of push-pull state received (the peers' states, as framed on
+    /// the stream).
+    pub push_pull_bytes_received: u64,
     /// Of those, the ones another node started (this node answered).
     pub push_pulls_answered: u64,
     /// Extra state exchanges started to catch up: after a join, or with a
@@ -113,6 +122,70 @@ pub struct Metrics {
     pub reconnect_forgotten: u64,
     /// Stream exchanges that failed (I/O, decode, version mismatch).
     pub stream_errors: u64,
+    /// UDP messages sent, by kind (each part of a compound packet counted,
+    /// piggybacked gossip included).
+    pub messages_sent: MessageCounts,
+    /// UDP messages received and decoded, by kind (each part of a compound
+    /// packet counted).
+    pub messages_received: MessageCounts,
+}
+
+/// UDP messages counted by memberlist message type. Wrappers (compound,
+/// compress, encrypt, CRC) are not messages of their own and are not counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MessageCounts {
+    /// Pings (direct probes, and the ones sent on behalf of others).
+    pub ping: u64,
+    /// Indirect-ping requests.
+    pub indirect_ping: u64,
+    /// Acks.
+    pub ack: u64,
+    /// Nacks (Lifeguard's negative acks from indirect-probe helpers).
+    pub nack: u64,
+    /// Alive messages (joins, refutations, updates).
+    pub alive: u64,
+    /// Suspect messages.
+    pub suspect: u64,
+    /// Dead messages (failures and leaves).
+    pub dead: u64,
+    /// User messages (direct messages and broadcasts).
+    pub user: u64,
+}
+
+impl MessageCounts {
+    /// Counts one message of memberlist type `msg_type` (see
+    /// [`crate::wire::msg_type`]); wrappers and unknown types are ignored.
+    pub fn count(&mut self, msg_type: u8) {
+        use crate::wire::msg_type as t;
+        let c = match msg_type {
+            t::PING => &mut self.ping,
+            t::INDIRECT_PING => &mut self.indirect_ping,
+            t::ACK => &mut self.ack,
+            t::NACK => &mut self.nack,
+            t::ALIVE => &mut self.alive,
+            t::SUSPECT => &mut self.suspect,
+            t::DEAD => &mut self.dead,
+            t::USER => &mut self.user,
+            _ => return,
+        };
+        *c += 1;
+    }
+
+    /// Every count with its kind's name (`"ping"`, `"indirect_ping"`, …),
+    /// the names the `metrics` exporter uses as its `kind` label.
+    pub fn by_kind(&self) -> [(&'static str, u64); 8] {
+        [
+            ("ping", self.ping),
+            ("indirect_ping", self.indirect_ping),
+            ("ack", self.ack),
+            ("nack", self.nack),
+            ("alive", self.alive),
+            ("suspect", self.suspect),
+            ("dead", self.dead),
+            ("user", self.user),
+        ]
+    }
 }
 
 impl Metrics {

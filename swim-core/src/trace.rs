@@ -11,35 +11,6 @@
 
 use core::time::Duration;
 
-/// How a probe round ended (the `outcome` field of its span).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ProbeOutcome {
-    /// Acked before the probe timeout.
-    Ack,
-    /// Acked after the direct ping timed out: through a member's indirect
-    /// ping (or a late direct ack).
-    IndirectAck,
-    /// Acked over the TCP fallback ping.
-    TcpAck,
-    /// No ack in the protocol period: the target became suspect.
-    Failed,
-    /// The target left the member table during the round.
-    Abandoned,
-}
-
-impl ProbeOutcome {
-    #[cfg_attr(not(feature = "std"), allow(dead_code))]
-    fn as_str(self) -> &'static str {
-        match self {
-            ProbeOutcome::Ack => "ack",
-            ProbeOutcome::IndirectAck => "indirect_ack",
-            ProbeOutcome::TcpAck => "tcp_ack",
-            ProbeOutcome::Failed => "failed",
-            ProbeOutcome::Abandoned => "abandoned",
-        }
-    }
-}
-
 /// The span of one probe round: opened when the ping goes out, given the
 /// stage changes as events, closed with its outcome and duration.
 #[derive(Debug, Clone)]
@@ -72,14 +43,16 @@ impl ProbeSpan {
         self.span.in_scope(|| tracing::debug!(helpers, tcp, "no ack in time: probing indirectly"));
     }
 
-    /// Closes the round.
+    /// Closes the round: `outcome` is a
+    /// [`ProbeOutcome`](crate::protocol::ProbeOutcome)'s name, or
+    /// `abandoned` when the target left the table mid-round.
     #[cfg_attr(not(feature = "std"), allow(unused_variables))]
-    pub(crate) fn finish(&self, outcome: ProbeOutcome, took: Duration) {
+    pub(crate) fn finish(&self, outcome: &'static str, took: Duration) {
         #[cfg(feature = "std")]
         {
-            self.span.record("outcome", outcome.as_str());
+            self.span.record("outcome", outcome);
             self.span.record("duration_ms", took.as_secs_f64() * 1e3);
-            self.span.in_scope(|| tracing::debug!(outcome = outcome.as_str(), "probe done"));
+            self.span.in_scope(|| tracing::debug!(outcome, "probe done"));
         }
     }
 }

@@ -6,7 +6,9 @@ mod common;
 use common::*;
 use rand_chacha::{rand_core::SeedableRng, ChaCha8Rng};
 use std::time::Duration;
-use swim_core::{Config, DeliveryKind, Event, State, StreamFrame, Swim};
+use swim_core::{
+    Config, DeliveryKind, Event, ProbeOutcome, State, StreamFrame, Swim, PROBE_RESULTS_CAPACITY,
+};
 
 #[test]
 fn probe_and_ack_keep_everyone_alive() {
@@ -623,4 +625,65 @@ fn an_accused_node_answers_its_accuser_directly() {
     assert_eq!(h.nodes[1].incarnation(), inc + 1);
     assert!(sent_to_n2(&mut h, &mut buf), "a stale accuser is answered too");
     assert_eq!(h.nodes[1].metrics().refutations_sent_to_accusers, 2);
+}
+
+#[test]
+fn probe_results_report_each_probe_with_its_round_trip_and_stay_bounded() {
+    let mut h = Harness::fast(4, 40);
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    while h.nodes[0].poll_probe_result().is_some() {}
+    let before = h.nodes[0].metrics().probes;
+    h.run(Duration::from_secs(3));
+    let mut results = Vec::new();
+    while let Some(r) = h.nodes[0].poll_probe_result() {
+        results.push(r);
+    }
+    let probes = h.nodes[0].metrics().probes - before;
+    // Each probe started reports once it ends (the last may still be running).
+    assert!(results.len() as u64 + 1 >= probes && results.len() as u64 <= probes, "{results:?}");
+    let timeout = fast_config().probe_timeout;
+    for r in &results {
+        assert_eq!(r.outcome, ProbeOutcome::Direct, "{r:?}");
+        assert!(r.outcome.is_acked() && r.rtt <= timeout, "{r:?}");
+        assert!(["n1", "n2", "n3"].contains(&r.node.as_str()), "{r:?}");
+    }
+    // Nobody reads n1's: it keeps the newest PROBE_RESULTS_CAPACITY.
+    h.run(Duration::from_secs(30));
+    let kept = std::iter::from_fn(|| h.nodes[1].poll_probe_result()).count();
+    assert_eq!(kept, PROBE_RESULTS_CAPACITY);
+}
+
+#[test]
+fn a_probe_of_a_crashed_member_is_reported_failed() {
+    let mut h = Harness::fast(4, 41);
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    h.down.insert(3);
+    h.run_until(Duration::from_secs(10), |h| h.state_at(0, 3) != Some(State::Alive)).unwrap();
+    let failed: Vec<_> = std::iter::from_fn(|| h.nodes[0].poll_probe_result())
+        .filter(|r| r.outcome == ProbeOutcome::Failed)
+        .collect();
+    assert!(!failed.is_empty() && failed.iter().all(|r| r.node.as_str() == "n3"), "{failed:?}");
+    assert!(h.nodes[0].metrics().suspicions >= 1, "n0 suspected n3 itself or heard it accused");
+}
+
+#[test]
+fn messages_are_counted_by_kind_and_push_pull_bytes_both_ways() {
+    let mut h = Harness::fast(4, 42);
+    h.all_join();
+    h.run_until(Duration::from_secs(5), Harness::converged).unwrap();
+    h.run(Duration::from_secs(5));
+    let total = |f: &dyn Fn(&swim_core::Metrics) -> u64| h.nodes.iter().map(|n| f(&n.metrics())).sum::<u64>();
+    // A perfect network: every message sent is received.
+    for kind in 0..8 {
+        let sent = total(&|m| m.messages_sent.by_kind()[kind].1);
+        let received = total(&|m| m.messages_received.by_kind()[kind].1);
+        assert_eq!(sent, received, "{}", swim_core::MessageCounts::default().by_kind()[kind].0);
+    }
+    let m = h.nodes[0].metrics();
+    assert!(m.messages_sent.ping > 0 && m.messages_received.ack > 0 && m.messages_sent.alive > 0, "{m:?}");
+    assert_eq!(m.messages_sent.ping, m.probes, "no indirect probes were needed");
+    assert!(m.push_pulls > 0 && m.push_pull_bytes_sent > 0 && m.push_pull_bytes_received > 0, "{m:?}");
+    assert_eq!(total(&|m| m.push_pull_bytes_sent), total(&|m| m.push_pull_bytes_received));
 }

@@ -143,15 +143,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Shows a duration so that [`parse_duration`] reads it back exactly.
 pub fn show_duration(d: Duration) -> String {
     let s = d.as_secs();
-    if d.subsec_nanos() == 0 && s >= 3600 && s % 3600 == 0 {
+    if d.subsec_nanos() == 0 && s >= 3600 && s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
-    } else if d.subsec_nanos() == 0 && s >= 60 && s % 60 == 0 {
+    } else if d.subsec_nanos() == 0 && s >= 60 && s.is_multiple_of(60) {
         format!("{}min", s / 60)
     } else if d.subsec_nanos() == 0 {
         format!("{s}s")
-    } else if d.subsec_nanos() % 1_000_000 == 0 {
+    } else if d.subsec_nanos().is_multiple_of(1_000_000) {
         format!("{}ms", d.as_millis())
-    } else if d.subsec_nanos() % 1000 == 0 {
+    } else if d.subsec_nanos().is_multiple_of(1000) {
         format!("{}us", d.as_micros())
     } else {
         format!("{}ns", d.as_nanos())
@@ -208,7 +208,7 @@ impl Value for Vec<u8> {
     const EXPECTED: &'static str = "hex bytes (32, 48 or 64 hex digits)";
     fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
-        if s.len() % 2 != 0 || !s.is_ascii() {
+        if !s.len().is_multiple_of(2) || !s.is_ascii() {
             return None;
         }
         (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()

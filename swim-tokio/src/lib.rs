@@ -40,6 +40,16 @@
 //! a.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! ## Features
+//!
+//! - `metrics` (off by default): every started `Cluster` publishes its
+//!   counters, gauges and probe round-trip histogram through the
+//!   [`metrics`](https://docs.rs/metrics) facade every second, labelled
+//!   `node` = its name; install a recorder (e.g. `metrics-exporter-prometheus`)
+//!   to collect them. The names, types and labels are listed in
+//!   `swim_core::io::exporter::METRICS` and the repository's `docs/metrics.md`.
+//!   [`Cluster::metrics`](swim_core::cluster::Cluster::metrics) works without it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

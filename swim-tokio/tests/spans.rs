@@ -141,7 +141,7 @@ fn joins_probes_and_push_pulls_are_spans_and_a_healthy_cluster_is_quiet_at_info(
             .map(|(_, f)| f.clone())
             .collect();
         assert!(loud.is_empty(), "a healthy cluster logged at info or above: {loud:?}");
-        let acked = capture.closed("probe", "outcome", "ack");
+        let acked = capture.closed("probe", "outcome", "direct");
         assert!(acked.len() >= 10, "probe rounds of 3 nodes over 3 s: {}", acked.len());
         assert!(acked.iter().all(|p| p.contains_key("peer") && p.contains_key("seq") && has_duration(p)));
         let push_pulls = capture.closed("stream", "kind", "push_pull");

@@ -109,6 +109,8 @@ impl<R: Runtime> Cluster<R> {
             rt.spawn(accept_loop(rt.clone(), shared.clone(), socket.clone(), listener)),
         ];
         lock(&self.inner.tasks).extend(tasks);
+        #[cfg(feature = "metrics")]
+        lock(&self.inner.tasks).push(rt.spawn(crate::io::exporter::run(rt.clone(), shared.clone())));
     }
 
     /// Joins the cluster through the given seeds (`"host:port"` names or
@@ -280,9 +282,7 @@ impl<R: Runtime> Cluster<R> {
     pub fn metrics(&self) -> Metrics {
         let shared = &self.inner.shared;
         let mut m = shared.read(|c| c.metrics());
-        m.events_dropped += shared.events_dropped();
-        m.handler_panics += shared.handler_panics();
-        m.buffer_pool_misses += shared.send_pool.misses();
+        shared.add_driver_counters(&mut m);
         m
     }
 

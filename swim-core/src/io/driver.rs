@@ -13,8 +13,8 @@ extern crate std;
 
 use crate::protocol::{BroadcastError as CoreBroadcastError, SendError as CoreSendError};
 use crate::{
-    Config, ConfigError, Delivery, Event, FrameReader, Instant, Node, NodeId, StreamError, StreamRequest,
-    Swim, Transmit,
+    Config, ConfigError, Delivery, Event, FrameReader, Instant, Metrics, Node, NodeId, StreamError,
+    StreamRequest, Swim, Transmit,
 };
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -484,6 +484,13 @@ impl Shared {
     /// on that hot path.
     pub fn with_core_quiet<T>(&self, f: impl FnOnce(&mut Swim<DriverRng>) -> T) -> T {
         f(&mut lock(&self.core))
+    }
+
+    /// Adds the counters the driver keeps (outside the core) to `m`.
+    pub fn add_driver_counters(&self, m: &mut Metrics) {
+        m.events_dropped += self.events_dropped();
+        m.handler_panics += self.handler_panics();
+        m.buffer_pool_misses += self.send_pool.misses();
     }
 
     /// Reads the core under its lock.

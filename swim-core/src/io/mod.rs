@@ -6,11 +6,15 @@
 //! - [`advertise`] — which address a node advertises when none is configured;
 //! - [`driver`] — the locked core, handlers, event streams, buffer pools;
 //! - [`cluster`] — the async user API, `Cluster<R: Runtime>`;
+//! - `exporter` (feature `metrics`) — publishes each node's metrics through
+//!   the `metrics` facade;
 //! - `testsuite` (feature `test-suite`) — the multi-node suite every driver runs.
 
 pub mod advertise;
 pub mod cluster;
 pub mod driver;
+#[cfg(feature = "metrics")]
+pub mod exporter;
 pub mod runtime;
 #[cfg(feature = "test-suite")]
 pub mod testsuite;

@@ -29,7 +29,7 @@ impl<R: RngCore> Swim<R> {
             return;
         }
         if let Some(p) = self.probe.take() {
-            p.finish(now, crate::trace::ProbeOutcome::Abandoned);
+            p.abandon(now);
         }
         self.member_clock = self.member_clock.saturating_add(1);
         let intent =

@@ -40,6 +40,7 @@ use intents::Intents;
 use leave::LeaveStage;
 pub use local::{KeyringError, TagsError};
 use probe::{Probe, ProbeStage, Relay};
+pub use probe::{ProbeOutcome, ProbeResult, PROBE_RESULTS_CAPACITY};
 use reconnect::Reconnect;
 use stream::PendingStream;
 pub use stream::{FrameReader, StreamError, StreamFrame, StreamKind, StreamRequest, MAX_STREAM_BYTES};
@@ -109,6 +110,8 @@ pub struct Swim<R> {
     last_profile: Option<Arc<Profile>>,
     probe_index: usize,
     probe: Option<Probe>,
+    /// Recent probe outcomes for `poll_probe_result` (bounded).
+    probe_results: VecDeque<ProbeResult>,
     relays: BTreeMap<u32, Relay>,
     seq: u32,
     gossip: GossipQueue,
@@ -195,6 +198,7 @@ impl<R: RngCore> Swim<R> {
             last_profile: None,
             probe_index: 0,
             probe: None,
+            probe_results: VecDeque::new(),
             relays: BTreeMap::new(),
             seq: rng.next_u32(),
             gossip: GossipQueue::with_seed(config.max_gossip_queue_depth, hash_key ^ 0x51_7cc1_b727_220a),
@@ -471,6 +475,8 @@ impl<R: RngCore> Swim<R> {
                 return;
             }
         };
+        // Wrappers (compound, compress) are not counted: their parts are.
+        self.metrics.messages_received.count(msg[0]);
         match m {
             Message::Compound(c) => {
                 if depth >= MAX_DEPTH {

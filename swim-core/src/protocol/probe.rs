@@ -3,16 +3,71 @@
 //! order, a direct ping, then `indirect_checks` indirect pings with nacks
 //! (Lifeguard §4.2), then a TCP ping; relaying indirect pings for others.
 //! A failed probe makes the target suspect ([`state`](super::state)).
+//!
+//! Every probe's outcome and round-trip time is kept, a bounded number of
+//! them, for [`Swim::poll_probe_result`]: the drivers' `metrics` exporter
+//! turns them into the probe round-trip histogram.
 
 use super::{encode_vec, OutKind, PendingStream, Swim};
 use crate::node::{NodeId, State};
 use crate::protocol::members::WireAddr;
 use crate::time::Instant;
-use crate::trace::{ProbeOutcome, ProbeSpan};
+use crate::trace::ProbeSpan;
 use crate::wire::{self, Message};
 use alloc::vec::Vec;
 use core::net::SocketAddr;
+use core::time::Duration;
 use rand_core::RngCore;
+
+/// Probe results kept for [`Swim::poll_probe_result`]; beyond that the
+/// oldest is dropped (a reader polling every second never misses one at
+/// memberlist's probe intervals).
+pub const PROBE_RESULTS_CAPACITY: usize = 64;
+
+/// How one probe of a member ended (see [`Swim::poll_probe_result`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProbeResult {
+    /// The member probed.
+    pub node: NodeId,
+    /// From the probe's start (its direct ping queued; drivers send it at
+    /// once) to its ack, or to giving up when it failed.
+    pub rtt: Duration,
+    /// Whether and how it was acked.
+    pub outcome: ProbeOutcome,
+}
+
+/// How a probe ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProbeOutcome {
+    /// Acked within `probe_timeout`, before any indirect help.
+    Direct,
+    /// Acked over UDP after the indirect stage began: through a helper, or
+    /// a late direct ack (they share the sequence number).
+    Indirect,
+    /// Acked over the TCP fallback ping (UDP to it is lost or blocked).
+    Tcp,
+    /// No ack in time: the member became suspect.
+    Failed,
+}
+
+impl ProbeOutcome {
+    /// A short name: `direct`, `indirect`, `tcp` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeOutcome::Direct => "direct",
+            ProbeOutcome::Indirect => "indirect",
+            ProbeOutcome::Tcp => "tcp",
+            ProbeOutcome::Failed => "failed",
+        }
+    }
+
+    /// Whether the member answered.
+    pub fn is_acked(self) -> bool {
+        self != ProbeOutcome::Failed
+    }
+}
 
 /// Indirect probes relayed for others at once.
 pub(super) const MAX_RELAYS: usize = 1024;
@@ -42,9 +97,10 @@ pub(super) struct Probe {
 }
 
 impl Probe {
-    /// Ends the round: closes its span with how it ended.
-    pub(super) fn finish(&self, now: Instant, outcome: ProbeOutcome) {
-        self.span.finish(outcome, now.saturating_duration_since(self.start));
+    /// Ends a round that has no result (its target left the table, or this
+    /// node is leaving): closes its span.
+    pub(super) fn abandon(&self, now: Instant) {
+        self.span.finish("abandoned", now.saturating_duration_since(self.start));
     }
 }
 
@@ -95,8 +151,7 @@ impl<R: RngCore> Swim<R> {
         let keep = self.cfg.gossip_to_the_dead_time;
         let suspicions = &mut self.suspicions;
         self.members.retain(|m, since| {
-            let forget =
-                !m.state.is_live() && since.map_or(true, |t| now.saturating_duration_since(t) > keep);
+            let forget = !m.state.is_live() && since.is_none_or(|t| now.saturating_duration_since(t) > keep);
             if forget {
                 suspicions.remove(m.id.as_str());
             }
@@ -153,7 +208,7 @@ impl<R: RngCore> Swim<R> {
         match probe.stage {
             ProbeStage::Direct { deadline } if now >= deadline => {
                 let Some(m) = self.members.get(&probe.target) else {
-                    probe.finish(now, ProbeOutcome::Abandoned);
+                    probe.abandon(now);
                     self.probe = None;
                     return;
                 };
@@ -200,9 +255,9 @@ impl<R: RngCore> Swim<R> {
                 }
             }
             ProbeStage::Indirect { deadline, expected_nacks, nacks } if now >= deadline => {
-                probe.finish(now, ProbeOutcome::Failed);
                 self.probe = None;
                 self.metrics.failed_probes += 1;
+                self.end_probe(&probe, now, ProbeOutcome::Failed);
                 let delta = if expected_nacks > 0 { expected_nacks.saturating_sub(nacks) as i32 } else { 1 };
                 self.awareness.apply(delta);
                 if let Some(m) = self.members.get(&probe.target) {
@@ -263,14 +318,14 @@ impl<R: RngCore> Swim<R> {
             self.enqueue(r.reply_to, OutKind::Ack { seq: r.orig_seq });
             return;
         }
-        if let Some(p) = self.probe.take_if(|p| p.seq == seq) {
-            let outcome = match (path, &p.stage) {
-                (AckPath::Tcp, _) => ProbeOutcome::TcpAck,
-                (AckPath::Udp, ProbeStage::Direct { .. }) => ProbeOutcome::Ack,
-                (AckPath::Udp, ProbeStage::Indirect { .. }) => ProbeOutcome::IndirectAck,
-            };
-            p.finish(now, outcome);
+        if let Some(probe) = self.probe.take_if(|p| p.seq == seq) {
             self.awareness.apply(-1);
+            let outcome = match (path, &probe.stage) {
+                (AckPath::Tcp, _) => ProbeOutcome::Tcp,
+                (AckPath::Udp, ProbeStage::Direct { .. }) => ProbeOutcome::Direct,
+                (AckPath::Udp, ProbeStage::Indirect { .. }) => ProbeOutcome::Indirect,
+            };
+            self.end_probe(&probe, now, outcome);
             return;
         }
         self.metrics.stale_acks += 1;
@@ -284,5 +339,26 @@ impl<R: RngCore> Swim<R> {
             }
         }
         self.metrics.stale_acks += 1;
+    }
+}
+
+impl<R: RngCore> Swim<R> {
+    /// The next probe result, oldest first: which member was probed, how it
+    /// ended and its round-trip time. Up to [`PROBE_RESULTS_CAPACITY`] are
+    /// kept (the oldest dropped beyond), so a reader that polls now and then
+    /// sees recent ones. With the drivers' `metrics` feature their exporter
+    /// drains them (into `swim_probe_rtt_seconds`).
+    pub fn poll_probe_result(&mut self) -> Option<ProbeResult> {
+        self.probe_results.pop_front()
+    }
+
+    /// Ends a round with its outcome: closes its span and keeps the result.
+    fn end_probe(&mut self, probe: &Probe, now: Instant, outcome: ProbeOutcome) {
+        let rtt = now.saturating_duration_since(probe.start);
+        probe.span.finish(outcome.as_str(), rtt);
+        if self.probe_results.len() >= PROBE_RESULTS_CAPACITY {
+            self.probe_results.pop_front();
+        }
+        self.probe_results.push_back(ProbeResult { node: probe.target.clone(), rtt, outcome });
     }
 }

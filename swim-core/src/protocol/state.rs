@@ -286,6 +286,7 @@ impl<R: RngCore> Swim<R> {
         }
         m.incarnation = incarnation;
         m.state = State::Suspect;
+        self.metrics.suspicions += 1;
         let node_copy = m.node();
         let addr = m.addr();
         let mult = self.cfg.suspicion_mult;
@@ -323,7 +324,7 @@ impl<R: RngCore> Swim<R> {
         self.members.note_state(node, now);
         self.suspicions.remove(node);
         if let Some(p) = self.probe.take_if(|p| p.target.as_str() == node) {
-            p.finish(now, crate::trace::ProbeOutcome::Abandoned);
+            p.abandon(now);
         }
         let msg = encode_vec(&Message::Dead(wire::Dead { incarnation, node, from }));
         self.gossip.push(Some(copy.id.clone()), msg);

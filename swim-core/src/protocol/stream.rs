@@ -228,6 +228,9 @@ impl<R: RngCore> Swim<R> {
             PendingStream::Ping { .. } => StreamKind::Ping,
             PendingStream::User => StreamKind::Reliable,
         };
+        if let PendingStream::PushPull { .. } = kind {
+            self.metrics.push_pull_bytes_sent += data.len() as u64;
+        }
         if expects_reply {
             self.pending_streams.insert(id, kind);
         }
@@ -258,9 +261,11 @@ impl<R: RngCore> Swim<R> {
         deliver: &mut dyn FnMut(Delivery<'_>),
     ) -> Result<Option<Vec<u8>>, StreamError> {
         let mut scratch = Vec::new();
+        let frame_len = frame.len() as u64;
         let msg = self.open_stream(frame, &mut scratch).inspect_err(|_| self.metrics.stream_errors += 1)?;
         let reply = match msg.first().copied() {
             Some(msg_type::PUSH_PULL) => {
+                self.metrics.push_pull_bytes_received += frame_len;
                 // Answer in kind: memberlist echoes the requester's join flag.
                 let join = wire::PushPullReader::new(msg).map(|r| r.header().join).unwrap_or(false);
                 let local = self.local_state(join);
@@ -270,6 +275,7 @@ impl<R: RngCore> Swim<R> {
                 // check, instead of a closed connection.
                 let merged = self.merge_remote(now, msg, from, false, deliver);
                 let reply = self.seal_reply(&local);
+                self.metrics.push_pull_bytes_sent += reply.len() as u64;
                 match merged {
                     Ok(_) => self.metrics.push_pulls_answered += 1,
                     Err(_) => self.metrics.stream_errors += 1,
@@ -354,6 +360,9 @@ impl<R: RngCore> Swim<R> {
         frame: &mut [u8],
         deliver: &mut dyn FnMut(Delivery<'_>),
     ) -> Result<(), StreamError> {
+        if let PendingStream::PushPull { .. } = kind {
+            self.metrics.push_pull_bytes_received += frame.len() as u64;
+        }
         let mut scratch = Vec::new();
         let msg = self.open_stream(frame, &mut scratch)?;
         if msg.first() == Some(&msg_type::ERR) {

@@ -4,13 +4,14 @@
 //! encryption, CRC, compression) — memberlist's `sendMsg` / `rawSendMsgPacket`.
 
 use super::{shrink_idle, Swim, Transmit};
+use crate::metrics::MessageCounts;
 use crate::node::NodeId;
 use crate::protocol::dissemination::retransmit_limit;
 use crate::protocol::members::WireAddr;
 use crate::time::Instant;
 use crate::wire::crypto::TAG_LEN;
 use crate::wire::packet::{self, Layers};
-use crate::wire::{self, CompoundBuilder, Message};
+use crate::wire::{self, msg_type, CompoundBuilder, Message};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -165,7 +166,16 @@ impl<R: RngCore> Swim<R> {
             return None;
         }
         let max_parts = 255usize.saturating_sub(b.count());
-        self.gossip.drain_into(limit, max_parts, |m| b.push(m).is_ok());
+        let mut sent = core::mem::take(&mut self.metrics.messages_sent);
+        count_first(&mut sent, &out.kind);
+        self.gossip.drain_into(limit, max_parts, |m| {
+            let pushed = b.push(m).is_ok();
+            if pushed {
+                sent.count(m[0]);
+            }
+            pushed
+        });
+        self.metrics.messages_sent = sent;
         if b.count() == 0 {
             return None;
         }
@@ -192,4 +202,24 @@ impl<R: RngCore> Swim<R> {
         let crc = self.members.by_addr(to).is_some_and(|m| m.pmax() >= 5);
         self.outgoing.push_back(Outgoing { to, crc, kind });
     }
+}
+
+/// Counts the message an outgoing datagram starts with (a ping to a suspect
+/// carries the suspicion too).
+fn count_first(sent: &mut MessageCounts, kind: &OutKind) {
+    let t = match kind {
+        OutKind::Ping { suspect, .. } => {
+            if suspect.is_some() {
+                sent.suspect += 1;
+            }
+            msg_type::PING
+        }
+        OutKind::IndirectPing { .. } => msg_type::INDIRECT_PING,
+        OutKind::Ack { .. } => msg_type::ACK,
+        OutKind::Nack { .. } => msg_type::NACK,
+        OutKind::Suspect { .. } => msg_type::SUSPECT,
+        OutKind::AliveSelf => msg_type::ALIVE,
+        OutKind::Gossip => return,
+    };
+    sent.count(t);
 }

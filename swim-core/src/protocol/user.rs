@@ -439,6 +439,7 @@ impl<R: RngCore> Swim<R> {
         let n = packet::seal_packet(buf, room, len, &layers, crc, nonce).map_err(|_| too_large)?;
         self.metrics.packets_sent += 1;
         self.metrics.bytes_sent += n as u64;
+        self.metrics.messages_sent.user += 1;
         Ok(Transmit { dst: to, len: n })
     }
 

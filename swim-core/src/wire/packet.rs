@@ -187,7 +187,7 @@ pub fn seal_packet(
         return Err(EncodeError::BufferTooSmall);
     }
     let tag = if layers.keyring.is_some() { TAG_LEN } else { 0 };
-    if start.checked_add(len).and_then(|e| e.checked_add(tag)).map_or(true, |e| e > buf.len()) {
+    if start.checked_add(len).and_then(|e| e.checked_add(tag)).is_none_or(|e| e > buf.len()) {
         return Err(EncodeError::BufferTooSmall);
     }
     let (mut s, mut n) = (start, len);

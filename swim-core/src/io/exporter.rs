@@ -1,0 +1,502 @@
+//! Publishes a node's metrics through the [`metrics`] facade (feature
+//! `metrics`): this module owns the metric names, their labels and how each
+//! is read from the core.
+//!
+//! Each started `Cluster` runs an exporter task (feature `metrics`): every
+//! [`EXPORT_INTERVAL`] it takes a [`Snapshot`] of the core under its lock
+//! (the [`Metrics`] counters, members by state, gossip queue depth, health
+//! score, and the probe results drained with
+//! [`Swim::poll_probe_result`]) and hands it to whatever recorder the
+//! application installed (e.g. `metrics-exporter-prometheus`), outside the
+//! lock. Counters are set to the core's totals with
+//! [`Counter::absolute`](metrics::Counter::absolute), so
+//! [`Cluster::metrics`](crate::cluster::Cluster::metrics) and the exported
+//! values agree. Every metric carries the label `node` (this node's name),
+//! so several nodes can share one process and one recorder.
+//!
+//! [`METRICS`] lists every name with its type, labels and meaning (also in
+//! `docs/metrics.md`). A driver of its own (a simulator, an embedded
+//! loop) can publish the same names with [`Snapshot::take`] and
+//! [`Exporter::publish`].
+
+extern crate std;
+
+use crate::io::driver::Shared;
+use crate::io::runtime::Runtime;
+use crate::{Metrics, State, Swim};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::time::Duration;
+use metrics::{Label, SharedString};
+use rand_core::RngCore;
+
+/// How often a running `Cluster` publishes its metrics.
+pub const EXPORT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Histogram buckets (seconds) that suit `swim_probe_rtt_seconds`, from
+/// 100 µs on a LAN to memberlist's 500 ms probe timeout and beyond. Recorders
+/// choose their own representation: `metrics-exporter-prometheus` renders
+/// histograms as summaries unless given buckets such as these
+/// (`PrometheusBuilder::set_buckets_for_metric`).
+pub const PROBE_RTT_BUCKETS: &[f64] =
+    &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+/// What kind of metric a name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Only goes up (set to the core's running total).
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// A distribution of samples.
+    Histogram,
+}
+
+/// One published metric: its name, type, labels besides `node`, meaning and
+/// the memberlist (go-metrics) name it is modelled on.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricInfo {
+    /// The metric name.
+    pub name: &'static str,
+    /// Counter, gauge or histogram.
+    pub kind: MetricKind,
+    /// Labels besides `node`, with their values (`"key: v1, v2"`), or `""`.
+    pub labels: &'static str,
+    /// What it measures.
+    pub help: &'static str,
+    /// The closest memberlist metric, or `""`.
+    pub memberlist: &'static str,
+    /// How a counter without labels of its own is read from [`Metrics`].
+    value: Option<fn(&Metrics) -> u64>,
+}
+
+const fn info(
+    name: &'static str,
+    kind: MetricKind,
+    labels: &'static str,
+    help: &'static str,
+    memberlist: &'static str,
+) -> MetricInfo {
+    MetricInfo { name, kind, labels, help, memberlist, value: None }
+}
+
+/// A counter with no label but `node`, read from one [`Metrics`] field.
+const fn total(
+    name: &'static str,
+    help: &'static str,
+    memberlist: &'static str,
+    value: fn(&Metrics) -> u64,
+) -> MetricInfo {
+    MetricInfo { name, kind: MetricKind::Counter, labels: "", help, memberlist, value: Some(value) }
+}
+
+use MetricKind::{Counter as C, Gauge as G, Histogram as H};
+
+/// The `kind` label's values (memberlist message types).
+const KINDS: &str = "kind: ping, indirect_ping, ack, nack, alive, suspect, dead, user";
+
+/// Every metric the exporter publishes, each with the label `node`.
+pub const METRICS: &[MetricInfo] = &[
+    info(
+        "swim_members",
+        G,
+        "state: alive, suspect, dead, left",
+        "Members known in each state, this node included (dead and left ones until forgotten).",
+        "memberlist.node.instances",
+    ),
+    info(
+        "swim_gossip_queue_depth",
+        G,
+        "",
+        "Gossip items waiting to be piggybacked.",
+        "memberlist.queue.broadcasts",
+    ),
+    info(
+        "swim_health_score",
+        G,
+        "",
+        "Lifeguard local health score (0 = healthy).",
+        "memberlist.health.score",
+    ),
+    info(
+        "swim_probe_rtt_seconds",
+        H,
+        "",
+        "Round-trip time of acked probes, from the direct ping to the ack (direct or indirect).",
+        "memberlist.probeNode",
+    ),
+    total("swim_probes_total", "Probes started.", "memberlist.probeNode (count)", |m| m.probes),
+    total("swim_probes_indirect_total", "Probes that needed indirect help.", "", |m| m.indirect_probes),
+    total(
+        "swim_probes_failed_total",
+        "Probes that failed (the target became suspect).",
+        "memberlist.degraded.probe",
+        |m| m.failed_probes,
+    ),
+    total(
+        "swim_suspicions_total",
+        "Members this node marked suspect (suspicion timers started).",
+        "memberlist.msg.suspect",
+        |m| m.suspicions,
+    ),
+    total(
+        "swim_suspicions_deferred_total",
+        "Suspicion timeouts deferred: the suspect was heard from directly since.",
+        "",
+        |m| m.suspicions_deferred,
+    ),
+    total(
+        "swim_declared_dead_total",
+        "Members declared dead by this node's suspicion timers.",
+        "memberlist.msg.dead",
+        |m| m.declared_dead,
+    ),
+    total(
+        "swim_refutations_total",
+        "Suspicions or deaths of this node it refuted.",
+        "memberlist.msg.alive (refute)",
+        |m| m.refutes,
+    ),
+    total(
+        "swim_refutations_sent_to_accusers_total",
+        "Refutations also sent straight to the accuser.",
+        "",
+        |m| m.refutations_sent_to_accusers,
+    ),
+    total(
+        "swim_push_pulls_total",
+        "Push-pull state exchanges completed (either side).",
+        "memberlist.pushPullNode (count)",
+        |m| m.push_pulls,
+    ),
+    total(
+        "swim_push_pulls_answered_total",
+        "Of those, the ones another node started.",
+        "memberlist.tcp.accept",
+        |m| m.push_pulls_answered,
+    ),
+    total(
+        "swim_push_pull_bytes_sent_total",
+        "Bytes of push-pull state sent.",
+        "memberlist.size.local",
+        |m| m.push_pull_bytes_sent,
+    ),
+    total(
+        "swim_push_pull_bytes_received_total",
+        "Bytes of push-pull state received.",
+        "memberlist.size.remote",
+        |m| m.push_pull_bytes_received,
+    ),
+    total(
+        "swim_catch_up_exchanges_total",
+        "Extra state exchanges to catch up (after a join, or a view found lacking).",
+        "",
+        |m| m.catch_up_exchanges,
+    ),
+    total(
+        "swim_reconnects_total",
+        "State exchanges with a failed member or, while alone, a seed.",
+        "",
+        |m| m.reconnects,
+    ),
+    total(
+        "swim_stream_errors_total",
+        "TCP exchanges that failed (I/O, decode, version mismatch).",
+        "",
+        |m| m.stream_errors,
+    ),
+    total("swim_udp_packets_sent_total", "UDP packets sent.", "", |m| m.packets_sent),
+    total("swim_udp_bytes_sent_total", "UDP bytes sent.", "memberlist.udp.sent", |m| m.bytes_sent),
+    total("swim_udp_packets_received_total", "UDP packets received.", "", |m| m.packets_received),
+    total("swim_udp_bytes_received_total", "UDP bytes received.", "memberlist.udp.received", |m| {
+        m.bytes_received
+    }),
+    info(
+        "swim_messages_sent_total",
+        C,
+        KINDS,
+        "UDP messages sent by kind (parts of compound packets, piggybacked gossip included).",
+        "",
+    ),
+    info("swim_messages_received_total", C, KINDS, "UDP messages received by kind.", ""),
+    info("swim_dropped_total", C, "reason: one of DROP_REASONS", "Inputs dropped or refused, by reason.", ""),
+    total("swim_user_messages_received_total", "Direct user messages received (UDP and TCP).", "", |m| {
+        m.user_messages_received
+    }),
+    info(
+        "swim_broadcasts_received_total",
+        C,
+        "outcome: delivered, duplicate, replayed",
+        "Broadcasts received: delivered, already seen, or replayed from a state exchange.",
+        "",
+    ),
+    total(
+        "swim_intents_relayed_total",
+        "Serf join and leave intents new to this node, gossiped on.",
+        "",
+        |m| m.intents_relayed,
+    ),
+    total("swim_leave_intents_refuted_total", "Leave intents naming this running node, refuted.", "", |m| {
+        m.leave_intents_refuted
+    }),
+    total("swim_crc_checked_total", "Datagrams whose CRC was checked (and matched).", "", |m| m.crc_checked),
+    total("swim_decompressed_total", "Compressed messages received and decompressed.", "", |m| {
+        m.decompressed
+    }),
+    total("swim_handler_panics_total", "on_message handlers that panicked (caught).", "", |m| {
+        m.handler_panics
+    }),
+    total(
+        "swim_send_buffer_pool_misses_total",
+        "Sends that found the buffer pool empty and allocated.",
+        "",
+        |m| m.buffer_pool_misses,
+    ),
+];
+
+/// The `reason` label's values of `swim_dropped_total`, each with what it
+/// counts (a [`Metrics`] field).
+pub const DROP_REASONS: &[(&str, &str)] = &[
+    ("label", "packet label missing, unexpected or different"),
+    ("decrypt", "no key decrypted it, or plaintext refused"),
+    ("crc", "CRC mismatch"),
+    ("malformed", "truncated, bad MessagePack, bad field"),
+    ("truncated_part", "compound part running past the packet end"),
+    ("decompress", "compressed payload invalid or too large"),
+    ("wrong_node", "ping addressed to another node name"),
+    ("unexpected", "message kind not valid on UDP"),
+    ("invalid_member", "membership message with an invalid address or version vector"),
+    ("stale_ack", "ack or nack matching no outstanding probe"),
+    ("gossip_queue_full", "gossip item dropped, queue full"),
+    ("outgoing_queue_full", "outgoing packet dropped, send queue full"),
+    ("event_queue_full", "event dropped, the application did not read it"),
+    ("relay_limit", "indirect-probe request refused, too many in flight"),
+    ("broadcast_too_old", "broadcast older than the de-duplication window"),
+    ("broadcast_refused", "broadcast refused, too many of the same Lamport time"),
+    ("serf_ignored", "Serf message other than a user event"),
+    ("name_conflict", "alive message naming this node at another address"),
+    ("clock_jump", "Lamport time jumping too far ahead"),
+    ("incarnation_jump", "incarnation moved more than 2^24 ahead"),
+    ("reconnect_forgotten", "failed member forgotten early, too many remembered"),
+];
+
+/// The value of each `swim_dropped_total` reason, in [`DROP_REASONS`] order.
+fn drops(m: &Metrics) -> [u64; 21] {
+    [
+        m.dropped_label,
+        m.dropped_decrypt,
+        m.dropped_crc,
+        m.dropped_malformed,
+        m.dropped_truncated_parts,
+        m.dropped_decompress,
+        m.dropped_wrong_node,
+        m.dropped_unexpected,
+        m.dropped_invalid_member,
+        m.stale_acks,
+        m.gossip_queue_dropped,
+        m.outgoing_dropped,
+        m.events_dropped,
+        m.relays_dropped,
+        m.broadcasts_too_old,
+        m.broadcasts_refused,
+        m.serf_messages_ignored,
+        m.name_conflicts,
+        m.clock_jumps_refused,
+        m.incarnation_jumps_refused,
+        m.reconnect_forgotten,
+    ]
+}
+
+/// Everything one publication needs, read from the core in one go.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Snapshot {
+    /// The core's counters (a driver adds its own before publishing).
+    pub metrics: Metrics,
+    /// Members by state: alive, suspect, dead, left (this node included).
+    pub members: [u64; 4],
+    /// Gossip items queued.
+    pub gossip_queue_depth: usize,
+    /// Lifeguard's local health score.
+    pub health_score: u32,
+    /// Round-trip times of the probes acked since the last snapshot.
+    pub probe_rtts: Vec<Duration>,
+}
+
+impl Snapshot {
+    /// Reads `core`, draining its probe results (see
+    /// [`Swim::poll_probe_result`]).
+    pub fn take<R: RngCore>(core: &mut Swim<R>) -> Snapshot {
+        let mut members = [0u64; 4];
+        let me = core.local_node();
+        for n in core.all_members().chain(core::iter::once(me)) {
+            members[state_index(n.state)] += 1;
+        }
+        let probe_rtts = core::iter::from_fn(|| core.poll_probe_result())
+            .filter(|r| r.outcome.is_acked())
+            .map(|r| r.rtt)
+            .collect();
+        Snapshot {
+            metrics: core.metrics(),
+            members,
+            gossip_queue_depth: core.gossip_queue_len(),
+            health_score: core.health_score(),
+            probe_rtts,
+        }
+    }
+}
+
+fn state_index(s: State) -> usize {
+    match s {
+        State::Alive => 0,
+        State::Suspect => 1,
+        State::Dead => 2,
+        State::Left => 3,
+    }
+}
+
+const STATES: [&str; 4] = ["alive", "suspect", "dead", "left"];
+
+/// Publishes snapshots of one node into the installed `metrics` recorder.
+#[derive(Debug, Clone)]
+pub struct Exporter {
+    node: SharedString,
+}
+
+impl Exporter {
+    /// An exporter labelling everything `node = node_name`. Describes every
+    /// metric (help text) to the recorder installed now.
+    pub fn new(node_name: &str) -> Self {
+        for m in METRICS {
+            let help = SharedString::const_str(m.help);
+            match m.kind {
+                MetricKind::Counter => metrics::describe_counter!(m.name, help),
+                MetricKind::Gauge => metrics::describe_gauge!(m.name, help),
+                MetricKind::Histogram => metrics::describe_histogram!(m.name, help),
+            }
+        }
+        Exporter { node: SharedString::from(Arc::<str>::from(node_name)) }
+    }
+
+    fn labels(&self, extra: Option<(&'static str, &'static str)>) -> Vec<Label> {
+        let mut v = Vec::with_capacity(2);
+        v.push(Label::new("node", self.node.clone()));
+        if let Some((k, val)) = extra {
+            v.push(Label::new(k, val));
+        }
+        v
+    }
+
+    fn counter(&self, name: &'static str, extra: Option<(&'static str, &'static str)>, value: u64) {
+        metrics::counter!(name, self.labels(extra)).absolute(value);
+    }
+
+    /// Sets every counter and gauge from `s` and records its probe
+    /// round-trip times (seconds) into `swim_probe_rtt_seconds`.
+    pub fn publish(&self, s: &Snapshot) {
+        let m = &s.metrics;
+        for info in METRICS {
+            if let Some(value) = info.value {
+                self.counter(info.name, None, value(m));
+            }
+        }
+        for (outcome, v) in [
+            ("delivered", m.broadcasts_received),
+            ("duplicate", m.broadcasts_duplicate),
+            ("replayed", m.broadcasts_replayed),
+        ] {
+            self.counter("swim_broadcasts_received_total", Some(("outcome", outcome)), v);
+        }
+        for (kind, v) in m.messages_sent.by_kind() {
+            self.counter("swim_messages_sent_total", Some(("kind", kind)), v);
+        }
+        for (kind, v) in m.messages_received.by_kind() {
+            self.counter("swim_messages_received_total", Some(("kind", kind)), v);
+        }
+        for ((reason, _), v) in DROP_REASONS.iter().zip(drops(m)) {
+            self.counter("swim_dropped_total", Some(("reason", reason)), v);
+        }
+        for (state, n) in STATES.iter().zip(s.members) {
+            metrics::gauge!("swim_members", self.labels(Some(("state", state)))).set(n as f64);
+        }
+        metrics::gauge!("swim_gossip_queue_depth", self.labels(None)).set(s.gossip_queue_depth as f64);
+        metrics::gauge!("swim_health_score", self.labels(None)).set(s.health_score);
+        let rtt = metrics::histogram!("swim_probe_rtt_seconds", self.labels(None));
+        for d in &s.probe_rtts {
+            rtt.record(d.as_secs_f64());
+        }
+    }
+}
+
+/// The exporter task a started `Cluster` runs: publishes at once, then every
+/// [`EXPORT_INTERVAL`], until the node shuts down.
+pub(crate) async fn run<R: Runtime>(rt: R, shared: Arc<Shared>) {
+    let name = shared.read(|c| c.name().clone());
+    let exporter = Exporter::new(name.as_str());
+    while !shared.is_closed() {
+        let mut s = shared.with_core_quiet(Snapshot::take);
+        shared.add_driver_counters(&mut s.metrics);
+        exporter.publish(&s);
+        rt.sleep_until(std::time::Instant::now() + EXPORT_INTERVAL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+
+    #[test]
+    fn the_names_publish_writes_out_by_hand_are_the_listed_ones_without_a_field() {
+        let mut by_hand: Vec<&str> = METRICS.iter().filter(|i| i.value.is_none()).map(|i| i.name).collect();
+        by_hand.sort_unstable();
+        let mut expected = [
+            "swim_broadcasts_received_total",
+            "swim_messages_sent_total",
+            "swim_messages_received_total",
+            "swim_dropped_total",
+            "swim_members",
+            "swim_gossip_queue_depth",
+            "swim_health_score",
+            "swim_probe_rtt_seconds",
+        ];
+        expected.sort_unstable();
+        assert_eq!(by_hand, expected);
+        assert_eq!(DROP_REASONS.len(), drops(&Metrics::default()).len());
+        let mut names: Vec<&str> = METRICS.iter().map(|i| i.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), METRICS.len(), "a name listed twice");
+    }
+
+    /// The full list in docs/metrics.md is this table: regenerate it with
+    /// `cargo test -p swim-core --features metrics -- --nocapture docs_list`.
+    #[test]
+    fn docs_list_every_metric_and_drop_reason() {
+        let docs = include_str!("../../../docs/metrics.md");
+        let mut table = String::from("| name | type | labels besides `node` | meaning | memberlist |\n");
+        table.push_str("| --- | --- | --- | --- | --- |\n");
+        for m in METRICS {
+            let kind = match m.kind {
+                MetricKind::Counter => "counter",
+                MetricKind::Gauge => "gauge",
+                MetricKind::Histogram => "histogram",
+            };
+            let labels =
+                if m.labels.is_empty() { String::from("—") } else { alloc::format!("`{}`", m.labels) };
+            let ml = if m.memberlist.is_empty() {
+                String::from("—")
+            } else {
+                alloc::format!("`{}`", m.memberlist)
+            };
+            table.push_str(&alloc::format!("| `{}` | {kind} | {labels} | {} | {ml} |\n", m.name, m.help));
+        }
+        let mut reasons = String::from("| reason | dropped or refused |\n| --- | --- |\n");
+        for (r, meaning) in DROP_REASONS {
+            reasons.push_str(&alloc::format!("| `{r}` | {meaning} |\n"));
+        }
+        std::println!("{table}\n{reasons}");
+        assert!(docs.contains(&table), "docs/metrics.md lacks the current metrics table");
+        assert!(docs.contains(&reasons), "docs/metrics.md lacks the current drop reasons");
+    }
+}

@@ -47,6 +47,22 @@
 //! assert_eq!(a.members().len(), 2);
 //! assert_eq!(a.metrics().failed_probes, 0);
 //! ```
+//!
+//! ## Features
+//!
+//! None is on by default: the crate is then `no_std` + `alloc`, the state
+//! machine and the codec only.
+//!
+//! - `std`: the runtime-agnostic glue the async drivers share (the generic
+//!   `Cluster`, its `Runtime` trait, event streams, buffer pools, choosing
+//!   the address to advertise) and `tracing` spans: a `probe{peer, seq}` span
+//!   per probe round, `join`, `stream` and `stream_in` spans in the driver
+//!   (`debug`, `join` at `info`; a healthy cluster is quiet at `info`).
+//! - `metrics` (implies `std`): a started `Cluster` publishes its counters,
+//!   gauges and probe round-trip histogram through the `metrics` facade every
+//!   second (names in `io::exporter::METRICS` and `docs/metrics.md`).
+//! - `test-suite` (implies `std`): the multi-node test suite every driver
+//!   runs (`cluster_test_suite!`), for driver authors.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

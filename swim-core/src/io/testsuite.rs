@@ -276,6 +276,14 @@ pub async fn bad_config_is_a_clear_create_error<R: Runtime>() {
         Cluster::<R>::create(Config { protocol_interval: Duration::ZERO, ..config("a") }).await.unwrap_err();
     assert!(matches!(zero, CreateError::InvalidConfig(_)));
     assert!(zero.to_string().contains("protocol_interval"), "{zero}");
+    // A preset with one field changed past what the others allow.
+    let on_loopback = |c: Config| Config { bind_addr: "127.0.0.1".parse().unwrap(), bind_port: 0, ..c };
+    let slow_probe = on_loopback(Config { probe_timeout: Duration::from_secs(6), ..Config::wan() });
+    let slow_probe = Cluster::<R>::create(slow_probe).await.unwrap_err();
+    assert!(slow_probe.to_string().contains("probe_timeout"), "{slow_probe}");
+    let no_mult = on_loopback(Config { suspicion_mult: 0, ..Config::local() });
+    let no_mult = Cluster::<R>::create(no_mult).await.unwrap_err();
+    assert!(no_mult.to_string().contains("suspicion_mult"), "{no_mult}");
     // join_timeout short: an unreachable seed is retried until it runs out.
     let taken = Cluster::<R>::create(Config { join_timeout: INTERVAL * 5, ..config("a") }).await.unwrap();
     let port = taken.local_addr().port();

@@ -110,6 +110,13 @@ impl From<SettingError> for Fail {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [cmd, bytes] = &args[..] {
+        if cmd == "bench-touch" {
+            // The bench's baseline, in a fresh process like each size's run.
+            println!("TOUCH {:.3}", touch_fresh_memory(bytes.parse().unwrap_or(0)).as_secs_f64());
+            return ExitCode::SUCCESS;
+        }
+    }
     match real_main(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail::Usage(e)) => {
@@ -488,10 +495,25 @@ fn run(spec: &Spec, svg_path: Option<String>) -> Result<(), String> {
     Ok(())
 }
 
+/// Writes one byte per 4 KiB page of `bytes` freshly allocated bytes and
+/// returns how long that took: what first touching the memory a run used
+/// costs on this machine by itself (on some virtual machines each fresh
+/// page is a slow fault in the host).
+fn touch_fresh_memory(bytes: usize) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    let mut v: Vec<u8> = Vec::with_capacity(bytes);
+    v.resize(bytes, 0);
+    for i in (0..bytes).step_by(4096) {
+        v[i] = 1;
+    }
+    std::hint::black_box(&v);
+    start.elapsed()
+}
+
 fn bench(sizes: Vec<usize>, periods: u32, seed: u64, depth: usize) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    println!("| nodes | bootstrap wall | converged | {periods} periods wall | total wall | node-periods/s | RSS after bootstrap | per node | per member entry | of which member tables | peak RSS |");
-    println!("| ---: | ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| nodes | bootstrap wall | converged | {periods} periods wall | total wall | node-periods/s | RSS after bootstrap | per node | per member entry | of which member tables | peak RSS | baseline: touch peak RSS of fresh memory |");
+    println!("| ---: | ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for n in sizes {
         let out = std::process::Command::new(&exe)
             .args(["bench-one", "--nodes", &n.to_string(), "--periods", &periods.to_string()])
@@ -507,8 +529,14 @@ fn bench(sizes: Vec<usize>, periods: u32, seed: u64, depth: usize) -> Result<(),
         let num = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
         let rss = num(7);
         let mib = |b: f64| b / (1024.0 * 1024.0);
+        let touch = std::process::Command::new(&exe)
+            .args(["bench-touch", &format!("{}", num(8) as usize)])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let touch = String::from_utf8_lossy(&touch.stdout);
+        let touch = touch.strip_prefix("TOUCH ").and_then(|t| t.trim().parse::<f64>().ok()).unwrap_or(f64::NAN);
         println!(
-            "| {n} | {:.1} s | {} | {:.1} s | {:.1} s | {:.0} | {:.0} MiB | {:.1} KiB | {:.0} B | {:.0} B | {:.0} MiB |",
+            "| {n} | {:.1} s | {} | {:.1} s | {:.1} s | {:.0} | {:.0} MiB | {:.1} KiB | {:.0} B | {:.0} B | {:.0} MiB | {touch:.1} s |",
             num(3),
             f.get(4).unwrap_or(&"?"),
             num(5),

@@ -534,7 +534,8 @@ fn bench(sizes: Vec<usize>, periods: u32, seed: u64, depth: usize) -> Result<(),
             .output()
             .map_err(|e| e.to_string())?;
         let touch = String::from_utf8_lossy(&touch.stdout);
-        let touch = touch.strip_prefix("TOUCH ").and_then(|t| t.trim().parse::<f64>().ok()).unwrap_or(f64::NAN);
+        let touch =
+            touch.strip_prefix("TOUCH ").and_then(|t| t.trim().parse::<f64>().ok()).unwrap_or(f64::NAN);
         println!(
             "| {n} | {:.1} s | {} | {:.1} s | {:.1} s | {:.0} | {:.0} MiB | {:.1} KiB | {:.0} B | {:.0} B | {:.0} MiB | {touch:.1} s |",
             num(3),

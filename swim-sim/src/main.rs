@@ -501,8 +501,7 @@ fn run(spec: &Spec, svg_path: Option<String>) -> Result<(), String> {
 /// page is a slow fault in the host).
 fn touch_fresh_memory(bytes: usize) -> std::time::Duration {
     let start = std::time::Instant::now();
-    let mut v: Vec<u8> = Vec::with_capacity(bytes);
-    v.resize(bytes, 0);
+    let mut v = vec![0u8; bytes];
     for i in (0..bytes).step_by(4096) {
         v[i] = 1;
     }

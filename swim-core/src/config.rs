@@ -145,6 +145,12 @@ pub struct Config {
     /// Most membership events buffered for the application; past it events are
     /// dropped and counted (default 65536).
     pub max_event_queue: usize,
+    /// Most received messages waiting for the `on_message` handlers (default
+    /// 1024, memberlist's `HandoffQueueDepth`). Handlers run on a thread of
+    /// their own, off the receive path, so a slow handler cannot delay acks;
+    /// past this depth new messages are dropped and counted
+    /// (`Metrics::handoff_dropped`).
+    pub handoff_queue_depth: usize,
     /// Most UDP packets queued for sending before new ones are dropped and
     /// counted (default 4096).
     pub max_outgoing_queue: usize,
@@ -191,6 +197,7 @@ impl Default for Config {
             tags: BTreeMap::new(),
             delegate_versions: DelegateVersions::SERF,
             max_event_queue: 65_536,
+            handoff_queue_depth: 1024,
             max_outgoing_queue: 4096,
             event_buffer: 512,
         }
@@ -347,6 +354,7 @@ impl Config {
             ("send_buffer_count", self.send_buffer_count),
             ("recv_buffer_count", self.recv_buffer_count),
             ("max_event_queue", self.max_event_queue),
+            ("handoff_queue_depth", self.handoff_queue_depth),
             ("max_outgoing_queue", self.max_outgoing_queue),
         ] {
             if n == 0 {

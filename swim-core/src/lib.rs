@@ -98,9 +98,13 @@ pub use wire::crypto::Keyring;
 /// offer the same names from one list.
 #[cfg(feature = "std")]
 pub mod prelude {
-    pub use crate::io::driver::{BroadcastError, CreateError, Events, JoinError, SendError};
+    pub use crate::io::driver::{
+        BroadcastError, CreateError, Events, JoinError, LeaveError, RecvError, SeedError, SeedFailure,
+        SendError,
+    };
+    pub use crate::io::handoff::{Message, MessageHandler};
     pub use crate::{
-        Config, ConfigError, DelegateVersions, Event, KeyringError, Metrics, Node, NodeId, State,
-        StreamError, TagsError,
+        Config, ConfigError, DelegateVersions, DeliveryKind, Event, KeyringError, Metrics, Node, NodeId,
+        State, StreamError, TagsError,
     };
 }

@@ -39,6 +39,9 @@ pub struct Metrics {
     pub outgoing_dropped: u64,
     /// Events dropped because the application did not read them.
     pub events_dropped: u64,
+    /// Received messages dropped because the `on_message` handlers were
+    /// `handoff_queue_depth` messages behind.
+    pub handoff_dropped: u64,
     /// `on_message` handlers that panicked (caught and logged; the node runs on).
     pub handler_panics: u64,
     /// Times a driver's send buffer pool was empty and a buffer had to be

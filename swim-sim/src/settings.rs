@@ -370,6 +370,7 @@ pub static FIELDS: &[Field] = fields! {
         send_buffer_count => DRIVER,
         recv_buffer_count => DRIVER,
         join_timeout => "it bounds a driver's join retries; simulated nodes join through the core",
+        handoff_queue_depth => "it sizes a driver's handler queue; simulated nodes have no handlers",
     ],
 };
 

@@ -28,7 +28,7 @@
 //!     b.join(&[a.local_addr().to_string()]).await?;
 //!     assert!(matches!(events.next().await, Some(Event::Join(n)) if n.id.as_str() == "node-2"));
 //!     a.send(&"node-2".into(), "ping", b"pong").await?;
-//!     b.leave(Duration::from_secs(1)).await;
+//!     b.leave(Duration::from_secs(5)).await?; // Ok once the leave has spread
 //!     b.shutdown().await;
 //!     a.shutdown().await;
 //!     Ok(())

@@ -35,7 +35,7 @@
 //! a.broadcast("config-update", br#"{"version": 2}"#)?;
 //! assert_eq!(a.members().len(), 2);
 //!
-//! b.leave(Duration::from_secs(1)).await;
+//! b.leave(Duration::from_secs(5)).await?; // Ok once the leave has spread
 //! b.shutdown().await;
 //! a.shutdown().await;
 //! # Ok(()) }
@@ -96,6 +96,22 @@ impl swim_core::runtime::Runtime for Tokio {
 
     fn current() -> Self {
         Tokio(tokio::runtime::Handle::current())
+    }
+
+    fn try_current() -> Option<Self> {
+        tokio::runtime::Handle::try_current().ok().map(Tokio)
+    }
+
+    fn spawn_thread(&self, name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+        // Inside the runtime's context, so a handler may `tokio::spawn`.
+        let handle = self.0.clone();
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                let _guard = handle.enter();
+                f()
+            })
+            .map(drop)
     }
 
     fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) -> AbortOnDrop {

@@ -66,7 +66,7 @@ async fn the_usage_guide_works_as_written() {
     let seed_nodes = [cluster.local_addr().to_string()];
     match node2.join(&seed_nodes).await {
         Ok(_) => {}
-        Err(JoinError::NoSeedsReachable) => panic!("Failed to join cluster"),
+        Err(JoinError::NoSeedsReachable { .. }) => panic!("Failed to join cluster"),
         Err(e) => panic!("{e}"),
     }
     // An unreachable seed is retried until join_timeout (30 s by default).
@@ -75,7 +75,7 @@ async fn the_usage_guide_works_as_written() {
             .await
             .unwrap();
     lonely.start();
-    assert!(matches!(lonely.join(&["127.0.0.1:1"]).await, Err(JoinError::NoSeedsReachable)));
+    assert!(matches!(lonely.join(&["127.0.0.1:1"]).await, Err(JoinError::NoSeedsReachable { .. })));
     lonely.shutdown().await;
 
     // Handling Messages (both broadcast and direct).

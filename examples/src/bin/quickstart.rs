@@ -70,7 +70,7 @@ async fn quickstart<R: Runtime>() -> Result<(), Box<dyn std::error::Error>> {
     let seed_nodes = ["127.0.0.1:7946"];
     match node2.join(&seed_nodes).await {
         Ok(_) => println!("Joined cluster successfully"),
-        Err(JoinError::NoSeedsReachable) => println!("Failed to join cluster"),
+        Err(JoinError::NoSeedsReachable { .. }) => println!("Failed to join cluster"),
         Err(e) => println!("Failed to join cluster: {e}"),
     }
     sleep::<R>(Duration::from_millis(300)).await;
@@ -89,7 +89,9 @@ async fn quickstart<R: Runtime>() -> Result<(), Box<dyn std::error::Error>> {
         cluster.members().iter().map(|n| n.id.as_str()).collect::<Vec<_>>()
     );
 
-    node2.leave(Duration::from_secs(1)).await;
+    if let Err(e) = node2.leave(Duration::from_secs(1)).await {
+        println!("Leave not confirmed: {e}");
+    }
     node2.shutdown().await;
     sleep::<R>(Duration::from_millis(500)).await;
     cluster.shutdown().await;

@@ -15,8 +15,10 @@ extern crate std;
 
 use crate::io::advertise;
 use crate::io::driver::{
-    BroadcastError, CreateError, Events, JoinError, RecvSlot, SendError, Shared, Staging,
+    BroadcastError, CreateError, Events, JoinError, LeaveError, RecvSlot, SeedError, SeedFailure, SendError,
+    Shared, Staging,
 };
+use crate::io::handoff::{Message, MessageHandler};
 use crate::io::runtime::{timeout, Conn, Listener, Runtime, Udp};
 use crate::{
     Config, KeyringError, Metrics, Node, NodeId, StreamError, StreamFrame, StreamRequest, TagsError,
@@ -36,6 +38,13 @@ use tracing::Instrument;
 /// A running cluster node. Cheap to clone: clones share the node. Dropping
 /// the last clone stops its tasks (without leaving: call
 /// [`leave`](Self::leave) first for a graceful exit).
+///
+/// After [`shutdown`](Self::shutdown) every operation fails with a
+/// `Shutdown` error ([`members`](Self::members) is then empty).
+///
+/// Methods that read the node ([`members`](Self::members),
+/// [`metrics`](Self::metrics), ...) take the core's lock briefly and copy
+/// what they return; they never wait on the network.
 pub struct Cluster<R: Runtime> {
     inner: Arc<Inner<R>>,
 }
@@ -76,9 +85,14 @@ impl<R: Runtime> Cluster<R> {
     /// Validates `config` and binds the UDP and TCP listeners on
     /// `bind_addr:bind_port` (port 0: the OS picks one, the same for both).
     /// Nothing runs until [`start`](Self::start).
+    ///
+    /// Errors: [`CreateError`] names the configuration field at fault, the
+    /// address that could not be bound, or that no address can be
+    /// advertised; [`CreateError::NoRuntime`] outside the driver's runtime.
+    /// Cancellation safe: dropping the future closes what it bound.
     pub async fn create(config: Config) -> Result<Self, CreateError> {
+        let rt = R::try_current().ok_or(CreateError::NoRuntime)?;
         config.validate()?;
-        let rt = R::current();
         let bind = SocketAddr::new(config.bind_addr, config.bind_port);
         let (socket, listener) = bind_both(&rt, bind).await?;
         let bound = socket.local_addr().map_err(|source| CreateError::Bind { addr: bind, source })?;
@@ -98,11 +112,16 @@ impl<R: Runtime> Cluster<R> {
     }
 
     /// Starts the background tasks (protocol loop, UDP receiver, TCP
-    /// listener). Calling it twice does nothing.
+    /// listener) and the thread that runs the message handlers. Calling it
+    /// twice, or after [`shutdown`](Self::shutdown), does nothing.
     pub fn start(&self) {
         let Some(socket) = self.socket() else { return };
         let Some(listener) = lock(&self.inner.listener).take() else { return };
         let (rt, shared, socket) = (&self.inner.rt, &self.inner.shared, &socket);
+        let handlers = shared.clone();
+        if let Err(e) = rt.spawn_thread("swim-handlers", move || handlers.run_handlers()) {
+            tracing::error!(error = %e, "cannot start the message handler thread; messages will not be delivered");
+        }
         let tasks = [
             rt.spawn(protocol_loop(rt.clone(), shared.clone(), socket.clone())),
             rt.spawn(recv_loop(rt.clone(), shared.clone(), socket.clone())),
@@ -115,7 +134,11 @@ impl<R: Runtime> Cluster<R> {
 
     /// Joins the cluster through the given seeds (`"host:port"` names or
     /// addresses), exchanging full state with each over TCP. Returns how many
-    /// seeds were contacted.
+    /// addresses answered: a name is resolved and every address it resolves
+    /// to is contacted (as Go memberlist does); seeds are contacted one after
+    /// another, each exchange bounded by `Config::tcp_timeout`.
+    ///
+    /// Starts the node first if [`start`](Self::start) was not called.
     ///
     /// Seeds that cannot be resolved or reached are tried again with
     /// exponential backoff (250 ms doubling to 4 s, jittered) until one
@@ -125,10 +148,22 @@ impl<R: Runtime> Cluster<R> {
     /// Whatever the outcome, the seeds are remembered and tried again in the
     /// background whenever this node finds itself alone
     /// (`Config::reconnect_interval`), like Consul's `retry_join`.
+    ///
+    /// Errors: [`JoinError::NoSeedsReachable`] with each seed's last reason,
+    /// [`JoinError::Rejected`], [`JoinError::NoSeeds`],
+    /// [`JoinError::Shutdown`].
+    ///
+    /// Cancellation safe: dropping the future abandons the exchange in
+    /// flight (its connection is closed and the core forgets it); state
+    /// already merged from a seed stays merged.
     pub async fn join<S: AsRef<str>>(&self, seed_nodes: &[S]) -> Result<usize, JoinError> {
+        if self.inner.shared.is_closed() {
+            return Err(JoinError::Shutdown);
+        }
         if seed_nodes.is_empty() {
             return Err(JoinError::NoSeeds);
         }
+        self.start();
         let seeds: Vec<&str> = seed_nodes.iter().map(|s| s.as_ref()).collect();
         let span = tracing::info_span!(
             "join",
@@ -149,38 +184,62 @@ impl<R: Runtime> Cluster<R> {
 
     async fn join_seeds(&self, mut pending: Vec<&str>) -> Result<usize, JoinError> {
         let inner = &self.inner;
-        let socket = self.socket().ok_or(JoinError::NoSeedsReachable)?;
+        let socket = self.socket().ok_or(JoinError::Shutdown)?;
         let deadline = StdInstant::now() + inner.shared.with_core(|core, _| core.config().join_timeout);
         let mut contacted = 0;
         let mut rejected = None;
         let mut wait = JOIN_BACKOFF_START;
+        // Each seed's last failure, in the order given.
+        let mut failures: Vec<SeedFailure> = Vec::new();
+        let mut fail = |seed: &str, addr, reason| {
+            let f = SeedFailure { seed: seed.to_string(), addr, reason };
+            match failures.iter_mut().find(|f| f.seed == seed) {
+                Some(old) => *old = f,
+                None => failures.push(f),
+            }
+        };
         for attempt in 1u32.. {
             let mut retry = Vec::new();
             for seed in pending {
-                let addr = match inner.rt.resolve(seed).await {
-                    Ok(addrs) if !addrs.is_empty() => addrs[0],
+                let addrs = match inner.rt.resolve(seed).await {
+                    Ok(addrs) if !addrs.is_empty() => addrs,
                     Ok(_) => {
                         tracing::warn!(seed, attempt, "seed resolves to no address");
+                        fail(seed, None, SeedError::NoAddress);
                         retry.push(seed);
                         continue;
                     }
                     Err(e) => {
                         tracing::warn!(seed, attempt, error = %e, "cannot resolve seed");
+                        fail(seed, None, SeedError::Resolve(e));
                         retry.push(seed);
                         continue;
                     }
                 };
-                let req = inner.shared.with_core(|core, now| core.join(now, addr));
-                match exchange(&inner.rt, &inner.shared, &*socket, req).await {
-                    Ok(()) => contacted += 1,
-                    Err(ExchangeError::Protocol(reason @ StreamError::IncompatibleVersions { .. })) => {
-                        tracing::warn!(seed, error = %reason, "seed refused the join");
-                        rejected = Some(JoinError::Rejected { seed: seed.to_string(), reason });
+                let mut answered = false;
+                for addr in dedup(addrs) {
+                    if self.inner.shared.is_closed() {
+                        return Err(JoinError::Shutdown);
                     }
-                    Err(e) => {
-                        tracing::info!(seed, attempt, error = %e, "cannot join through seed yet");
-                        retry.push(seed);
+                    let req = inner.shared.with_core(|core, now| core.join(now, addr));
+                    match exchange(&inner.rt, &inner.shared, &*socket, req).await {
+                        Ok(()) => {
+                            contacted += 1;
+                            answered = true;
+                        }
+                        Err(ExchangeError::Protocol(reason @ StreamError::IncompatibleVersions { .. })) => {
+                            tracing::warn!(seed, %addr, error = %reason, "seed refused the join");
+                            rejected = Some(JoinError::Rejected { seed: seed.to_string(), reason });
+                            answered = true;
+                        }
+                        Err(e) => {
+                            tracing::info!(seed, %addr, attempt, error = %e, "cannot join through seed yet");
+                            fail(seed, Some(addr), e.into_seed_error());
+                        }
                     }
+                }
+                if !answered {
+                    retry.push(seed);
                 }
             }
             pending = retry;
@@ -195,25 +254,39 @@ impl<R: Runtime> Cluster<R> {
         if contacted == 0 && rejected.is_none() {
             tracing::warn!(seeds = ?pending, "no seed answered before join_timeout; retrying in the background while alone");
         }
+        if self.inner.shared.is_closed() {
+            return Err(JoinError::Shutdown);
+        }
         match (contacted, rejected) {
             (0, Some(r)) => Err(r),
-            (0, None) => Err(JoinError::NoSeedsReachable),
+            (0, None) => Err(JoinError::NoSeedsReachable { failures }),
             (n, _) => Ok(n),
         }
     }
 
     /// Gossips `payload` under `topic` to every member (eventually
-    /// consistent; each node delivers it once; this node does not).
+    /// consistent; each node delivers it once; this node does not). Queues
+    /// it and returns at once; it rides on the next gossip rounds.
+    ///
+    /// Errors: `TooLarge` past [`max_broadcast_payload`](Self::max_broadcast_payload),
+    /// `TopicTooLong`, `Leaving` after [`leave`](Self::leave), `Shutdown`.
+    /// A full gossip queue (`max_gossip_queue_depth`) drops the oldest item
+    /// and counts it (`Metrics::gossip_queue_dropped`).
     pub fn broadcast(&self, topic: &str, payload: &[u8]) -> Result<(), BroadcastError> {
-        self.inner.shared.with_core(|core, _| core.broadcast(topic, payload))
+        self.live().ok_or(BroadcastError::Shutdown)?.with_core(|core, _| core.broadcast(topic, payload))
     }
 
-    /// Sends one UDP datagram to the live member `target`.
+    /// Sends one UDP datagram to the live member `target`: one lock and
+    /// one system call, no allocation. Delivery is not acknowledged (UDP).
+    ///
+    /// Errors: `UnknownNode` (not a live member), `TooLarge` past
+    /// [`max_direct_payload`](Self::max_direct_payload), `TopicTooLong`,
+    /// `Io` (the socket refused it), `Shutdown`. Cancellation safe.
     pub async fn send(&self, target: &NodeId, topic: &str, payload: &[u8]) -> Result<(), SendError> {
         self.send_datagram(|core, buf| core.encode_direct(target, topic, payload, buf)).await
     }
 
-    /// Sends one UDP datagram to `addr`, member or not.
+    /// Sends one UDP datagram to `addr`, member or not (as [`send`](Self::send)).
     pub async fn send_to_addr(&self, addr: SocketAddr, topic: &str, payload: &[u8]) -> Result<(), SendError> {
         self.send_datagram(|core, buf| core.encode_direct_to_addr(addr, topic, payload, buf)).await
     }
@@ -236,7 +309,13 @@ impl<R: Runtime> Cluster<R> {
         r
     }
 
-    /// Sends a message of any size (up to 20 MiB) over TCP to `addr`.
+    /// Sends a message of any size (up to 20 MiB) over TCP to `addr`: one
+    /// connection per message, closed once written; returns when the bytes
+    /// are written (the peer does not acknowledge them).
+    ///
+    /// Errors: `TooLarge`, `TopicTooLong`, `Io` (connection refused, reset),
+    /// `Timeout` (`Config::tcp_timeout`), `Stream`, `Shutdown`.
+    /// Cancellation safe: dropping the future closes the connection.
     pub async fn send_reliable(
         &self,
         addr: SocketAddr,
@@ -248,24 +327,115 @@ impl<R: Runtime> Cluster<R> {
         let req = inner.shared.with_core(|core, _| core.send_reliable(addr, topic, payload))?;
         exchange(&inner.rt, &inner.shared, &*socket, req).await.map_err(|e| match e {
             ExchangeError::Io(e) => SendError::Io(e),
-            other => SendError::Io(std::io::Error::other(other.to_string())),
+            ExchangeError::Timeout => SendError::Timeout,
+            ExchangeError::Protocol(e) => SendError::Stream(e),
         })
     }
 
-    /// Registers a handler for incoming messages (direct and broadcast). It
-    /// runs on the receiving task: keep it short, hand heavy work elsewhere.
-    pub fn on_message(&self, f: impl Fn(&Node, &str, &[u8]) + Send + Sync + 'static) {
-        self.inner.shared.on_message(f);
+    /// [`send_reliable`](Self::send_reliable) to the live member `target`
+    /// (`UnknownNode` if it is not one).
+    pub async fn send_reliable_to(
+        &self,
+        target: &NodeId,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        let addr = self
+            .member(target.as_str())
+            .filter(|n| n.state.is_live())
+            .ok_or_else(|| SendError::UnknownNode(target.clone()))?
+            .addr;
+        self.send_reliable(addr, topic, payload).await
     }
 
-    /// A stream of membership events from now on.
+    /// Registers a handler for incoming messages (direct and broadcast),
+    /// called with the sender, the topic and the payload. See
+    /// [`on_message_with`](Self::on_message_with) for how handlers run and
+    /// for the message's kind and source address.
+    pub fn on_message(&self, f: impl Fn(&Node, &str, &[u8]) + Send + Sync + 'static) -> MessageHandler {
+        self.inner.shared.on_message(move |m| f(m.sender, m.topic, m.payload))
+    }
+
+    /// Registers a handler for incoming messages that also learns whether
+    /// each was a direct send or a broadcast and the address it came from.
+    ///
+    /// Handlers run one message at a time on the node's handler thread
+    /// (inside the runtime's context: a handler may spawn tasks), off the
+    /// receive path: a slow handler delays the messages behind it, never the
+    /// protocol's acks. Messages wait in a queue of
+    /// `Config::handoff_queue_depth`; past it new ones are dropped and
+    /// counted (`Metrics::handoff_dropped`). A handler that panics is caught
+    /// and counted (`Metrics::handler_panics`). Returns a handle whose
+    /// [`unregister`](MessageHandler::unregister) removes the handler;
+    /// dropping the handle keeps it registered.
+    pub fn on_message_with(&self, f: impl Fn(&Message<'_>) + Send + Sync + 'static) -> MessageHandler {
+        self.inner.shared.on_message(f)
+    }
+
+    /// A stream of membership events: first a `Join` for every member alive
+    /// or suspect now (so subscribing after [`join`](Self::join) misses
+    /// nothing), then every change. See [`Events`] for lag and shutdown.
     pub fn events(&self) -> Events {
         self.inner.shared.events()
     }
 
-    /// The live members (alive or suspect), this node first.
+    /// The live members (alive or suspect), this node first: a copy of the
+    /// table (O(members)). Empty after [`shutdown`](Self::shutdown).
     pub fn members(&self) -> Vec<Node> {
-        self.inner.shared.read(|c| c.members())
+        match self.live() {
+            Some(shared) => shared.read(|c| c.members()),
+            None => Vec::new(),
+        }
+    }
+
+    /// Every member this node knows of, whatever its state (dead and left
+    /// ones until they are forgotten), this node first: a copy of the
+    /// table. Empty after [`shutdown`](Self::shutdown).
+    pub fn all_members(&self) -> Vec<Node> {
+        match self.live() {
+            Some(shared) => {
+                shared.read(|c| core::iter::once(c.local_node()).chain(c.all_members()).collect())
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// The member named `name` (this node included), in whatever state this
+    /// node knows it (`None` if unknown or forgotten, or after shutdown).
+    pub fn member(&self, name: &str) -> Option<Node> {
+        self.live()?.read(|c| if c.name().as_str() == name { Some(c.local_node()) } else { c.member(name) })
+    }
+
+    /// Lifeguard's local health score: 0 when healthy, higher while this
+    /// node misses acks it should get (its probe interval and timeouts are
+    /// stretched by that factor). 0 after shutdown.
+    pub fn health_score(&self) -> u32 {
+        self.live().map_or(0, |s| s.read(|c| c.health_score()))
+    }
+
+    /// The largest payload [`broadcast`](Self::broadcast) takes with `topic`.
+    pub fn max_broadcast_payload(&self, topic: &str) -> usize {
+        self.inner.shared.read(|c| c.max_broadcast_payload(topic))
+    }
+
+    /// The largest payload [`send`](Self::send) takes with `topic` (one
+    /// datagram of `udp_buffer_size`, after encryption overhead).
+    pub fn max_direct_payload(&self, topic: &str) -> usize {
+        self.inner.shared.read(|c| c.max_direct_payload(topic))
+    }
+
+    /// The keyring's keys, the primary (encrypting) one first.
+    /// `KeyringError::Disabled` when encryption is off.
+    pub fn keys(&self) -> Result<Vec<Vec<u8>>, KeyringError> {
+        self.live().ok_or(KeyringError::Shutdown)?.read(|c| {
+            let ring = c.keyring().ok_or(KeyringError::Disabled)?;
+            Ok(ring.keys().map(<[u8]>::to_vec).collect())
+        })
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_shutdown(&self) -> bool {
+        self.inner.shared.is_closed()
     }
 
     /// This node.
@@ -287,43 +457,64 @@ impl<R: Runtime> Cluster<R> {
     }
 
     /// Replaces this node's tags; other members see an `Update` event.
+    /// Errors: `TooLarge` (over 512 bytes encoded), `Leaving`, `Shutdown`.
     pub fn set_tags(&self, tags: BTreeMap<String, String>) -> Result<(), TagsError> {
-        self.inner.shared.with_core(|core, _| core.set_tags(tags))
+        self.live().ok_or(TagsError::Shutdown)?.with_core(|core, _| core.set_tags(tags))
     }
 
     /// Adds a key incoming packets may use (step 1 of a key rotation: do it on
     /// every node, then [`use_key`](Self::use_key) everywhere, then
     /// [`remove_key`](Self::remove_key) the old one).
     pub fn install_key(&self, key: &[u8]) -> Result<(), KeyringError> {
-        self.inner.shared.with_core(|core, _| core.install_key(key))
+        self.live().ok_or(KeyringError::Shutdown)?.with_core(|core, _| core.install_key(key))
     }
 
     /// Encrypts outgoing packets with an installed key from now on.
     pub fn use_key(&self, key: &[u8]) -> Result<(), KeyringError> {
-        self.inner.shared.with_core(|core, _| core.use_key(key))
+        self.live().ok_or(KeyringError::Shutdown)?.with_core(|core, _| core.use_key(key))
     }
 
     /// Removes a key that is no longer primary.
     pub fn remove_key(&self, key: &[u8]) -> Result<(), KeyringError> {
-        self.inner.shared.with_core(|core, _| core.remove_key(key))
+        self.live().ok_or(KeyringError::Shutdown)?.with_core(|core, _| core.remove_key(key))
     }
 
     /// Leaves gracefully: tells the cluster this node is leaving and waits
-    /// until the news has spread to a few members, or `timeout`. The node keeps
-    /// answering probes until [`shutdown`](Self::shutdown).
-    pub async fn leave(&self, timeout: Duration) {
-        let (rt, shared) = (&self.inner.rt, &self.inner.shared);
+    /// until the news has spread (been gossiped its full retransmit limit, as
+    /// memberlist and Serf wait for), or `timeout`. The node keeps answering
+    /// probes until [`shutdown`](Self::shutdown); broadcasts and tag changes
+    /// are refused from now on.
+    ///
+    /// `Ok` once the leave has spread (at once when this node is alone);
+    /// [`LeaveError::Timeout`] if it had not by `timeout`;
+    /// [`LeaveError::Shutdown`] after shutdown. Cancellation safe: the leave
+    /// goes on in the background; calling `leave` again waits for it.
+    pub async fn leave(&self, timeout: Duration) -> Result<(), LeaveError> {
+        let rt = &self.inner.rt;
+        let shared = self.live().ok_or(LeaveError::Shutdown)?;
         shared.with_core(|core, now| core.leave(now));
         let deadline = std::time::Instant::now() + timeout;
-        while std::time::Instant::now() < deadline && !shared.read(|c| c.leave_complete()) {
-            rt.sleep_until(std::time::Instant::now() + Duration::from_millis(10)).await;
+        loop {
+            if shared.is_closed() {
+                return Err(LeaveError::Shutdown);
+            }
+            if shared.read(|c| c.leave_complete()) {
+                return Ok(());
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Err(LeaveError::Timeout);
+            }
+            rt.sleep_until((now + Duration::from_millis(10)).min(deadline)).await;
         }
     }
 
     /// Stops every task and closes the sockets, so the port is free again
     /// when this returns (without leaving: peers will detect this node as
     /// failed unless [`leave`](Self::leave) ran first). Event streams end;
-    /// sends fail with `SendError::Shutdown`.
+    /// queued messages are dropped (a handler running finishes on its
+    /// thread); every later operation fails with a `Shutdown` error.
+    /// Calling it again does nothing.
     pub async fn shutdown(&self) {
         self.inner.shared.close();
         let tasks: Vec<R::Task> = lock(&self.inner.tasks).drain(..).collect();
@@ -332,6 +523,17 @@ impl<R: Runtime> Cluster<R> {
         }
         lock(&self.inner.socket).take();
         lock(&self.inner.listener).take();
+    }
+
+    /// The driver state, for the shared test suite.
+    #[cfg(feature = "test-suite")]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// The shared state, unless shut down.
+    fn live(&self) -> Option<&Arc<Shared>> {
+        (!self.inner.shared.is_closed()).then_some(&self.inner.shared)
     }
 
     /// The UDP socket, unless shut down.
@@ -572,6 +774,16 @@ impl fmt::Display for ExchangeError {
     }
 }
 
+impl ExchangeError {
+    fn into_seed_error(self) -> SeedError {
+        match self {
+            ExchangeError::Io(e) => SeedError::Io(e),
+            ExchangeError::Protocol(e) => SeedError::Protocol(e),
+            ExchangeError::Timeout => SeedError::Timeout,
+        }
+    }
+}
+
 impl From<std::io::Error> for ExchangeError {
     fn from(e: std::io::Error) -> Self {
         ExchangeError::Io(e)
@@ -585,7 +797,7 @@ async fn exchange<R: Runtime>(
     socket: &R::Udp,
     req: StreamRequest,
 ) -> Result<(), ExchangeError> {
-    let id = req.id;
+    let (id, peer) = (req.id, req.addr);
     let span = tracing::debug_span!(
         "stream",
         kind = %req.kind,
@@ -606,18 +818,47 @@ async fn exchange<R: Runtime>(
         let mut buf = Vec::new();
         let (start, end) = read_frame(shared, &mut conn, &mut buf, false).await?;
         tracing::Span::current().record("bytes_in", end - start);
-        shared.handle_stream_reply(id, &mut buf[start..end]).map_err(ExchangeError::Protocol)
+        shared.handle_stream_reply(id, peer, &mut buf[start..end]).map_err(ExchangeError::Protocol)
     };
+    // Should this future be dropped half-way (a cancelled join), the core
+    // still learns that the exchange is over.
+    let mut guard = Settle { shared, id, armed: true };
     let r =
         timeout(rt, req.timeout, run.instrument(span.clone())).await.unwrap_or(Err(ExchangeError::Timeout));
     close_span(&span, started, &r);
-    if r.is_err() {
-        // Refused, timed out, cut off or unframeable: the request is over
-        // (a no-op if the core already settled it with the reply).
-        shared.stream_failed(id);
-    }
+    guard.armed = r.is_err();
+    drop(guard);
     flush(shared, socket).await;
     r
+}
+
+/// Tells the core an exchange failed unless disarmed: refused, timed out,
+/// cut off, unframeable, or abandoned by a dropped future (a no-op if the
+/// core already settled it with the reply).
+struct Settle<'a> {
+    shared: &'a Shared,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for Settle<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.stream_failed(self.id);
+        }
+    }
+}
+
+/// `addrs` without repeats, in order (a name may resolve to one address
+/// several times).
+fn dedup(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    let mut out: Vec<SocketAddr> = Vec::with_capacity(addrs.len());
+    for a in addrs {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
 }
 
 /// First wait between join attempts; doubles up to [`JOIN_BACKOFF_MAX`].

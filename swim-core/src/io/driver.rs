@@ -1,6 +1,8 @@
 //! What every async driver needs, written once (feature `std`): the locked
-//! core and its clock, message handlers, event streams, buffer pools,
-//! zero-copy delivery to handlers, and the driver-level error types.
+//! core and its clock, event streams (each starting with a snapshot of the
+//! members, telling a slow reader what it missed), buffer pools, handing
+//! delivered messages to the handlers' queue ([`crate::io::handoff`]), and
+//! the driver-level error types.
 //!
 //! The generic [`Cluster`](crate::io::cluster::Cluster) drives it: it calls
 //! [`Shared::handle_packets`] with received datagrams, sends what
@@ -11,13 +13,14 @@
 
 extern crate std;
 
+use crate::io::handoff::{Handoff, Message, MessageHandler, Outgoing};
 use crate::protocol::{BroadcastError as CoreBroadcastError, SendError as CoreSendError};
 use crate::{
-    Config, ConfigError, Delivery, Event, FrameReader, Instant, Metrics, Node, NodeId, StreamError,
-    StreamRequest, Swim, Transmit,
+    Config, ConfigError, Delivery, DeliveryKind, Event, FrameReader, Instant, Metrics, Node, NodeId,
+    StreamError, StreamRequest, Swim, Transmit,
 };
 use alloc::collections::VecDeque;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
@@ -33,8 +36,6 @@ use std::sync::{Mutex, MutexGuard};
 /// The RNG the drivers give the core: ChaCha12 seeded from the OS, a CSPRNG
 /// (it also draws the AES-GCM nonces).
 pub type DriverRng = rand_chacha::ChaCha12Rng;
-
-type Handler = dyn Fn(&Node, &str, &[u8]) + Send + Sync;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -65,6 +66,9 @@ pub enum CreateError {
         /// Why the interfaces could not be listed, if that failed.
         source: Option<std::io::Error>,
     },
+    /// `create` was called outside the driver's async runtime (for
+    /// `swim-tokio`: not within a Tokio runtime).
+    NoRuntime,
 }
 
 impl fmt::Display for CreateError {
@@ -74,6 +78,10 @@ impl fmt::Display for CreateError {
                 "invalid secret key: AES-GCM needs 16, 24 or 32 bytes (32 for AES-256) when encryption is enabled",
             ),
             CreateError::InvalidConfig(e) => write!(f, "invalid configuration: {e}"),
+            CreateError::NoRuntime => f.write_str(
+                "Cluster::create must be called from within the async runtime the driver runs on \
+                 (for swim-tokio, inside a Tokio runtime)",
+            ),
             CreateError::Bind { addr, source } => write!(f, "cannot bind {addr}: {source}"),
             CreateError::NoAdvertiseAddress { bound, source } => {
                 write!(f, "bound to {bound} with no advertise_addr, and ")?;
@@ -97,7 +105,7 @@ impl std::error::Error for CreateError {
             CreateError::InvalidConfig(e) => Some(e),
             CreateError::Bind { source, .. } => Some(source),
             CreateError::NoAdvertiseAddress { source, .. } => source.as_ref().map(|e| e as _),
-            CreateError::InvalidKey => None,
+            CreateError::InvalidKey | CreateError::NoRuntime => None,
         }
     }
 }
@@ -115,9 +123,13 @@ impl From<ConfigError> for CreateError {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum JoinError {
-    /// No seed answered the state exchange (unreachable, refused, wrong key or
-    /// label, or timed out). Each seed's reason is logged at `warn`.
-    NoSeedsReachable,
+    /// No seed answered the state exchange before `join_timeout`: each
+    /// seed's last reason (unreachable, refused, wrong key or label, timed
+    /// out, name not resolved), one entry per seed given.
+    NoSeedsReachable {
+        /// Why each seed failed, in the order given.
+        failures: Vec<SeedFailure>,
+    },
     /// A seed answered but its cluster cannot be joined with this
     /// configuration (e.g. incompatible delegate versions).
     Rejected {
@@ -128,21 +140,119 @@ pub enum JoinError {
     },
     /// No seeds were given.
     NoSeeds,
+    /// The cluster was shut down.
+    Shutdown,
+}
+
+/// Why one seed of a join could not be used (see [`JoinError::NoSeedsReachable`]).
+#[derive(Debug)]
+pub struct SeedFailure {
+    /// The seed as given.
+    pub seed: String,
+    /// The address last tried, if the name resolved.
+    pub addr: Option<SocketAddr>,
+    /// What went wrong with it.
+    pub reason: SeedError,
+}
+
+/// What went wrong with one seed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SeedError {
+    /// The name could not be resolved.
+    Resolve(std::io::Error),
+    /// The name resolved to no address.
+    NoAddress,
+    /// Connecting, writing or reading failed (e.g. connection refused).
+    Io(std::io::Error),
+    /// The exchange did not finish within `tcp_timeout`.
+    Timeout,
+    /// The reply could not be used (wrong key or label, malformed, ...).
+    Protocol(StreamError),
+}
+
+impl fmt::Display for SeedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SeedError::Resolve(e) => write!(f, "cannot resolve: {e}"),
+            SeedError::NoAddress => f.write_str("resolves to no address"),
+            SeedError::Io(e) => write!(f, "{e}"),
+            SeedError::Timeout => f.write_str("timed out (tcp_timeout)"),
+            SeedError::Protocol(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SeedError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SeedError::Resolve(e) | SeedError::Io(e) => Some(e),
+            SeedError::Protocol(e) => Some(e),
+            SeedError::NoAddress | SeedError::Timeout => None,
+        }
+    }
+}
+
+impl fmt::Display for SeedFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.addr {
+            Some(a) if a.to_string() != self.seed => write!(f, "{} ({a}): {}", self.seed, self.reason),
+            _ => write!(f, "{}: {}", self.seed, self.reason),
+        }
+    }
 }
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            JoinError::NoSeedsReachable => f.write_str(
-                "no seed node could be reached (check addresses, ports, secret_key and label; details in the logs)",
-            ),
+            JoinError::NoSeedsReachable { failures } => {
+                f.write_str("no seed node could be reached (check addresses, ports, secret_key and label)")?;
+                for (i, s) in failures.iter().enumerate() {
+                    write!(f, "{} {s}", if i == 0 { ":" } else { ";" })?;
+                }
+                Ok(())
+            }
             JoinError::Rejected { seed, reason } => write!(f, "seed {seed} refused the join: {reason}"),
             JoinError::NoSeeds => f.write_str("no seed nodes given"),
+            JoinError::Shutdown => f.write_str("the cluster was shut down"),
         }
     }
 }
 
-impl std::error::Error for JoinError {}
+impl std::error::Error for JoinError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            JoinError::Rejected { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// `Cluster::leave` did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeaveError {
+    /// The leave was announced but had not spread to the cluster (been
+    /// gossiped its full retransmit limit) within the timeout: some members
+    /// may see this node fail rather than leave once it stops.
+    Timeout,
+    /// The cluster was shut down.
+    Shutdown,
+}
+
+impl fmt::Display for LeaveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LeaveError::Timeout => f.write_str(
+                "the leave had not spread to the cluster within the timeout; \
+                 some members may report this node failed",
+            ),
+            LeaveError::Shutdown => f.write_str("the cluster was shut down"),
+        }
+    }
+}
+
+impl std::error::Error for LeaveError {}
 
 /// `Cluster::send` / `send_to_addr` failed.
 #[derive(Debug)]
@@ -157,8 +267,14 @@ pub enum SendError {
     },
     /// The topic is longer than 255 bytes.
     TopicTooLong,
-    /// The socket refused the datagram or the stream failed.
+    /// The socket refused the datagram, or connecting, writing or reading
+    /// the stream failed.
     Io(std::io::Error),
+    /// A reliable send did not finish within `tcp_timeout`.
+    Timeout,
+    /// The stream of a reliable send could not be used (e.g. its frame
+    /// could not be sealed or opened).
+    Stream(StreamError),
     /// The cluster was shut down.
     Shutdown,
 }
@@ -173,12 +289,22 @@ impl fmt::Display for SendError {
             }
             SendError::TopicTooLong => CoreSendError::TopicTooLong.fmt(f),
             SendError::Io(e) => write!(f, "send failed: {e}"),
+            SendError::Timeout => f.write_str("reliable send timed out (tcp_timeout)"),
+            SendError::Stream(e) => write!(f, "reliable send failed: {e}"),
             SendError::Shutdown => f.write_str("the cluster was shut down"),
         }
     }
 }
 
-impl std::error::Error for SendError {}
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SendError::Io(e) => Some(e),
+            SendError::Stream(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<CoreSendError> for SendError {
     fn from(e: CoreSendError) -> Self {
@@ -271,12 +397,55 @@ struct SubState {
     queue: VecDeque<Event>,
     waker: Option<Waker>,
     closed: bool,
+    /// Events dropped since the reader last heard of it (`recv` reports them).
+    unreported: u64,
+    /// Events dropped over the stream's life.
+    missed: u64,
 }
 
-/// A stream of membership events: `next().await`, or use it as a
-/// `futures_core::Stream<Item = Event>`. Ends (`None`) when the cluster shuts
-/// down. Events that pile up unread past `max_event_queue` are dropped oldest
-/// first and counted.
+/// Why [`Events::recv`] returned no event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecvError {
+    /// The reader fell `max_event_queue` events behind: this many of the
+    /// oldest unread events were dropped (like tokio's `Lagged`). The events
+    /// after them follow; [`Cluster::members`](crate::io::cluster::Cluster::members)
+    /// gives the current state to resynchronise from.
+    Lagged(u64),
+    /// The cluster was shut down: no event will follow.
+    Closed,
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvError::Lagged(n) => write!(
+                f,
+                "the event stream fell behind and lost {n} events (read faster or raise max_event_queue)"
+            ),
+            RecvError::Closed => f.write_str("the cluster was shut down"),
+        }
+    }
+}
+
+impl std::error::Error for RecvError {}
+
+/// A stream of membership events.
+///
+/// It starts with a snapshot: one [`Event::Join`] for every member alive or
+/// suspect (other than this node) when the stream was made, taken
+/// atomically with the events that follow, so that a subscriber made after
+/// `join` sees the same sequence as one made before it. Then every change.
+///
+/// Read it with [`recv`](Self::recv) (which also reports lost events),
+/// [`next`](Self::next), or as a `futures_core::Stream<Item = Event>`. It
+/// ends when the cluster shuts down. A reader that falls `max_event_queue`
+/// events behind loses the oldest: `recv` says how many
+/// ([`RecvError::Lagged`]); `next` and the `Stream` skip the notice (the loss
+/// is logged at `warn`, counted in [`missed`](Self::missed) and in
+/// `Metrics::events_dropped`).
+///
+/// Cancellation safe: dropping a pending `recv` or `next` loses no event.
 #[derive(Debug)]
 pub struct Events {
     sub: Arc<Mutex<SubState>>,
@@ -284,23 +453,48 @@ pub struct Events {
 }
 
 impl Events {
-    /// The next event, or `None` once the cluster has shut down.
+    /// The next event, or `None` once the cluster has shut down (events lost
+    /// to lag are skipped: see [`recv`](Self::recv)).
     pub async fn next(&mut self) -> Option<Event> {
-        core::future::poll_fn(|cx| self.poll_event(cx)).await
+        loop {
+            match self.recv().await {
+                Ok(e) => return Some(e),
+                Err(RecvError::Closed) => return None,
+                Err(RecvError::Lagged(_)) => continue,
+            }
+        }
     }
 
-    /// An event if one is ready, without waiting.
+    /// The next event; [`RecvError::Lagged`] first if events were lost since
+    /// the last call, [`RecvError::Closed`] once the cluster has shut down
+    /// and every event before it was read.
+    pub async fn recv(&mut self) -> Result<Event, RecvError> {
+        core::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// An event if one is ready, without waiting (lost events are skipped,
+    /// as with [`next`](Self::next)).
     pub fn try_next(&mut self) -> Option<Event> {
-        lock(&self.sub).queue.pop_front()
+        let mut s = lock(&self.sub);
+        s.unreported = 0;
+        s.queue.pop_front()
     }
 
-    fn poll_event(&self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+    /// Events this stream lost because its reader fell behind, in all.
+    pub fn missed(&self) -> u64 {
+        lock(&self.sub).missed
+    }
+
+    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<Event, RecvError>> {
         let mut s = lock(&self.sub);
+        if s.unreported > 0 {
+            return Poll::Ready(Err(RecvError::Lagged(core::mem::take(&mut s.unreported))));
+        }
         if let Some(e) = s.queue.pop_front() {
-            return Poll::Ready(Some(e));
+            return Poll::Ready(Ok(e));
         }
         if s.closed {
-            return Poll::Ready(None);
+            return Poll::Ready(Err(RecvError::Closed));
         }
         s.waker = Some(cx.waker().clone());
         Poll::Pending
@@ -310,7 +504,14 @@ impl Events {
 impl futures_core::Stream for Events {
     type Item = Event;
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.poll_event(cx)
+        loop {
+            return match self.poll_recv(cx) {
+                Poll::Ready(Ok(e)) => Poll::Ready(Some(e)),
+                Poll::Ready(Err(RecvError::Closed)) => Poll::Ready(None),
+                Poll::Ready(Err(RecvError::Lagged(_))) => continue,
+                Poll::Pending => Poll::Pending,
+            };
+        }
     }
 }
 
@@ -346,8 +547,18 @@ pub struct RecvSlot {
 /// only their position in the packet buffer is remembered.
 #[derive(Debug, Default)]
 pub struct Staging {
-    items: Vec<(Node, Span, Span)>,
+    items: Vec<Staged>,
     bytes: Vec<u8>,
+}
+
+/// One delivered message, remembered until the core's lock is released.
+#[derive(Debug)]
+struct Staged {
+    sender: Node,
+    from: SocketAddr,
+    kind: DeliveryKind,
+    topic: Span,
+    payload: Span,
 }
 
 impl Staging {
@@ -362,10 +573,10 @@ impl Staging {
         }
     }
 
-    fn record(&mut self, slot: usize, base: usize, len: usize, d: &Delivery<'_>) {
+    fn record(&mut self, slot: usize, base: usize, len: usize, from: SocketAddr, d: &Delivery<'_>) {
         let topic = self.span(slot, base, len, d.topic.as_bytes());
         let payload = self.span(slot, base, len, d.payload);
-        self.items.push((d.sender.clone(), topic, payload));
+        self.items.push(Staged { sender: d.sender.clone(), from, kind: d.kind, topic, payload });
     }
 
     fn resolve<'a>(&'a self, buf: impl Fn(usize) -> &'a [u8], s: &Span) -> &'a [u8] {
@@ -404,11 +615,10 @@ fn log_event(local: &str, e: &Event) {
 pub struct Shared {
     core: Mutex<Swim<DriverRng>>,
     epoch: std::time::Instant,
-    handlers: Mutex<Arc<Vec<Arc<Handler>>>>,
+    handoff: Arc<Handoff>,
     subscribers: Mutex<Vec<Arc<Mutex<SubState>>>>,
     max_events: usize,
     events_dropped: AtomicU64,
-    handler_panics: AtomicU64,
     /// Buffers for outgoing datagrams.
     pub send_pool: Pool,
     wake: Signal,
@@ -428,19 +638,22 @@ impl Shared {
     /// Validates `config` and builds the core for a node reachable at `addr`.
     pub fn new(config: Config, addr: SocketAddr) -> Result<Arc<Shared>, CreateError> {
         let epoch = std::time::Instant::now();
-        let (sends, size, max_events) =
-            (config.send_buffer_count, config.udp_buffer_size, config.max_event_queue);
+        let (sends, size, max_events, depth) = (
+            config.send_buffer_count,
+            config.udp_buffer_size,
+            config.max_event_queue,
+            config.handoff_queue_depth,
+        );
         // Swim::new validates the config.
         let core = Swim::new(config, addr, DriverRng::from_os_rng(), Instant::ZERO)?;
         Ok(Arc::new(Shared {
             core: Mutex::new(core),
             epoch,
-            handlers: Mutex::new(Arc::new(Vec::new())),
+            handoff: Arc::new(Handoff::new(depth, size)),
             subscribers: Mutex::new(Vec::new()),
             max_events,
             events_dropped: AtomicU64::new(0),
             planned: AtomicU64::new(0),
-            handler_panics: AtomicU64::new(0),
             send_pool: Pool::new(sends, size),
             wake: Signal::default(),
             closed: AtomicBool::new(false),
@@ -489,7 +702,8 @@ impl Shared {
     /// Adds the counters the driver keeps (outside the core) to `m`.
     pub fn add_driver_counters(&self, m: &mut Metrics) {
         m.events_dropped += self.events_dropped();
-        m.handler_panics += self.handler_panics();
+        m.handoff_dropped += self.handoff.dropped();
+        m.handler_panics += self.handoff.panics();
         m.buffer_pool_misses += self.send_pool.misses();
     }
 
@@ -506,6 +720,14 @@ impl Shared {
                 let mut s = lock(s);
                 if s.queue.len() >= self.max_events {
                     s.queue.pop_front();
+                    if s.unreported == 0 {
+                        tracing::warn!(
+                            max_event_queue = self.max_events,
+                            "an event stream fell behind; its oldest events are being dropped"
+                        );
+                    }
+                    s.unreported += 1;
+                    s.missed += 1;
                     self.events_dropped.fetch_add(1, Ordering::Relaxed);
                 }
                 s.queue.push_back(e.clone());
@@ -516,33 +738,42 @@ impl Shared {
         }
     }
 
-    /// Registers a message handler (called for direct and broadcast messages).
-    pub fn on_message(&self, f: impl Fn(&Node, &str, &[u8]) + Send + Sync + 'static) {
-        let mut h = lock(&self.handlers);
-        let mut v: Vec<Arc<Handler>> = (**h).clone();
-        v.push(Arc::new(f));
-        *h = Arc::new(v);
+    /// Registers a message handler (called for direct and broadcast
+    /// messages, on the handler thread).
+    pub fn on_message(&self, f: impl Fn(&Message<'_>) + Send + Sync + 'static) -> MessageHandler {
+        self.handoff.register(Arc::new(f))
     }
 
-    /// A new event stream: it sees every event from now on.
+    /// Runs the message handlers until the node is closed: the body of the
+    /// node's handler thread.
+    pub fn run_handlers(&self) {
+        self.handoff.run();
+    }
+
+    /// A new event stream: a `Join` for every live member but this node,
+    /// then every event from now on (see [`Events`]).
     pub fn events(self: &Arc<Self>) -> Events {
+        // Under the core's lock, which every publication holds: no event can
+        // fall between the snapshot and the stream. Events the core made but
+        // no one published yet go to the older streams first.
+        let mut core = lock(&self.core);
+        self.publish(&mut core);
+        let local = core.name().clone();
+        let queue: VecDeque<Event> =
+            core.members().into_iter().filter(|n| n.id != local).map(Event::Join).collect();
         // The flag is read under the list's lock: close() sets it before
         // closing the listed streams, so a new stream is closed either way.
         let mut subs = lock(&self.subscribers);
-        let sub = Arc::new(Mutex::new(SubState { closed: self.is_closed(), ..SubState::default() }));
+        let sub = Arc::new(Mutex::new(SubState { queue, closed: self.is_closed(), ..SubState::default() }));
         subs.push(sub.clone());
         drop(subs);
+        drop(core);
         Events { sub, shared: self.clone() }
     }
 
     /// Events dropped because a subscriber did not keep up.
     pub fn events_dropped(&self) -> u64 {
         self.events_dropped.load(Ordering::Relaxed)
-    }
-
-    /// Times an `on_message` handler panicked (caught; the node carried on).
-    pub fn handler_panics(&self) -> u64 {
-        self.handler_panics.load(Ordering::Relaxed)
     }
 
     /// Handles the received datagrams under one lock, then runs the message
@@ -556,33 +787,28 @@ impl Shared {
                 let len = slot.len.min(slot.buf.len());
                 let buf = &mut slot.buf[..len];
                 let base = buf.as_ptr() as usize;
-                core.handle_packet(now, slot.from, buf, &mut |d| staging.record(i, base, len, &d));
+                let from = slot.from;
+                core.handle_packet(now, from, buf, &mut |d| staging.record(i, base, len, from, &d));
             }
             self.settle(&mut core);
         }
-        if !staging.items.is_empty() {
-            let buf = |i: usize| slots.get(i).map_or(&[][..], |s| &s.buf[..s.len.min(s.buf.len())]);
-            self.run_handlers(buf, staging);
-        }
+        let buf = |i: usize| slots.get(i).map_or(&[][..], |s| &s.buf[..s.len.min(s.buf.len())]);
+        self.hand_off(buf, staging);
     }
 
-    fn run_handlers<'a>(&self, buf: impl Fn(usize) -> &'a [u8] + Copy, staging: &'a Staging) {
-        let handlers = lock(&self.handlers).clone();
-        if handlers.is_empty() {
+    /// Copies what the core delivered into the handlers' queue (nothing to
+    /// copy when no handler is registered).
+    fn hand_off<'a>(&self, buf: impl Fn(usize) -> &'a [u8] + Copy, staging: &'a Staging) {
+        if staging.items.is_empty() || !self.handoff.has_handlers() {
             return;
         }
-        for (node, topic, payload) in &staging.items {
-            let topic = core::str::from_utf8(staging.resolve(buf, topic)).unwrap_or("");
-            let payload = staging.resolve(buf, payload);
-            for h in handlers.iter() {
-                // A panicking handler must not take the receive task down with it.
-                let run = std::panic::AssertUnwindSafe(|| h(node, topic, payload));
-                if std::panic::catch_unwind(run).is_err() {
-                    self.handler_panics.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(topic, sender = %node.id, "an on_message handler panicked; the node carries on");
-                }
-            }
-        }
+        self.handoff.push(staging.items.iter().map(|s| Outgoing {
+            sender: &s.sender,
+            from: s.from,
+            kind: s.kind,
+            topic: staging.resolve(buf, &s.topic),
+            payload: staging.resolve(buf, &s.payload),
+        }));
     }
 
     /// Runs the core's timers if due, and returns when they are due next:
@@ -629,7 +855,7 @@ impl Shared {
         from: SocketAddr,
         frame: &mut [u8],
     ) -> Result<Option<Vec<u8>>, StreamError> {
-        self.with_stream_frame(frame, |core, now, frame, deliver| {
+        self.with_stream_frame(from, frame, |core, now, frame, deliver| {
             core.handle_stream(now, from, frame, deliver)
         })
     }
@@ -638,21 +864,28 @@ impl Shared {
     /// delivered to the handlers (after the core's lock is released).
     fn with_stream_frame<T>(
         &self,
+        from: SocketAddr,
         frame: &mut [u8],
         f: impl FnOnce(&mut Swim<DriverRng>, Instant, &mut [u8], &mut dyn FnMut(Delivery<'_>)) -> T,
     ) -> T {
         let mut staging = Staging::default();
         let (base, len) = (frame.as_ptr() as usize, frame.len());
-        let r = self.with_core(|core, now| f(core, now, frame, &mut |d| staging.record(0, base, len, &d)));
+        let r =
+            self.with_core(|core, now| f(core, now, frame, &mut |d| staging.record(0, base, len, from, &d)));
         let frame: &[u8] = frame;
-        self.run_handlers(|_| frame, &staging);
+        self.hand_off(|_| frame, &staging);
         r
     }
 
-    /// Handles the reply frame of exchange `id` (broadcasts replayed from a
-    /// peer's state go to the handlers).
-    pub fn handle_stream_reply(&self, id: u64, frame: &mut [u8]) -> Result<(), StreamError> {
-        self.with_stream_frame(frame, |core, now, frame, deliver| {
+    /// Handles the reply frame of exchange `id` with `from` (broadcasts
+    /// replayed from a peer's state go to the handlers).
+    pub fn handle_stream_reply(
+        &self,
+        id: u64,
+        from: SocketAddr,
+        frame: &mut [u8],
+    ) -> Result<(), StreamError> {
+        self.with_stream_frame(from, frame, |core, now, frame, deliver| {
             core.handle_stream_reply(now, id, frame, deliver)
         })
     }
@@ -670,6 +903,7 @@ impl Shared {
     /// Marks the node shut down: event streams end, loops should stop.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        self.handoff.close();
         for s in lock(&self.subscribers).iter() {
             let mut s = lock(s);
             s.closed = true;

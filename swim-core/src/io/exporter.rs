@@ -270,6 +270,7 @@ pub const DROP_REASONS: &[(&str, &str)] = &[
     ("gossip_queue_full", "gossip item dropped, queue full"),
     ("outgoing_queue_full", "outgoing packet dropped, send queue full"),
     ("event_queue_full", "event dropped, the application did not read it"),
+    ("handoff_queue_full", "message dropped, the on_message handlers were too far behind"),
     ("relay_limit", "indirect-probe request refused, too many in flight"),
     ("broadcast_too_old", "broadcast older than the de-duplication window"),
     ("broadcast_refused", "broadcast refused, too many of the same Lamport time"),
@@ -281,7 +282,7 @@ pub const DROP_REASONS: &[(&str, &str)] = &[
 ];
 
 /// The value of each `swim_dropped_total` reason, in [`DROP_REASONS`] order.
-fn drops(m: &Metrics) -> [u64; 21] {
+fn drops(m: &Metrics) -> [u64; 22] {
     [
         m.dropped_label,
         m.dropped_decrypt,
@@ -296,6 +297,7 @@ fn drops(m: &Metrics) -> [u64; 21] {
         m.gossip_queue_dropped,
         m.outgoing_dropped,
         m.events_dropped,
+        m.handoff_dropped,
         m.relays_dropped,
         m.broadcasts_too_old,
         m.broadcasts_refused,

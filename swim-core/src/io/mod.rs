@@ -4,7 +4,9 @@
 //!
 //! - [`runtime`] — what a runtime must provide (spawn, timer, UDP, TCP);
 //! - [`advertise`] — which address a node advertises when none is configured;
-//! - [`driver`] — the locked core, handlers, event streams, buffer pools;
+//! - [`driver`] — the locked core, event streams, buffer pools, errors;
+//! - [`handoff`] — message handlers on a thread of their own, off the
+//!   receive path (memberlist's handoff queue);
 //! - [`cluster`] — the async user API, `Cluster<R: Runtime>`;
 //! - `exporter` (feature `metrics`) — publishes each node's metrics through
 //!   the `metrics` facade;
@@ -15,6 +17,7 @@ pub mod cluster;
 pub mod driver;
 #[cfg(feature = "metrics")]
 pub mod exporter;
+pub mod handoff;
 pub mod runtime;
 #[cfg(feature = "test-suite")]
 pub mod testsuite;

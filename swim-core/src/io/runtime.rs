@@ -23,8 +23,19 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// A spawned task; dropping it cancels the task.
     type Task: Send + 'static;
 
-    /// The runtime the caller runs on (called from inside it).
+    /// The runtime the caller runs on (called from inside it; may panic
+    /// outside it: the drivers call [`try_current`](Self::try_current)).
     fn current() -> Self;
+    /// The runtime the caller runs on, or `None` when called outside one.
+    fn try_current() -> Option<Self> {
+        Some(Self::current())
+    }
+    /// Runs `f` on a new thread named `name`, from which the runtime can
+    /// still be used (spawning, timers): the node's message-handler thread.
+    /// The default starts a plain `std` thread.
+    fn spawn_thread(&self, name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+        std::thread::Builder::new().name(name.into()).spawn(f).map(drop)
+    }
     /// Runs `fut` in the background.
     fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) -> Self::Task;
     /// Cancels `task` and waits until it has stopped (and dropped what it held).

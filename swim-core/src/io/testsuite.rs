@@ -5,7 +5,7 @@
 extern crate std;
 
 use crate::io::cluster::Cluster;
-use crate::io::driver::{CreateError, JoinError, SendError};
+use crate::io::driver::{CreateError, JoinError, SeedError, SendError};
 use crate::io::runtime::{timeout, Runtime};
 use crate::{Config, Event, NodeId, State};
 use alloc::format;
@@ -35,7 +35,13 @@ macro_rules! cluster_test_suite {
             join_retries_until_a_late_seed_answers,
             a_node_left_alone_rejoins_through_its_seed,
             bad_config_is_a_clear_create_error,
-            ipv6_nodes_on_loopback_form_a_cluster_and_exchange_messages);
+            ipv6_nodes_on_loopback_form_a_cluster_and_exchange_messages,
+            events_start_with_the_members_and_report_what_a_slow_reader_lost,
+            a_slow_handler_does_not_get_its_node_suspected,
+            handlers_learn_kind_and_source_and_can_be_unregistered,
+            after_shutdown_every_operation_says_so,
+            join_starts_the_node_and_a_cancelled_join_leaks_nothing,
+            the_cluster_reports_what_the_core_knows);
     };
     (@each $rt:ty, $block_on:path, $($name:ident),*) => {
         $(
@@ -226,7 +232,9 @@ pub async fn a_node_with_the_wrong_key_never_appears<R: Runtime>() {
     .unwrap();
     intruder.start();
     let err = intruder.join(&[nodes[0].local_addr().to_string()]).await.unwrap_err();
-    assert!(matches!(err, JoinError::NoSeedsReachable), "{err}");
+    let JoinError::NoSeedsReachable { failures } = &err else { panic!("{err}") };
+    assert_eq!(failures.len(), 1, "{err}");
+    assert_eq!(failures[0].addr, Some(nodes[0].local_addr()), "{err}");
     // Even if it learns addresses and probes, its packets are dropped.
     intruder.send_to_addr(nodes[1].local_addr(), "x", b"y").await.unwrap();
     sleep::<R>(INTERVAL * 10).await;
@@ -248,7 +256,7 @@ pub async fn graceful_leave_is_reported_as_left<R: Runtime>() {
     join_all(&nodes).await;
     wait_for::<R>(Duration::from_secs(5), || nodes.iter().all(|n| n.members().len() == 3)).await.unwrap();
     let mut events = nodes[0].events();
-    nodes[2].leave(Duration::from_secs(2)).await;
+    nodes[2].leave(Duration::from_secs(2)).await.expect("the leave spreads within 2 s");
     nodes[2].shutdown().await;
     let left = timeout(&R::current(), Duration::from_secs(5), async {
         loop {
@@ -290,7 +298,12 @@ pub async fn bad_config_is_a_clear_create_error<R: Runtime>() {
     let clash = Cluster::<R>::create(Config { bind_port: port, ..config("b") }).await.unwrap_err();
     assert!(matches!(clash, CreateError::Bind { .. }), "{clash}");
     let no_seed = taken.join(&["127.0.0.1:1"]).await.unwrap_err();
-    assert!(matches!(no_seed, JoinError::NoSeedsReachable));
+    let JoinError::NoSeedsReachable { failures } = &no_seed else { panic!("{no_seed}") };
+    assert!(
+        matches!(&failures[0].reason, SeedError::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused),
+        "{no_seed}"
+    );
+    assert!(no_seed.to_string().contains("127.0.0.1:1"), "each seed's reason is in the message: {no_seed}");
 }
 
 /// Shared driver test.
@@ -466,6 +479,239 @@ pub async fn ipv6_nodes_on_loopback_form_a_cluster_and_exchange_messages<R: Runt
     assert_eq!(received[1].1, "node-0", "a direct message names its sender");
     assert!(relayed_by("node-1", 0) && relayed_by("node-2", 2), "{received:?}");
     for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+/// Shared driver test: `events()` made after the join starts with a `Join`
+/// per member, atomically with what follows; a reader that falls behind is
+/// told how many events it lost.
+pub async fn events_start_with_the_members_and_report_what_a_slow_reader_lost<R: Runtime>() {
+    let nodes = start::<R>(3, |n| Config { max_event_queue: 2, ..config(n) }).await;
+    join_all(&nodes).await;
+    wait_for::<R>(Duration::from_secs(5), || nodes.iter().all(|n| n.members().len() == 3)).await.unwrap();
+    let mut events = nodes[0].events();
+    let mut joined: Vec<String> = Vec::new();
+    for _ in 0..2 {
+        match events.try_next() {
+            Some(Event::Join(n)) => joined.push(n.id.to_string()),
+            other => panic!("the snapshot starts the stream: {other:?}"),
+        }
+    }
+    joined.sort();
+    assert_eq!(joined, ["node-1", "node-2"]);
+    assert!(events.try_next().is_none(), "nothing else happened");
+    // A stream that is not read while three members change state.
+    let mut slow = nodes[0].events();
+    nodes[1].set_tags([("role".to_string(), "a".to_string())].into()).unwrap();
+    nodes[2].set_tags([("role".to_string(), "b".to_string())].into()).unwrap();
+    nodes[2].leave(Duration::from_secs(2)).await.unwrap();
+    wait_for::<R>(Duration::from_secs(5), || nodes[0].members().len() == 2).await.unwrap();
+    let lost = match slow.recv().await {
+        Err(crate::io::driver::RecvError::Lagged(n)) => n,
+        other => panic!("a lagging reader is told first: {other:?}"),
+    };
+    assert!(lost >= 3, "2 joins + 2 updates + 1 leave through a queue of 2: lost {lost}");
+    assert_eq!(slow.missed(), lost);
+    let rest: Vec<Event> = core::iter::from_fn(|| slow.try_next()).collect();
+    assert_eq!(rest.len(), 2, "the newest events are kept: {rest:?}");
+    assert!(matches!(rest.last(), Some(Event::Leave(n)) if n.id.as_str() == "node-2"), "{rest:?}");
+    assert!(nodes[0].metrics().events_dropped >= lost);
+    for n in &nodes {
+        n.shutdown().await;
+    }
+    while events.next().await.is_some() {}
+    assert_eq!(events.recv().await.unwrap_err(), crate::io::driver::RecvError::Closed);
+}
+
+/// Shared driver test (issue 17's measure): with the TCP fallback off, a
+/// handler that sleeps 200 ms per message while 60 messages arrive does not
+/// get its node suspected by anyone: handlers run off the receive path.
+pub async fn a_slow_handler_does_not_get_its_node_suspected<R: Runtime>() {
+    let nodes = start::<R>(3, |n| Config { tcp_fallback_probe: false, ..config(n) }).await;
+    join_all(&nodes).await;
+    wait_for::<R>(Duration::from_secs(5), || nodes.iter().all(|n| n.members().len() == 3)).await.unwrap();
+    let mut watchers = [nodes[0].events(), nodes[2].events()];
+    let handled = Arc::new(Mutex::new(0usize));
+    let h = handled.clone();
+    nodes[1].on_message(move |_, _, _| {
+        std::thread::sleep(Duration::from_millis(200));
+        *h.lock().unwrap() += 1;
+    });
+    for i in 0..60u32 {
+        nodes[0].send(&"node-1".into(), "slow", &i.to_be_bytes()).await.unwrap();
+    }
+    let done = wait_for::<R>(Duration::from_secs(20), || *handled.lock().unwrap() == 60).await;
+    assert!(done.is_some(), "all 60 handled: {}", *handled.lock().unwrap());
+    let mut suspected = 0;
+    for w in &mut watchers {
+        while let Some(e) = w.try_next() {
+            if matches!(&e, Event::Suspect(n) | Event::Leave(n) if n.id.as_str() == "node-1") {
+                suspected += 1;
+            }
+        }
+    }
+    assert_eq!(suspected, 0, "node-1 was suspected while its handler slept");
+    assert_eq!(nodes[1].metrics().handoff_dropped, 0);
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+/// Shared driver test: `on_message_with` sees each message's kind and source
+/// address; an unregistered handler sees nothing more; the queue drops and
+/// counts what a stuck handler cannot take.
+pub async fn handlers_learn_kind_and_source_and_can_be_unregistered<R: Runtime>() {
+    use crate::DeliveryKind;
+    let nodes = start::<R>(2, |n| Config { handoff_queue_depth: 4, ..config(n) }).await;
+    join_all(&nodes).await;
+    wait_for::<R>(Duration::from_secs(5), || nodes[1].members().len() == 2).await.unwrap();
+    type Seen = Vec<(String, DeliveryKind, core::net::SocketAddr)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let s = seen.clone();
+    let handle = nodes[1].on_message_with(move |m| {
+        s.lock().unwrap().push((m.topic.to_string(), m.kind, m.from));
+    });
+    nodes[0].send(&"node-1".into(), "direct", b"x").await.unwrap();
+    nodes[0].broadcast("news", b"y").unwrap();
+    nodes[0].send_reliable_to(&"node-1".into(), "reliable", b"z").await.unwrap();
+    wait_for::<R>(Duration::from_secs(5), || seen.lock().unwrap().len() == 3).await.expect("three arrive");
+    let seen_now = seen.lock().unwrap().clone();
+    let from = nodes[0].local_addr();
+    let find = |t: &str| seen_now.iter().find(|(topic, ..)| topic == t).cloned().unwrap();
+    assert_eq!(find("direct").1, DeliveryKind::Direct);
+    assert_eq!(find("direct").2, from);
+    assert_eq!(find("reliable").1, DeliveryKind::Direct);
+    assert_eq!(find("reliable").2.ip(), from.ip());
+    assert_eq!(find("news").1, DeliveryKind::Broadcast);
+    assert!(handle.unregister());
+    nodes[0].send(&"node-1".into(), "after", b"x").await.unwrap();
+    sleep::<R>(INTERVAL * 2).await;
+    assert_eq!(seen.lock().unwrap().len(), 3, "an unregistered handler sees nothing more");
+    // A handler stuck on its first message: the queue of 4 fills, the rest
+    // are dropped and counted.
+    let release = Arc::new(core::sync::atomic::AtomicBool::new(false));
+    let r = release.clone();
+    let stuck = nodes[1].on_message(move |_, _, _| {
+        while !r.load(core::sync::atomic::Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    for i in 0..20u8 {
+        nodes[0].send(&"node-1".into(), "flood", &[i]).await.unwrap();
+        sleep::<R>(Duration::from_millis(5)).await;
+    }
+    let dropped = wait_for::<R>(Duration::from_secs(5), || nodes[1].metrics().handoff_dropped >= 15).await;
+    release.store(true, core::sync::atomic::Ordering::Release);
+    assert!(dropped.is_some(), "past the queue's depth messages are dropped and counted");
+    stuck.unregister();
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+/// Shared driver test: after `shutdown` every operation returns a
+/// `Shutdown` error at once; a lone node's leave is acknowledged at once.
+pub async fn after_shutdown_every_operation_says_so<R: Runtime>() {
+    use crate::io::driver::{BroadcastError, LeaveError};
+    use crate::{KeyringError, TagsError};
+    let nodes = start::<R>(2, config).await;
+    join_all(&nodes).await;
+    let lone = Cluster::<R>::create(config("lone")).await.unwrap();
+    lone.start();
+    let t = Instant::now();
+    assert_eq!(lone.leave(Duration::from_secs(5)).await, Ok(()));
+    assert!(t.elapsed() < Duration::from_secs(1), "nobody to tell: done at once");
+    lone.shutdown().await;
+    let n = &nodes[1];
+    n.shutdown().await;
+    assert!(n.is_shutdown());
+    let t = Instant::now();
+    assert_eq!(n.leave(Duration::from_secs(5)).await, Err(LeaveError::Shutdown));
+    assert!(t.elapsed() < Duration::from_secs(1), "no waiting out the timeout");
+    assert!(matches!(n.broadcast("t", b"x"), Err(BroadcastError::Shutdown)));
+    assert!(matches!(n.set_tags(Default::default()), Err(TagsError::Shutdown)));
+    assert!(matches!(n.install_key(&[1; 32]), Err(KeyringError::Shutdown)));
+    assert!(matches!(n.keys(), Err(KeyringError::Shutdown)));
+    assert!(matches!(n.join(&[nodes[0].local_addr().to_string()]).await, Err(JoinError::Shutdown)));
+    assert!(matches!(n.send(&"node-0".into(), "t", b"x").await, Err(SendError::Shutdown)));
+    assert!(matches!(n.send_to_addr(nodes[0].local_addr(), "t", b"x").await, Err(SendError::Shutdown)));
+    assert!(matches!(n.send_reliable(nodes[0].local_addr(), "t", b"x").await, Err(SendError::Shutdown)));
+    assert!(n.members().is_empty() && n.all_members().is_empty() && n.member("node-0").is_none());
+    n.shutdown().await; // twice: nothing happens
+    nodes[0].shutdown().await;
+}
+
+/// Shared driver test: `join` before `start` starts the node; a `join`
+/// future dropped mid-exchange leaves no pending exchange in the core.
+pub async fn join_starts_the_node_and_a_cancelled_join_leaks_nothing<R: Runtime>() {
+    let seed = Cluster::<R>::create(config("seed")).await.unwrap();
+    seed.start();
+    let late = Cluster::<R>::create(config("late")).await.unwrap();
+    assert_eq!(late.join(&[seed.local_addr().to_string()]).await.unwrap(), 1);
+    wait_for::<R>(Duration::from_secs(5), || seed.members().len() == 2 && late.members().len() == 2)
+        .await
+        .expect("a node joined before start runs");
+    // A seed that accepts the connection and never answers.
+    let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mute_addr = mute.local_addr().unwrap().to_string();
+    let stuck = Cluster::<R>::create(config("stuck")).await.unwrap();
+    stuck.start();
+    let cancelled = timeout(&R::current(), INTERVAL, stuck.join(&[mute_addr])).await;
+    assert!(cancelled.is_none(), "the join was still waiting for the mute seed");
+    assert_eq!(stuck.shared().read(|c| c.pending_stream_count()), 0, "the abandoned exchange is settled");
+    // The node still works: it joins a real seed.
+    assert_eq!(stuck.join(&[seed.local_addr().to_string()]).await.unwrap(), 1);
+    for n in [&seed, &late, &stuck] {
+        n.shutdown().await;
+    }
+    drop(mute);
+}
+
+/// Shared driver test: health, one member, all members with their states,
+/// payload limits, the keyring, a seed name resolving to several addresses.
+pub async fn the_cluster_reports_what_the_core_knows<R: Runtime>() {
+    use crate::io::driver::BroadcastError;
+    let nodes = start::<R>(3, config).await;
+    join_all(&nodes).await;
+    wait_for::<R>(Duration::from_secs(5), || nodes.iter().all(|n| n.members().len() == 3)).await.unwrap();
+    let n = &nodes[0];
+    assert_eq!(n.health_score(), 0);
+    assert_eq!(n.member("node-1").map(|m| m.state), Some(State::Alive));
+    assert!(n.member("nobody").is_none());
+    // Limits: the largest payloads fit, one byte more does not.
+    let max_b = n.max_broadcast_payload("topic");
+    assert!(max_b > 1000, "{max_b}");
+    n.broadcast("topic", &vec![1; max_b]).unwrap();
+    let err = n.broadcast("topic", &vec![1; max_b + 1]).unwrap_err();
+    assert!(matches!(err, BroadcastError::TooLarge { max_payload } if max_payload == max_b), "{err}");
+    let max_d = n.max_direct_payload("topic");
+    n.send(&"node-1".into(), "topic", &vec![1; max_d]).await.unwrap();
+    let err = n.send(&"node-1".into(), "topic", &vec![1; max_d + 1]).await.unwrap_err();
+    assert!(matches!(err, SendError::TooLarge { max_payload } if max_payload == max_d), "{err}");
+    // The keyring, primary first.
+    assert_eq!(n.keys().unwrap(), vec![vec![7u8; 32]]);
+    n.install_key(&[9; 32]).unwrap();
+    assert_eq!(n.keys().unwrap(), vec![vec![7u8; 32], vec![9u8; 32]]);
+    // A crashed member stays in all_members as dead.
+    nodes[2].shutdown().await;
+    wait_for::<R>(Duration::from_secs(10), || n.member("node-2").is_some_and(|m| m.state == State::Dead))
+        .await
+        .expect("node-2 declared dead");
+    let all = n.all_members();
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().any(|m| m.id.as_str() == "node-2" && m.state == State::Dead));
+    assert_eq!(n.members().len(), 2);
+    let err = n.send_reliable_to(&"node-2".into(), "t", b"x").await.unwrap_err();
+    assert!(matches!(err, SendError::UnknownNode(_)), "a dead member is not a target: {err}");
+    // "localhost" resolves to 127.0.0.1 (and often ::1, where nothing
+    // listens): every address is tried, so the join succeeds whatever the
+    // resolver's order.
+    let by_name = Cluster::<R>::create(config("by-name")).await.unwrap();
+    let seed = format!("localhost:{}", nodes[1].local_addr().port());
+    assert!(by_name.join(&[seed]).await.unwrap() >= 1);
+    by_name.shutdown().await;
+    for n in &nodes[..2] {
         n.shutdown().await;
     }
 }

@@ -20,6 +20,8 @@ pub enum TagsError {
     TooLarge(usize),
     /// This node is leaving: announcing new tags would undo the leave.
     Leaving,
+    /// The node was shut down (returned by the drivers' `Cluster`).
+    Shutdown,
 }
 
 impl fmt::Display for TagsError {
@@ -29,6 +31,7 @@ impl fmt::Display for TagsError {
                 write!(f, "tags encode to {n} bytes; memberlist allows at most {META_MAX_SIZE}")
             }
             TagsError::Leaving => f.write_str("this node is leaving; its tags can no longer change"),
+            TagsError::Shutdown => f.write_str("the cluster was shut down"),
         }
     }
 }
@@ -43,6 +46,8 @@ pub enum KeyringError {
     Disabled,
     /// The keyring refused the operation.
     Key(crate::wire::crypto::KeyError),
+    /// The node was shut down (returned by the drivers' `Cluster`).
+    Shutdown,
 }
 
 impl fmt::Display for KeyringError {
@@ -52,6 +57,7 @@ impl fmt::Display for KeyringError {
                 f.write_str("encryption is not enabled on this node, so it has no keyring")
             }
             KeyringError::Key(e) => write!(f, "keyring: {e}"),
+            KeyringError::Shutdown => f.write_str("the cluster was shut down"),
         }
     }
 }

@@ -394,6 +394,12 @@ impl<R: RngCore> Swim<R> {
         }
     }
 
+    /// Stream exchanges the core is waiting on (requested, not yet settled).
+    #[cfg(feature = "test-suite")]
+    pub(crate) fn pending_stream_count(&self) -> usize {
+        self.pending_streams.len()
+    }
+
     /// Reports that the exchange `id` failed (connect, write, read or timeout).
     pub fn handle_stream_failed(&mut self, id: u64) {
         if self.pending_streams.remove(&id).is_some() {

@@ -331,11 +331,14 @@ pub enum BroadcastError {
     TopicTooLong,
     /// This node has left the cluster.
     Leaving,
+    /// The node was shut down (returned by the drivers' `Cluster`).
+    Shutdown,
 }
 
 impl fmt::Display for BroadcastError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            BroadcastError::Shutdown => f.write_str("the cluster was shut down"),
             BroadcastError::TooLarge { max_payload } => write!(
                 f,
                 "broadcast does not fit in one gossip packet: at most {max_payload} payload bytes with this topic"
@@ -358,21 +361,27 @@ impl<R: RngCore> Swim<R> {
         if topic.len() > user::MAX_TOPIC_LEN {
             return Err(BroadcastError::TopicTooLong);
         }
-        let max_msg = self.max_gossip_len();
-        let probe = crate::wire::serf::UserEvent { ltime: u64::MAX, name: topic, payload: &[], cc: false };
-        let overhead = probe.encoded_len() + 5; // payload length prefix grows by up to 5 bytes
-        if overhead + payload.len() > max_msg {
-            return Err(BroadcastError::TooLarge { max_payload: max_msg.saturating_sub(overhead) });
+        let max_payload = self.max_broadcast_payload(topic);
+        if payload.len() > max_payload {
+            return Err(BroadcastError::TooLarge { max_payload });
         }
         let ltime = self.dedup.next_local(topic, payload);
         let ev = crate::wire::serf::UserEvent { ltime, name: topic, payload, cc: false };
         let mut msg = vec![0u8; ev.encoded_len()];
         match ev.encode(&mut msg) {
             Ok(n) => msg.truncate(n),
-            Err(_) => return Err(BroadcastError::TooLarge { max_payload: max_msg.saturating_sub(overhead) }),
+            Err(_) => return Err(BroadcastError::TooLarge { max_payload }),
         }
         self.gossip.push(None, msg);
         Ok(())
+    }
+
+    /// The largest broadcast payload that fits one gossip packet with
+    /// `topic` (a Serf user event, whatever its Lamport time).
+    pub fn max_broadcast_payload(&self, topic: &str) -> usize {
+        let probe = crate::wire::serf::UserEvent { ltime: u64::MAX, name: topic, payload: &[], cc: false };
+        let overhead = probe.encoded_len() + 5; // payload length prefix grows by up to 5 bytes
+        self.max_gossip_len().saturating_sub(overhead)
     }
 
     /// Largest gossip message that fits alone in a packet.

@@ -52,7 +52,9 @@ pub struct Config {
     pub bind_addr: IpAddr,
     /// Port for UDP and TCP (default 7946; 0 lets the OS choose).
     pub bind_port: u16,
-    /// This node's unique name (default: the driver derives one from the host).
+    /// This node's unique name, at most 255 bytes. Default: the host name in
+    /// the drivers (as memberlist), so two nodes on one host need names
+    /// set; the sans-IO core alone uses the node's address.
     pub node_name: Option<String>,
     /// Time between probe rounds (default 1 s). Lower detects failures faster
     /// and costs more bandwidth.

@@ -78,6 +78,7 @@ pub mod node;
 pub mod protocol;
 pub mod time;
 mod trace;
+#[doc(hidden)] // unstable: public for the simulator, fuzz targets and interop tests
 pub mod wire;
 
 #[cfg(feature = "std")]

@@ -1,5 +1,9 @@
-//! Which address a node advertises when `Config::advertise_addr` is not set
-//! (feature `std`).
+//! Which address a node advertises when `Config::advertise_addr` is not set,
+//! and which name when `Config::node_name` is not (feature `std`).
+//!
+//! The name defaults to the host name, as memberlist's `DefaultLANConfig`
+//! takes `os.Hostname()` ([`host_name`]): every host bound to `0.0.0.0:7946`
+//! then has a name of its own. Two nodes on one host need names set.
 //!
 //! Other members reach a node only at the address it advertises, so a node
 //! bound to an unspecified address (`0.0.0.0`, the default, or `::`) must pick
@@ -199,6 +203,13 @@ pub(crate) fn advertise_addr(
         tracing::info!(%addr, %bound, interface, "advertising {reason}");
     }
     Ok(addr)
+}
+
+/// The default node name: the host name, or `None` when it cannot be read
+/// or is not a valid node name (empty, longer than 255 bytes, not UTF-8).
+pub fn host_name() -> Option<String> {
+    let name = gethostname::gethostname().into_string().ok()?;
+    (!name.is_empty() && name.len() <= 255).then_some(name)
 }
 
 #[cfg(test)]

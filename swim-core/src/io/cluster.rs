@@ -97,6 +97,16 @@ impl<R: Runtime> Cluster<R> {
         let (socket, listener) = bind_both(&rt, bind).await?;
         let bound = socket.local_addr().map_err(|source| CreateError::Bind { addr: bind, source })?;
         let advertise = advertise::advertise_addr(config.advertise_addr, bound)?;
+        let mut config = config;
+        if config.node_name.is_none() {
+            config.node_name = advertise::host_name();
+            match &config.node_name {
+                Some(name) => tracing::info!(%name, "node_name not set: using the host name"),
+                None => {
+                    tracing::warn!(%advertise, "node_name not set and the host name is unusable: using the address")
+                }
+            }
+        }
         let shared = Shared::new(config, advertise)?;
         tracing::info!(name = %shared.read(|c| c.name().clone()), %bound, %advertise, "swim node created");
         Ok(Cluster {

@@ -33,6 +33,7 @@ use core::task::{Context, Poll, Waker};
 use rand_chacha::rand_core::SeedableRng;
 use std::sync::{Mutex, MutexGuard};
 
+#[doc(hidden)] // driver internals, not public API
 /// The RNG the drivers give the core: ChaCha12 seeded from the OS, a CSPRNG
 /// (it also draws the AES-GCM nonces).
 pub type DriverRng = rand_chacha::ChaCha12Rng;
@@ -325,6 +326,7 @@ impl From<std::io::Error> for SendError {
 /// `Cluster::broadcast` failed (the core's reasons).
 pub type BroadcastError = CoreBroadcastError;
 
+#[doc(hidden)] // driver internals, not public API
 /// A fixed set of reusable buffers. Taking from an empty pool allocates (and
 /// counts a miss); returning to a full pool frees.
 #[derive(Debug)]
@@ -531,6 +533,7 @@ enum Span {
     Copied(Range<usize>),
 }
 
+#[doc(hidden)] // driver internals, not public API
 /// One received datagram: `buf[..len]` came from `from`.
 #[derive(Debug)]
 pub struct RecvSlot {
@@ -542,6 +545,7 @@ pub struct RecvSlot {
     pub from: SocketAddr,
 }
 
+#[doc(hidden)] // driver internals, not public API
 /// Reusable scratch for deliveries: handlers run after the core's lock is
 /// released (so they may call `send`), and most payloads are never copied —
 /// only their position in the packet buffer is remembered.
@@ -610,6 +614,7 @@ fn log_event(local: &str, e: &Event) {
     }
 }
 
+#[doc(hidden)] // driver internals, not public API
 /// The state both drivers share: the core behind a lock, its clock and the
 /// application's handlers and subscribers.
 pub struct Shared {

@@ -707,9 +707,14 @@ pub async fn the_cluster_reports_what_the_core_knows<R: Runtime>() {
     // "localhost" resolves to 127.0.0.1 (and often ::1, where nothing
     // listens): every address is tried, so the join succeeds whatever the
     // resolver's order.
-    let by_name = Cluster::<R>::create(config("by-name")).await.unwrap();
+    // With no node_name, the node is named after the host (as memberlist).
+    let by_name = Cluster::<R>::create(Config { node_name: None, ..config("") }).await.unwrap();
+    let host = crate::io::advertise::host_name().expect("this host has a usable name");
+    assert_eq!(by_name.local_node().id.as_str(), host);
     let seed = format!("localhost:{}", nodes[1].local_addr().port());
     assert!(by_name.join(&[seed]).await.unwrap() >= 1);
+    let seen = wait_for::<R>(Duration::from_secs(5), || nodes[1].member(&host).is_some()).await;
+    assert!(seen.is_some(), "the seed knows the node by its host name");
     by_name.shutdown().await;
     for n in &nodes[..2] {
         n.shutdown().await;

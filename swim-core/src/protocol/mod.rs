@@ -20,18 +20,24 @@
 //! | `api.rs` | events, deliveries, transmits handed out | — |
 
 mod api;
+// Hidden, outside semver: public for the simulator and the benches.
+#[doc(hidden)]
 pub mod dissemination;
+#[doc(hidden)]
 pub mod intents;
 mod leave;
 mod local;
+#[doc(hidden)]
 pub mod members;
 mod probe;
 mod reconnect;
 mod state;
 mod stream;
+#[doc(hidden)]
 pub mod suspicion;
 mod sync;
 mod transmit;
+#[doc(hidden)]
 pub mod user;
 mod warm_start;
 

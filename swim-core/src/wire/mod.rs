@@ -2,6 +2,9 @@
 //! as bytes. Nothing here knows about membership; the protocol layer
 //! ([`crate::protocol`]) decides what to send and this layer encodes it.
 //!
+//! Not public API: hidden from the docs and outside semver, public only so
+//! that the simulator, the fuzz targets and the interop tests can reach it.
+//!
 //! - [`msgpack`] — the MessagePack subset go-msgpack writes;
 //! - the messages (re-exported here: [`Message`], [`Ping`], [`Alive`], ...),
 //!   following memberlist's `net.go`: each struct and its msgpack codec declared

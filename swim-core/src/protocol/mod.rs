@@ -97,6 +97,47 @@ const MAX_DEPTH: u8 = 3;
 ///
 /// The RNG also makes the AES-GCM nonces: drivers must seed it from the OS
 /// (e.g. a ChaCha RNG seeded by `getrandom`).
+///
+/// # The contract with a driver
+///
+/// - **Time** is the driver's: every `now` must come from one monotonic
+///   clock (never earlier than the last one given; equal is fine), e.g.
+///   `Instant::from_duration(start.elapsed())`. A clock that jumps back
+///   makes timers fire late, never early.
+/// - **Timers**: [`poll_timeout`](Self::poll_timeout) can move *earlier*
+///   only after a `handle_*` call ([`handle_packet`](Self::handle_packet),
+///   [`handle_timeout`](Self::handle_timeout), the stream calls), or a call
+///   that starts something ([`join`](Self::join), [`leave`](Self::leave),
+///   [`broadcast`](Self::broadcast), [`set_tags`](Self::set_tags),
+///   [`send_reliable`](Self::send_reliable), [`copy_view_from`](Self::copy_view_from)):
+///   read it again after those. The `poll_*` calls, the encoders of direct
+///   sends and the accessors never move it. Calling `handle_timeout` before
+///   the deadline is harmless (nothing is due); calling it late only delays.
+/// - **Datagrams**: after each of those calls, drain
+///   [`poll_transmit`](Self::poll_transmit) until `None`, with a buffer of
+///   `udp_buffer_size` bytes. A shorter buffer makes shorter datagrams (less
+///   gossip piggybacked); one too short for a datagram's first message
+///   drops that datagram and counts it (`Metrics::outgoing_dropped`).
+/// - **Streams**: drain [`poll_stream_request`](Self::poll_stream_request),
+///   carry each exchange out over TCP within its `timeout`, and settle it
+///   with [`handle_stream_reply`](Self::handle_stream_reply) or
+///   [`handle_stream_failed`](Self::handle_stream_failed) — also when the
+///   exchange is abandoned — or the core keeps waiting for it.
+/// - **Deliveries** (user messages) are handed to the `deliver` callback of
+///   the `handle_*` call that received them, borrowed from the caller's
+///   buffer: copy what must outlive the call.
+///
+/// Which queue drops what, when full (each counted in [`Metrics`]):
+///
+/// | queue | bound | when full |
+/// | --- | --- | --- |
+/// | events for [`poll_event`](Self::poll_event) | `max_event_queue` | the new event is dropped (`events_dropped`) |
+/// | datagrams for `poll_transmit` | `max_outgoing_queue` | the new datagram is dropped (`outgoing_dropped`) |
+/// | gossip to piggyback | `max_gossip_queue_depth` | the oldest item is dropped (`gossip_queue_dropped`) |
+/// | indirect probes relayed for others | 1024 in flight | the request is refused (`relays_dropped`) |
+///
+/// (The drivers' event streams keep the newest events instead and tell a
+/// lagging reader; their handler queue is `handoff_queue_depth`.)
 pub struct Swim<R> {
     cfg: Config,
     name: NodeId,

@@ -148,7 +148,7 @@ impl Handoff {
             ready: Condvar::new(),
             depth,
             handlers: Arc::default(),
-            free: Mutex::new(Vec::new()),
+            free: Mutex::new(Vec::with_capacity(depth.min(1024))),
             keep,
             dropped: AtomicU64::new(0),
             panics: AtomicU64::new(0),
@@ -167,7 +167,8 @@ impl Handoff {
     /// Copies `msgs` into the queue (one lock, one wake-up); those past the
     /// depth are dropped and counted.
     pub(crate) fn push<'a>(&self, msgs: impl IntoIterator<Item = Outgoing<'a>>) {
-        let mut spare = core::mem::take(&mut *lock(&self.free));
+        // Lock order: free, then state (`run` never holds both).
+        let mut free = lock(&self.free);
         let mut state = lock(&self.state);
         if state.closed {
             return;
@@ -178,7 +179,7 @@ impl Handoff {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let mut data = spare.pop().unwrap_or_default();
+            let mut data = free.pop().unwrap_or_default();
             data.clear();
             data.extend_from_slice(m.topic);
             data.extend_from_slice(m.payload);
@@ -192,14 +193,9 @@ impl Handoff {
             pushed = true;
         }
         drop(state);
+        drop(free);
         if pushed {
             self.ready.notify_one();
-        }
-        let mut free = lock(&self.free);
-        if free.is_empty() {
-            *free = spare;
-        } else {
-            free.append(&mut spare);
         }
     }
 

@@ -133,6 +133,22 @@ pub struct Config {
     pub tcp_timeout: Duration,
     /// Fall back to a TCP ping when UDP probes fail (default true).
     pub tcp_fallback_probe: bool,
+    /// Lifeguard's local health (default true): a node that misses acks and
+    /// nacks it should get raises its health score and stretches its own
+    /// probe interval and timeouts by it (up to `awareness_max_multiplier`),
+    /// so a slow observer does not accuse healthy members. For experiments:
+    /// false behaves as memberlist with `AwarenessMaxMultiplier = 1`.
+    pub lifeguard_local_health: bool,
+    /// Lifeguard's dynamic suspicion (default true): a suspicion starts at
+    /// `suspicion_max_timeout_mult` times the minimum timeout and shrinks as
+    /// other members confirm it. For experiments: false fixes every
+    /// suspicion timeout at the minimum, as SWIM without Lifeguard.
+    pub lifeguard_dynamic_suspicion: bool,
+    /// Lifeguard's buddy system (default true): a suspect is told of its
+    /// suspicion directly (with the probe that finds it suspect, and by the
+    /// accuser at once), so it refutes within one round trip. For
+    /// experiments: false leaves it to hear by gossip.
+    pub lifeguard_buddy_system: bool,
     /// Cluster label: packets and streams of other labels are refused (default
     /// empty: no label). At most 255 bytes.
     pub label: String,
@@ -194,6 +210,9 @@ impl Default for Config {
             join_timeout: Duration::from_secs(30),
             tcp_timeout: Duration::from_secs(10),
             tcp_fallback_probe: true,
+            lifeguard_local_health: true,
+            lifeguard_dynamic_suspicion: true,
+            lifeguard_buddy_system: true,
             label: String::new(),
             compression: false,
             tags: BTreeMap::new(),

@@ -354,6 +354,9 @@ pub static FIELDS: &[Field] = fields! {
         reconnect_timeout,
         tcp_timeout,
         tcp_fallback_probe,
+        lifeguard_local_health,
+        lifeguard_dynamic_suspicion,
+        lifeguard_buddy_system,
         label,
         compression,
         tags,
@@ -516,7 +519,23 @@ pub const PRESETS: &[Preset] = &[
         about: "the simulator tests' fast protocol (200 ms probes, 50 ms gossip)",
         config: crate::fast_config,
     },
+    Preset {
+        name: "lifeguard-off",
+        about: "Config::default() with Lifeguard's local health, dynamic suspicion and buddy system off",
+        config: lifeguard_off,
+    },
 ];
+
+/// The seed's defaults with every Lifeguard extension off (SWIM as in the
+/// paper, plus memberlist's nacks and TCP fallback).
+fn lifeguard_off() -> Config {
+    Config {
+        lifeguard_local_health: false,
+        lifeguard_dynamic_suspicion: false,
+        lifeguard_buddy_system: false,
+        ..Config::default()
+    }
+}
 
 /// The preset named `name`.
 pub fn preset(name: &str) -> Option<&'static Preset> {
@@ -635,6 +654,9 @@ mod tests {
             reconnect_timeout: Duration::from_secs(7200),
             tcp_timeout: Duration::from_secs(2),
             tcp_fallback_probe: false,
+            lifeguard_local_health: false,
+            lifeguard_dynamic_suspicion: false,
+            lifeguard_buddy_system: false,
             label: "blue".into(),
             compression: true,
             tags: [("role".to_string(), "web".to_string()), ("dc".into(), "a".into())].into(),

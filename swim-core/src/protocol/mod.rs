@@ -256,7 +256,12 @@ impl<R: RngCore> Swim<R> {
             next_stream_id: 1,
             suspicions: BTreeMap::new(),
             answered: Vec::new(),
-            awareness: Awareness::new(config.awareness_max_multiplier),
+            // Local health off: a cap of one leaves the score at 0.
+            awareness: Awareness::new(if config.lifeguard_local_health {
+                config.awareness_max_multiplier
+            } else {
+                1
+            }),
             next_probe: first_probe,
             next_gossip: first_gossip,
             next_push_pull: push_pull_stagger,

@@ -195,7 +195,7 @@ impl<R: RngCore> Swim<R> {
         let seq = self.next_seq();
         self.metrics.probes += 1;
         // Buddy system: a suspect hears about its suspicion with the probe.
-        let suspect = (state == State::Suspect).then_some(incarnation);
+        let suspect = (state == State::Suspect && self.cfg.lifeguard_buddy_system).then_some(incarnation);
         self.enqueue(addr, OutKind::Ping { seq, target: id.clone(), suspect });
         let deadline = now + self.cfg.probe_timeout;
         let span = ProbeSpan::start(id.as_str(), seq);

@@ -292,12 +292,15 @@ impl<R: RngCore> Swim<R> {
         let mult = self.cfg.suspicion_mult;
         let k =
             if n.saturating_sub(2) < mult.saturating_sub(2) as usize { 0 } else { mult.saturating_sub(2) };
-        let (min, max) =
+        let (min, mut max) =
             suspicion_bounds(mult, self.cfg.suspicion_max_timeout_mult, n, self.cfg.protocol_interval);
+        if !self.cfg.lifeguard_dynamic_suspicion {
+            max = min; // a fixed timeout, whatever the confirmations
+        }
         self.suspicions.insert(id.clone(), Suspicion::new(now, NodeId::from(from), k, min, max));
         self.gossip.push(Some(id.clone()), msg());
-        if from == self.name.as_str() {
-            // Tell the suspect first, so it can refute at once.
+        if from == self.name.as_str() && self.cfg.lifeguard_buddy_system {
+            // Tell the suspect first, so it can refute at once (buddy system).
             self.enqueue(addr, OutKind::Suspect { incarnation, node: id });
         }
         self.emit(Event::Suspect(node_copy));

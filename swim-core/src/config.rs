@@ -46,7 +46,7 @@ impl DelegateVersions {
 /// let config = Config { bind_port: 7946, node_name: Some("node-1".into()), ..Config::default() };
 /// assert!(config.validate().is_ok());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Config {
     /// Interface to bind the UDP and TCP listeners to (default `0.0.0.0`).
     pub bind_addr: IpAddr,
@@ -66,7 +66,11 @@ pub struct Config {
     /// Largest UDP datagram sent or received, in bytes (default 1400).
     pub udp_buffer_size: usize,
     /// AES-GCM key: 16, 24 or 32 bytes (default 32 zero bytes). Used when
-    /// `encryption_enabled`.
+    /// `encryption_enabled`, which refuses an all-zero key
+    /// ([`ConfigError::ZeroKey`]). A key set while encryption is off is
+    /// unused: the drivers log a warning at `create` (not an error, so a
+    /// key can be configured ahead of turning encryption on). Never printed
+    /// by `Debug`.
     pub secret_key: Vec<u8>,
     /// Encrypt every packet and stream, and refuse plaintext (default false).
     pub encryption_enabled: bool,
@@ -180,6 +184,102 @@ pub struct Config {
     pub event_buffer: usize,
 }
 
+/// The key is never printed: `Debug` shows its length only.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured without `..`: a new field must be added here too.
+        let Config {
+            bind_addr,
+            bind_port,
+            node_name,
+            protocol_interval,
+            probe_timeout,
+            indirect_checks,
+            udp_buffer_size,
+            secret_key,
+            encryption_enabled,
+            max_gossip_queue_depth,
+            send_buffer_count,
+            recv_buffer_count,
+            advertise_addr,
+            gossip_interval,
+            gossip_nodes,
+            gossip_to_the_dead_time,
+            dead_node_reclaim_time,
+            retransmit_mult,
+            suspicion_mult,
+            suspicion_max_timeout_mult,
+            awareness_max_multiplier,
+            push_pull_interval,
+            reconnect_interval,
+            reconnect_timeout,
+            join_timeout,
+            tcp_timeout,
+            tcp_fallback_probe,
+            lifeguard_local_health,
+            lifeguard_dynamic_suspicion,
+            lifeguard_buddy_system,
+            label,
+            compression,
+            tags,
+            delegate_versions,
+            max_event_queue,
+            handoff_queue_depth,
+            max_outgoing_queue,
+            event_buffer,
+        } = self;
+        f.debug_struct("Config")
+            .field("bind_addr", bind_addr)
+            .field("bind_port", bind_port)
+            .field("node_name", node_name)
+            .field("protocol_interval", protocol_interval)
+            .field("probe_timeout", probe_timeout)
+            .field("indirect_checks", indirect_checks)
+            .field("udp_buffer_size", udp_buffer_size)
+            .field("secret_key", &Redacted(secret_key.len()))
+            .field("encryption_enabled", encryption_enabled)
+            .field("max_gossip_queue_depth", max_gossip_queue_depth)
+            .field("send_buffer_count", send_buffer_count)
+            .field("recv_buffer_count", recv_buffer_count)
+            .field("advertise_addr", advertise_addr)
+            .field("gossip_interval", gossip_interval)
+            .field("gossip_nodes", gossip_nodes)
+            .field("gossip_to_the_dead_time", gossip_to_the_dead_time)
+            .field("dead_node_reclaim_time", dead_node_reclaim_time)
+            .field("retransmit_mult", retransmit_mult)
+            .field("suspicion_mult", suspicion_mult)
+            .field("suspicion_max_timeout_mult", suspicion_max_timeout_mult)
+            .field("awareness_max_multiplier", awareness_max_multiplier)
+            .field("push_pull_interval", push_pull_interval)
+            .field("reconnect_interval", reconnect_interval)
+            .field("reconnect_timeout", reconnect_timeout)
+            .field("join_timeout", join_timeout)
+            .field("tcp_timeout", tcp_timeout)
+            .field("tcp_fallback_probe", tcp_fallback_probe)
+            .field("lifeguard_local_health", lifeguard_local_health)
+            .field("lifeguard_dynamic_suspicion", lifeguard_dynamic_suspicion)
+            .field("lifeguard_buddy_system", lifeguard_buddy_system)
+            .field("label", label)
+            .field("compression", compression)
+            .field("tags", tags)
+            .field("delegate_versions", delegate_versions)
+            .field("max_event_queue", max_event_queue)
+            .field("handoff_queue_depth", handoff_queue_depth)
+            .field("max_outgoing_queue", max_outgoing_queue)
+            .field("event_buffer", event_buffer)
+            .finish()
+    }
+}
+
+/// Prints `<redacted N bytes>` in place of a secret.
+struct Redacted(usize);
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<redacted {} bytes>", self.0)
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -235,6 +335,9 @@ pub enum ConfigError {
         /// The length given.
         len: usize,
     },
+    /// Encryption is enabled with an all-zero `secret_key` (the default
+    /// key): anyone could read and forge the cluster's traffic.
+    ZeroKey,
     /// A duration that must be positive is zero.
     ZeroDuration(&'static str),
     /// `probe_timeout` is not shorter than `protocol_interval`.
@@ -260,6 +363,10 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            ConfigError::ZeroKey => f.write_str(
+                "encryption_enabled with an all-zero secret_key (the default): set secret_key to 32 random bytes \
+                 shared by every node",
+            ),
             ConfigError::InvalidKey { len } => {
                 write!(f, "secret_key is {len} bytes; AES-GCM needs 16, 24 or 32 bytes (32 for AES-256)")
             }
@@ -352,6 +459,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.encryption_enabled && !matches!(self.secret_key.len(), 16 | 24 | 32) {
             return Err(ConfigError::InvalidKey { len: self.secret_key.len() });
+        }
+        if self.encryption_enabled && self.secret_key.iter().all(|&b| b == 0) {
+            return Err(ConfigError::ZeroKey);
         }
         for (name, d) in [
             ("protocol_interval", self.protocol_interval),
@@ -481,6 +591,13 @@ mod tests {
     #[test]
     fn mistakes_are_named() {
         let bad_key = Config { encryption_enabled: true, secret_key: vec![1; 31], ..Config::default() };
+        let zero = Config { encryption_enabled: true, ..Config::default() };
+        assert_eq!(zero.validate(), Err(ConfigError::ZeroKey), "the default key is refused with encryption");
+        assert!(alloc::format!("{}", ConfigError::ZeroKey).contains("secret_key"));
+        let secret = Config { secret_key: vec![0xA7; 32], ..Config::default() };
+        let shown = alloc::format!("{secret:?}");
+        assert!(shown.contains("<redacted 32 bytes>") && !shown.contains("167"), "{shown}");
+        assert!(shown.contains("lifeguard_buddy_system"), "every other field is shown: {shown}");
         assert_eq!(bad_key.validate(), Err(ConfigError::InvalidKey { len: 31 }));
         for len in [16, 24, 32] {
             let ok = Config { encryption_enabled: true, secret_key: vec![1; len], ..Config::default() };

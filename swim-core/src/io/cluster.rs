@@ -93,6 +93,9 @@ impl<R: Runtime> Cluster<R> {
     pub async fn create(config: Config) -> Result<Self, CreateError> {
         let rt = R::try_current().ok_or(CreateError::NoRuntime)?;
         config.validate()?;
+        if !config.encryption_enabled && config.secret_key.iter().any(|&b| b != 0) {
+            tracing::warn!("secret_key is set but encryption_enabled is false: traffic is NOT encrypted");
+        }
         let bind = SocketAddr::new(config.bind_addr, config.bind_port);
         let (socket, listener) = bind_both(&rt, bind).await?;
         let bound = socket.local_addr().map_err(|source| CreateError::Bind { addr: bind, source })?;

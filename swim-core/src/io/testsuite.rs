@@ -280,6 +280,10 @@ pub async fn bad_config_is_a_clear_create_error<R: Runtime>() {
     let bad_key = Cluster::<R>::create(Config { secret_key: vec![1; 31], ..config("a") }).await.unwrap_err();
     assert!(matches!(bad_key, CreateError::InvalidKey));
     assert!(bad_key.to_string().contains("16, 24 or 32"));
+    // Encryption with the default, all-zero key is refused.
+    let zero_key = Cluster::<R>::create(Config { secret_key: vec![0; 32], ..config("a") }).await.unwrap_err();
+    assert!(matches!(zero_key, CreateError::InvalidConfig(crate::ConfigError::ZeroKey)), "{zero_key}");
+    assert!(zero_key.to_string().contains("32 random bytes"), "{zero_key}");
     let zero =
         Cluster::<R>::create(Config { protocol_interval: Duration::ZERO, ..config("a") }).await.unwrap_err();
     assert!(matches!(zero, CreateError::InvalidConfig(_)));

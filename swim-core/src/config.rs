@@ -74,6 +74,16 @@ pub struct Config {
     pub secret_key: Vec<u8>,
     /// Encrypt every packet and stream, and refuse plaintext (default false).
     pub encryption_enabled: bool,
+    /// With encryption on, refuse plaintext packets and streams (default
+    /// true). memberlist's `GossipVerifyIncoming`: turn it off, with
+    /// `gossip_verify_outgoing`, to roll encryption out in a running cluster
+    /// — 1. every node gets the key with both off (sends plaintext, accepts
+    /// both); 2. turn outgoing on everywhere (sends encrypted); 3. turn
+    /// incoming on everywhere.
+    pub gossip_verify_incoming: bool,
+    /// With encryption on, encrypt what this node sends (default true).
+    /// memberlist's `GossipVerifyOutgoing`; see `gossip_verify_incoming`.
+    pub gossip_verify_outgoing: bool,
     /// Most broadcasts queued for gossip; past it the oldest is dropped and
     /// counted (default 5000).
     pub max_gossip_queue_depth: usize,
@@ -198,6 +208,8 @@ impl fmt::Debug for Config {
             udp_buffer_size,
             secret_key,
             encryption_enabled,
+            gossip_verify_incoming,
+            gossip_verify_outgoing,
             max_gossip_queue_depth,
             send_buffer_count,
             recv_buffer_count,
@@ -238,6 +250,8 @@ impl fmt::Debug for Config {
             .field("udp_buffer_size", udp_buffer_size)
             .field("secret_key", &Redacted(secret_key.len()))
             .field("encryption_enabled", encryption_enabled)
+            .field("gossip_verify_incoming", gossip_verify_incoming)
+            .field("gossip_verify_outgoing", gossip_verify_outgoing)
             .field("max_gossip_queue_depth", max_gossip_queue_depth)
             .field("send_buffer_count", send_buffer_count)
             .field("recv_buffer_count", recv_buffer_count)
@@ -292,6 +306,8 @@ impl Default for Config {
             udp_buffer_size: 1400,
             secret_key: vec![0; 32],
             encryption_enabled: false,
+            gossip_verify_incoming: true,
+            gossip_verify_outgoing: true,
             max_gossip_queue_depth: 5000,
             send_buffer_count: 16,
             recv_buffer_count: 16,

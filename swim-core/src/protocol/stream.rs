@@ -215,7 +215,7 @@ impl<R: RngCore> Swim<R> {
             msg,
             true,
             label,
-            self.keyring.as_ref(),
+            self.seal_keyring(),
             self.cfg.compression,
             nonce,
             &mut data,
@@ -309,13 +309,13 @@ impl<R: RngCore> Swim<R> {
     }
 
     /// Decrypts and decompresses a stream frame; plaintext is refused when
-    /// this node encrypts.
+    /// this node encrypts, unless `gossip_verify_incoming` is off.
     pub(super) fn open_stream<'a>(
         &self,
         frame: &'a mut [u8],
         scratch: &'a mut Vec<u8>,
     ) -> Result<&'a [u8], PacketError> {
-        let verify = self.keyring.is_some();
+        let verify = self.keyring.is_some() && self.cfg.gossip_verify_incoming;
         packet::open_stream(frame, self.cfg.label.as_bytes(), self.keyring.as_ref(), verify, scratch)
     }
 
@@ -326,7 +326,7 @@ impl<R: RngCore> Swim<R> {
             msg,
             false,
             self.cfg.label.as_bytes(),
-            self.keyring.as_ref(),
+            self.seal_keyring(),
             self.cfg.compression,
             nonce,
             &mut out,

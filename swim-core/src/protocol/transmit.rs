@@ -9,7 +9,7 @@ use crate::node::NodeId;
 use crate::protocol::dissemination::retransmit_limit;
 use crate::protocol::members::WireAddr;
 use crate::time::Instant;
-use crate::wire::crypto::TAG_LEN;
+use crate::wire::crypto::{Keyring, TAG_LEN};
 use crate::wire::packet::{self, Layers};
 use crate::wire::{self, msg_type, CompoundBuilder, Message};
 use alloc::vec;
@@ -82,7 +82,17 @@ impl<R: RngCore> Swim<R> {
     }
 
     pub(super) fn layers(&self) -> Layers<'_> {
-        Layers { label: self.cfg.label.as_bytes(), keyring: self.keyring.as_ref(), verify_incoming: true }
+        Layers {
+            label: self.cfg.label.as_bytes(),
+            keyring: self.keyring.as_ref(),
+            verify_incoming: self.cfg.gossip_verify_incoming,
+        }
+    }
+
+    /// The keyring outgoing packets and streams are encrypted with: none
+    /// while `gossip_verify_outgoing` is off (a roll-out of encryption).
+    pub(super) fn seal_keyring(&self) -> Option<&Keyring> {
+        self.keyring.as_ref().filter(|_| self.cfg.gossip_verify_outgoing)
     }
 
     pub(super) fn nonce(&mut self) -> [u8; 12] {
@@ -103,7 +113,8 @@ impl<R: RngCore> Swim<R> {
         let nonce = self.nonce();
         let layers = Layers {
             label: self.cfg.label.as_bytes(),
-            keyring: self.keyring.as_ref(),
+            // seal_keyring(), borrowing only these fields (the gossip queue is drained below).
+            keyring: self.keyring.as_ref().filter(|_| self.cfg.gossip_verify_outgoing),
             verify_incoming: true,
         };
         let room = packet::header_room(&layers, out.crc);

@@ -435,11 +435,8 @@ impl<R: RngCore> Swim<R> {
         }
         let too_large = SendError::TooLarge { max_payload: self.max_direct_payload(topic) };
         let nonce = self.nonce();
-        let layers = Layers {
-            label: self.cfg.label.as_bytes(),
-            keyring: self.keyring.as_ref(),
-            verify_incoming: true,
-        };
+        let layers =
+            Layers { label: self.cfg.label.as_bytes(), keyring: self.seal_keyring(), verify_incoming: true };
         let room = packet::header_room(&layers, crc);
         let tag = if layers.keyring.is_some() { TAG_LEN } else { 0 };
         let end = self.cfg.udp_buffer_size.min(buf.len()).saturating_sub(tag);

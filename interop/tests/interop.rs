@@ -795,6 +795,47 @@ async fn serf_encrypted_cluster_with_our_node() {
     check_serf(Some(&KEY)).await;
 }
 
+/// Hooks that put application state in every push/pull.
+struct AppState(Vec<u8>);
+
+impl swim_tokio::Hooks for AppState {
+    fn local_state(&mut self, _join: bool, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+}
+
+/// Serf agents read push/pull states that carry our application state
+/// (they skip the field), and take a latest-value broadcast (a coalescing
+/// user event) as a user event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serf_reads_our_app_state_and_latest_value_broadcasts() {
+    let push_pull = Duration::from_secs(2);
+    let agents = serf_cluster(None).await;
+    let r = RustNode::start(swim_tokio::Config { push_pull_interval: push_pull, ..config("r1") }).await;
+    r.cluster.set_hooks(AppState(vec![0xa5; 4096]));
+    r.join(&agents[0].addr.to_string()).await;
+    wait_until("every agent lists r1 alive", TEN_S, || {
+        let ok = agents.iter().all(|a| a.status_of("r1").as_deref() == Some("alive"));
+        async move { ok }
+    })
+    .await;
+    r.cluster.broadcast_latest("load", b"0.7").unwrap();
+    wait_until("the latest-value broadcast runs every agent's handler", TEN_S, || {
+        let ok = agents.iter().all(|a| a.user_events().contains(&"load 0.7".to_string()));
+        async move { ok }
+    })
+    .await;
+    // Several push/pulls each way with the application state in them.
+    tokio::time::sleep(push_pull * 4).await;
+    assert!(r.cluster.metrics().push_pulls >= 2, "{:?}", r.cluster.metrics());
+    assert_eq!(r.alive(), sorted(&["r1", "s1", "s2", "s3"]));
+    for a in &agents {
+        let log = a.log();
+        assert!(!log.contains("[ERR]"), "serf agent {} logged errors:\n{log}", a.name);
+        assert!(a.members().values().all(|n| n["status"] == "alive"));
+    }
+}
+
 /// Our graceful leave, as Serf agents see it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serf_sees_our_graceful_leave_as_left() {

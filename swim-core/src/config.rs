@@ -192,6 +192,14 @@ pub struct Config {
     /// exchange, so a member that missed one — loss, a partition — gets it
     /// at its next push-pull, as Serf's agents do.
     pub event_buffer: usize,
+    /// Networks peers may talk from (memberlist's `CIDRsAllowed`; default
+    /// `None`: any). With a list, packets and TCP connections from other
+    /// addresses are dropped and counted (`Metrics::dropped_not_allowed`),
+    /// and members advertising an address outside it are refused
+    /// (`Metrics::members_refused`). `Some(vec![])` refuses everyone. List
+    /// IPv4 and IPv6 networks separately:
+    /// `Some(vec!["10.0.0.0/8".parse()?, "fd00::/8".parse()?])`.
+    pub cidrs_allowed: Option<Vec<crate::IpNet>>,
 }
 
 /// The key is never printed: `Debug` shows its length only.
@@ -239,6 +247,7 @@ impl fmt::Debug for Config {
             handoff_queue_depth,
             max_outgoing_queue,
             event_buffer,
+            cidrs_allowed,
         } = self;
         f.debug_struct("Config")
             .field("bind_addr", bind_addr)
@@ -281,6 +290,7 @@ impl fmt::Debug for Config {
             .field("handoff_queue_depth", handoff_queue_depth)
             .field("max_outgoing_queue", max_outgoing_queue)
             .field("event_buffer", event_buffer)
+            .field("cidrs_allowed", cidrs_allowed)
             .finish()
     }
 }
@@ -337,6 +347,7 @@ impl Default for Config {
             handoff_queue_depth: 1024,
             max_outgoing_queue: 4096,
             event_buffer: 512,
+            cidrs_allowed: None,
         }
     }
 }

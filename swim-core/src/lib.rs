@@ -88,10 +88,11 @@ pub use config::{Config, ConfigError, DelegateVersions};
 pub use metrics::{MessageCounts, Metrics};
 pub use node::{Node, NodeId, State};
 pub use protocol::{
-    BroadcastError, Delivery, DeliveryKind, Event, FrameReader, KeyringError, ProbeOutcome, ProbeResult,
-    SendError, StreamError, StreamFrame, StreamKind, StreamRequest, Swim, TagsError, Transmit,
+    BroadcastError, Candidate, Delivery, DeliveryKind, Event, FrameReader, KeyringError, ProbeOutcome,
+    ProbeResult, SendError, StreamError, StreamFrame, StreamKind, StreamRequest, Swim, TagsError, Transmit,
     MAX_STREAM_BYTES, PROBE_RESULTS_CAPACITY,
 };
+pub use protocol::{Hooks, IpNet, IpNetParseError, MAX_ACK_PAYLOAD, MAX_APP_STATE};
 pub use time::Instant;
 pub use wire::crypto::Keyring;
 
@@ -105,7 +106,7 @@ pub mod prelude {
     };
     pub use crate::io::handoff::{Message, MessageHandler};
     pub use crate::{
-        Config, ConfigError, DelegateVersions, DeliveryKind, Event, KeyringError, Metrics, Node, NodeId,
-        State, StreamError, TagsError,
+        Candidate, Config, ConfigError, DelegateVersions, DeliveryKind, Event, Hooks, IpNet, KeyringError,
+        Metrics, Node, NodeId, ProbeOutcome, ProbeResult, State, StreamError, TagsError,
     };
 }

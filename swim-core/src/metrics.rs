@@ -105,6 +105,21 @@ pub struct Metrics {
     /// Alive messages naming this node at another address: another node
     /// uses this node's name (memberlist's conflict). Not refuted.
     pub name_conflicts: u64,
+    /// "Latest value" broadcasts not delivered: a newer value of their
+    /// topic was delivered already (see `Swim::broadcast_latest`).
+    pub broadcasts_superseded: u64,
+    /// Packets and streams dropped because their source address is
+    /// outside `Config::cidrs_allowed`.
+    pub dropped_not_allowed: u64,
+    /// Members refused admission: an address outside
+    /// `Config::cidrs_allowed`, or refused by `Hooks::admit`.
+    pub members_refused: u64,
+    /// Ack payloads and application states from the hooks not sent:
+    /// longer than `MAX_ACK_PAYLOAD` / `MAX_APP_STATE`.
+    pub hook_output_dropped: u64,
+    /// Peers' application states not handed to the hooks: longer than
+    /// `MAX_APP_STATE`.
+    pub app_state_refused: u64,
     /// Lamport times refused because they jumped too far ahead of this
     /// node's clock (a forged or corrupt event, intent or push-pull state).
     pub clock_jumps_refused: u64,

@@ -289,6 +289,31 @@ impl<R: Runtime> Cluster<R> {
         self.live().ok_or(BroadcastError::Shutdown)?.with_core(|core, _| core.broadcast(topic, payload))
     }
 
+    /// Gossips `payload` as the latest value of `topic` ("latest value
+    /// wins", memberlist's `NamedBroadcast`): a newer `broadcast_latest` of
+    /// the topic replaces this one in every swim node's gossip queue while
+    /// it is queued, and no swim node delivers it after a newer one — for
+    /// state where only the last value matters. Serf agents take it as a
+    /// user event with the coalesce flag. Same errors and costs as
+    /// [`broadcast`](Self::broadcast).
+    pub fn broadcast_latest(&self, topic: &str, payload: &[u8]) -> Result<(), BroadcastError> {
+        self.live()
+            .ok_or(BroadcastError::Shutdown)?
+            .with_core(|core, _| core.broadcast_latest(topic, payload))
+    }
+
+    /// Installs the application's [`Hooks`](crate::Hooks) — admission of
+    /// members, name-conflict notices, ack payloads and probe results,
+    /// application state in push-pull — replacing any installed before.
+    /// They run on the node's tasks with its state locked: keep them quick
+    /// and never call this `Cluster` from inside one (it would deadlock).
+    /// After shutdown this does nothing.
+    pub fn set_hooks(&self, hooks: impl crate::Hooks + 'static) {
+        if let Some(s) = self.live() {
+            s.with_core(|core, _| core.set_hooks(std::boxed::Box::new(hooks)));
+        }
+    }
+
     /// Sends one UDP datagram to the live member `target`: one lock and
     /// one system call, no allocation. Delivery is not acknowledged (UDP).
     ///
@@ -689,6 +714,11 @@ async fn accept_loop<R: Runtime>(rt: R, shared: Arc<Shared>, socket: Arc<R::Udp>
                 continue;
             }
         };
+        if !shared.with_core_quiet(|c| c.admit_peer(from)) {
+            tracing::debug!(%from, "peer outside cidrs_allowed; closing");
+            drop(conn);
+            continue;
+        }
         if served.running() >= MAX_INBOUND_STREAMS {
             tracing::debug!(%from, "too many inbound streams; closing");
             drop(conn);

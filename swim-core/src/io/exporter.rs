@@ -276,13 +276,18 @@ pub const DROP_REASONS: &[(&str, &str)] = &[
     ("broadcast_refused", "broadcast refused, too many of the same Lamport time"),
     ("serf_ignored", "Serf message other than a user event"),
     ("name_conflict", "alive message naming this node at another address"),
+    ("broadcast_superseded", "latest-value broadcast older than one delivered"),
+    ("not_allowed", "packet or stream from outside cidrs_allowed"),
+    ("member_refused", "member refused: address outside cidrs_allowed, or by Hooks::admit"),
+    ("hook_output", "ack payload or application state from the hooks over its size bound"),
+    ("app_state_refused", "peer's application state over its size bound"),
     ("clock_jump", "Lamport time jumping too far ahead"),
     ("incarnation_jump", "incarnation moved more than 2^24 ahead"),
     ("reconnect_forgotten", "failed member forgotten early, too many remembered"),
 ];
 
 /// The value of each `swim_dropped_total` reason, in [`DROP_REASONS`] order.
-fn drops(m: &Metrics) -> [u64; 22] {
+fn drops(m: &Metrics) -> [u64; 27] {
     [
         m.dropped_label,
         m.dropped_decrypt,
@@ -303,6 +308,11 @@ fn drops(m: &Metrics) -> [u64; 22] {
         m.broadcasts_refused,
         m.serf_messages_ignored,
         m.name_conflicts,
+        m.broadcasts_superseded,
+        m.dropped_not_allowed,
+        m.members_refused,
+        m.hook_output_dropped,
+        m.app_state_refused,
         m.clock_jumps_refused,
         m.incarnation_jumps_refused,
         m.reconnect_forgotten,

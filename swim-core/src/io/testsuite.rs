@@ -41,7 +41,8 @@ macro_rules! cluster_test_suite {
             handlers_learn_kind_and_source_and_can_be_unregistered,
             after_shutdown_every_operation_says_so,
             join_starts_the_node_and_a_cancelled_join_leaks_nothing,
-            the_cluster_reports_what_the_core_knows);
+            the_cluster_reports_what_the_core_knows,
+            hooks_latest_broadcasts_and_the_allow_list_work_through_the_cluster);
     };
     (@each $rt:ty, $block_on:path, $($name:ident),*) => {
         $(
@@ -721,6 +722,102 @@ pub async fn the_cluster_reports_what_the_core_knows<R: Runtime>() {
     assert!(seen.is_some(), "the seed knows the node by its host name");
     by_name.shutdown().await;
     for n in &nodes[..2] {
+        n.shutdown().await;
+    }
+}
+
+/// Shared driver test: the extension hooks through `Cluster::set_hooks`,
+/// `broadcast_latest`, and the allow-list closing connections at accept.
+pub async fn hooks_latest_broadcasts_and_the_allow_list_work_through_the_cluster<R: Runtime>() {
+    use crate::{Candidate, Hooks, ProbeResult};
+    #[derive(Default)]
+    struct Seen {
+        refused: Vec<String>,
+        payloads: Vec<Vec<u8>>,
+        states: Vec<Vec<u8>>,
+    }
+    struct Host {
+        strict: bool,
+        ack: &'static [u8],
+        state: &'static [u8],
+        seen: Arc<Mutex<Seen>>,
+    }
+    impl Hooks for Host {
+        fn admit(&mut self, m: &Candidate<'_>) -> Result<(), String> {
+            if self.strict && m.tag("role").as_deref() == Some("bad") {
+                self.seen.lock().unwrap().refused.push(m.name.into());
+                return Err("role=bad".into());
+            }
+            Ok(())
+        }
+        fn ack_payload(&mut self, out: &mut Vec<u8>) {
+            out.extend_from_slice(self.ack);
+        }
+        fn probe_result(&mut self, _: &ProbeResult, payload: &[u8]) {
+            self.seen.lock().unwrap().payloads.push(payload.to_vec());
+        }
+        fn local_state(&mut self, _join: bool, out: &mut Vec<u8>) {
+            out.extend_from_slice(self.state);
+        }
+        fn merge_remote_state(&mut self, _: core::net::SocketAddr, state: &[u8], _join: bool) {
+            self.seen.lock().unwrap().states.push(state.to_vec());
+        }
+    }
+    let role = |name: &str| {
+        let role = if name == "node-2" { "bad" } else { "good" };
+        Config { tags: [("role".to_string(), role.to_string())].into(), ..config(name) }
+    };
+    let nodes = start::<R>(3, role).await;
+    let (seen0, seen1) = (Arc::<Mutex<Seen>>::default(), Arc::<Mutex<Seen>>::default());
+    nodes[0].set_hooks(Host { strict: true, ack: b"", state: b"state-0", seen: seen0.clone() });
+    nodes[1].set_hooks(Host { strict: false, ack: b"payload-1", state: b"state-1", seen: seen1.clone() });
+    join_all(&nodes).await;
+    // node-0 refuses node-2 (role=bad); node-1 has no such rule.
+    wait_for::<R>(Duration::from_secs(5), || nodes[1].members().len() == 3).await.expect("node-1 sees all");
+    wait_for::<R>(Duration::from_secs(5), || {
+        seen0.lock().unwrap().payloads.iter().any(|p| p == b"payload-1")
+    })
+    .await
+    .expect("node-0's probes of node-1 carry node-1's ack payload");
+    sleep::<R>(INTERVAL * 5).await;
+    assert!(nodes[0].member("node-2").is_none(), "node-0 admitted a refused member");
+    assert!(seen0.lock().unwrap().refused.iter().all(|n| n == "node-2"));
+    assert!(nodes[0].metrics().members_refused > 0);
+    assert_eq!(seen0.lock().unwrap().states.first().map(Vec::as_slice), Some(&b"state-1"[..]));
+    assert!(seen1.lock().unwrap().states.iter().any(|s| s == b"state-0"));
+    // Latest-value broadcasts: values arrive in order and end with the
+    // last (the first may leave at once, eagerly; queued ones are replaced).
+    let got: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let g = got.clone();
+    let _h = nodes[1].on_message(move |_, topic, payload| {
+        if topic == "load" {
+            g.lock().unwrap().push(payload.to_vec());
+        }
+    });
+    for v in [b"0.1", b"0.2", b"0.3"] {
+        nodes[0].broadcast_latest("load", v).unwrap();
+    }
+    wait_for::<R>(Duration::from_secs(5), || !got.lock().unwrap().is_empty()).await.expect("delivered");
+    sleep::<R>(INTERVAL * 5).await;
+    let got = got.lock().unwrap().clone();
+    assert!(got.windows(2).all(|w| w[0] < w[1]) && got.last().map(Vec::as_slice) == Some(b"0.3"), "{got:?}");
+    // A node that allows only 10.0.0.0/8 closes loopback connections at once.
+    let closed = Cluster::<R>::create(Config {
+        cidrs_allowed: Some(vec!["10.0.0.0/8".parse().unwrap()]),
+        ..config("x")
+    })
+    .await
+    .unwrap();
+    closed.start();
+    let joiner =
+        Cluster::<R>::create(Config { join_timeout: Duration::from_secs(1), ..config("y") }).await.unwrap();
+    let err = joiner.join(&[closed.local_addr().to_string()]).await.unwrap_err();
+    assert!(matches!(err, JoinError::NoSeedsReachable { .. }), "{err}");
+    assert!(closed.metrics().dropped_not_allowed > 0);
+    assert_eq!(closed.members().len(), 1);
+    joiner.shutdown().await;
+    closed.shutdown().await;
+    for n in &nodes {
         n.shutdown().await;
     }
 }

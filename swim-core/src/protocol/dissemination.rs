@@ -37,8 +37,10 @@ struct Item {
     /// Transmits beyond the queue's limit this item gets (news of a member
     /// joining: see [`GossipQueue::push_news`]).
     extra: u32,
-    /// Membership items are keyed by the node they are about.
+    /// Membership items are keyed by the node they are about; named
+    /// broadcasts by their topic (`named`).
     about: Option<NodeId>,
+    named: bool,
     msg: Vec<u8>,
 }
 
@@ -101,11 +103,15 @@ impl GossipQueue {
         self.slots.get(id.slot as usize)?.as_ref().filter(|i| i.seq == id.seq)
     }
 
-    fn node_slot(&self, node: &str) -> Option<u32> {
+    fn key_slot(&self, named: bool, key: &str) -> Option<u32> {
         let slots = &self.slots;
         self.by_node
-            .find(self.hasher.hash_one(node), |&j| {
-                slots[j as usize].as_ref().and_then(|i| i.about.as_ref()).is_some_and(|a| a.as_str() == node)
+            .find(self.hasher.hash_one(key), |&j| {
+                slots[j as usize]
+                    .as_ref()
+                    .filter(|i| i.named == named)
+                    .and_then(|i| i.about.as_ref())
+                    .is_some_and(|a| a.as_str() == key)
             })
             .copied()
     }
@@ -122,8 +128,19 @@ impl GossipQueue {
     /// a node misses a rumour with probability about `e^-limit`; doubling it
     /// squares that.
     pub fn push_news(&mut self, about: Option<NodeId>, msg: Vec<u8>, extra: u32) -> ItemId {
-        if let Some(node) = &about {
-            if let Some(old) = self.node_slot(node.as_str()) {
+        self.push_keyed(about, false, msg, extra)
+    }
+
+    /// Queues a named broadcast (memberlist's `NamedBroadcast`): replaces
+    /// the queued one of the same `topic`, if any. Topics and member names
+    /// are keys of their own: a topic never replaces news about a member.
+    pub fn push_named(&mut self, topic: NodeId, msg: Vec<u8>) -> ItemId {
+        self.push_keyed(Some(topic), true, msg, 0)
+    }
+
+    fn push_keyed(&mut self, about: Option<NodeId>, named: bool, msg: Vec<u8>, extra: u32) -> ItemId {
+        if let Some(key) = &about {
+            if let Some(old) = self.key_slot(named, key.as_str()) {
                 self.remove_slot(old);
             }
         }
@@ -146,7 +163,7 @@ impl GossipQueue {
             });
         }
         self.bytes += msg.len() + COMPOUND_PART_OVERHEAD;
-        self.slots[slot as usize] = Some(Item { seq, transmits: 0, extra, about, msg });
+        self.slots[slot as usize] = Some(Item { seq, transmits: 0, extra, about, named, msg });
         self.order.insert((0, Reverse(seq), slot));
         self.arrivals.push_back((seq, slot));
         self.len += 1;
@@ -428,6 +445,20 @@ mod tests {
         assert_eq!(q.queued_bytes(), 8 + 2 * COMPOUND_PART_OVERHEAD);
         drain_all(&mut q, 1);
         assert_eq!(q.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn a_named_broadcast_replaces_its_topic_only() {
+        let mut q = GossipQueue::new(10);
+        let a = NodeId::from("a");
+        q.push(Some(a.clone()), vec![1]); // news about member "a"
+        q.push_named(a.clone(), vec![2]); // topic "a": a key of its own
+        q.push_named(NodeId::from("b"), vec![3]);
+        q.push_named(a, vec![4]);
+        assert_eq!(q.len(), 3);
+        let mut got = drain_all(&mut q, 5);
+        got.sort();
+        assert_eq!(got, vec![vec![1], vec![3], vec![4]]);
     }
 
     #[test]

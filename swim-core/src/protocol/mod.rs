@@ -13,18 +13,24 @@
 //! | `sync.rs` | join and push-pull anti-entropy, version checks | memberlist `state.go` `pushPull`, `net.go` `mergeRemoteState` |
 //! | `leave.rs` | graceful leave in Serf's order | Serf `serf.go` `Leave`; memberlist `Leave` |
 //! | [`user`] | direct messages and broadcasts (Serf user events, de-dup) | Serf `serf.go` `UserEvent`, `event.go` |
+//! | `latest.rs` | "latest value wins" broadcasts | memberlist `NamedBroadcast`; Serf's coalesced user events |
 //! | [`members`] | the member table | memberlist `nodeState`, `nodeMap` |
 //! | `transmit.rs` | outgoing datagrams with piggybacked gossip | memberlist `net.go` `sendMsg`, `rawSendMsgPacket` |
 //! | `stream.rs` | TCP exchanges and their framing | memberlist `net.go` `handleConn`, `readStream` |
 //! | `local.rs` | this node's tags and keyring at run time | memberlist `UpdateNode`, `keyring.go` |
 //! | `api.rs` | events, deliveries, transmits handed out | — |
+//! | `hooks.rs` | the application's extension hooks | memberlist's delegates (`delegate.go`, `ping_delegate.go`, …) |
+//! | `admission.rs` | the peer allow-list, admission of members | memberlist `CIDRsAllowed`, Alive/Merge delegates |
 
+mod admission;
 mod api;
 // Hidden, outside semver: public for the simulator and the benches.
 #[doc(hidden)]
 pub mod dissemination;
+mod hooks;
 #[doc(hidden)]
 pub mod intents;
+mod latest;
 mod leave;
 mod local;
 #[doc(hidden)]
@@ -41,7 +47,9 @@ mod transmit;
 pub mod user;
 mod warm_start;
 
+pub use admission::{IpNet, IpNetParseError};
 pub use api::{Delivery, DeliveryKind, Event, Transmit};
+pub use hooks::{Candidate, Hooks, MAX_ACK_PAYLOAD, MAX_APP_STATE};
 use intents::Intents;
 use leave::LeaveStage;
 pub use local::{KeyringError, TagsError};
@@ -185,10 +193,14 @@ pub struct Swim<R> {
     /// Each member's last intent time (Serf's `statusLTime`).
     intents: Intents,
     dedup: EventDedup,
+    /// "Latest value" topics' newest versions (see `latest.rs`).
+    latest: latest::Latest,
     /// A `join` is under way: the events before it are not replayed.
     ignore_old_events: bool,
     metrics: Metrics,
     scratch: Vec<u8>,
+    /// The application's extension hooks, if any.
+    hooks: Option<alloc::boxed::Box<dyn Hooks>>,
     rng: R,
 }
 
@@ -273,9 +285,11 @@ impl<R: RngCore> Swim<R> {
             member_clock: 0,
             intents: Intents::default(),
             dedup: EventDedup::with_size(hash_key, config.event_buffer),
+            latest: latest::Latest::default(),
             ignore_old_events: false,
             metrics: Metrics::default(),
             scratch: Vec::new(),
+            hooks: None,
             rng,
             cfg: config,
         };
@@ -487,6 +501,9 @@ impl<R: RngCore> Swim<R> {
     ) {
         self.metrics.packets_received += 1;
         self.metrics.bytes_received += buf.len() as u64;
+        if !self.admit_peer(from) {
+            return;
+        }
         let layers = self.layers();
         let plain = match packet::open_packet(buf, &layers) {
             Ok((p, had_crc)) => {
@@ -560,7 +577,7 @@ impl<R: RngCore> Swim<R> {
             }
             Message::Ping(p) => self.handle_ping(now, from, &p),
             Message::IndirectPing(ip) => self.handle_indirect_ping(now, from, &ip),
-            Message::Ack(a) => self.handle_ack(now, a.seq_no, probe::AckPath::Udp),
+            Message::Ack(a) => self.handle_ack(now, a.seq_no, probe::AckPath::Udp, a.payload),
             Message::Nack(n) => self.handle_nack(n.seq_no),
             Message::Alive(a) => self.alive_node(now, &a, true),
             Message::Suspect(s) => self.suspect_node(now, s.incarnation, s.node, s.from),

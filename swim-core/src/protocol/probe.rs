@@ -10,6 +10,7 @@
 
 use super::{encode_vec, OutKind, PendingStream, Swim};
 use crate::node::{NodeId, State};
+use crate::protocol::hooks::MAX_ACK_PAYLOAD;
 use crate::protocol::members::WireAddr;
 use crate::time::Instant;
 use crate::trace::ProbeSpan;
@@ -257,7 +258,7 @@ impl<R: RngCore> Swim<R> {
             ProbeStage::Indirect { deadline, expected_nacks, nacks } if now >= deadline => {
                 self.probe = None;
                 self.metrics.failed_probes += 1;
-                self.end_probe(&probe, now, ProbeOutcome::Failed);
+                self.end_probe(&probe, now, ProbeOutcome::Failed, &[]);
                 let delta = if expected_nacks > 0 { expected_nacks.saturating_sub(nacks) as i32 } else { 1 };
                 self.awareness.apply(delta);
                 if let Some(m) = self.members.get(&probe.target) {
@@ -282,7 +283,8 @@ impl<R: RngCore> Swim<R> {
             return;
         }
         let to = reply_addr(from, p.source_addr, p.source_port);
-        self.enqueue(to, OutKind::Ack { seq: p.seq_no });
+        let payload = self.ack_payload();
+        self.enqueue(to, OutKind::Ack { seq: p.seq_no, payload });
         let source = p.source_node;
         if !source.is_empty()
             && source != self.name.as_str()
@@ -313,9 +315,10 @@ impl<R: RngCore> Swim<R> {
         self.enqueue(target, OutKind::Ping { seq, target: NodeId::from(ip.node), suspect: None });
     }
 
-    pub(super) fn handle_ack(&mut self, now: Instant, seq: u32, path: AckPath) {
+    pub(super) fn handle_ack(&mut self, now: Instant, seq: u32, path: AckPath, payload: &[u8]) {
         if let Some(r) = self.relays.remove(&seq) {
-            self.enqueue(r.reply_to, OutKind::Ack { seq: r.orig_seq });
+            // memberlist relays no payload either.
+            self.enqueue(r.reply_to, OutKind::Ack { seq: r.orig_seq, payload: Vec::new() });
             return;
         }
         if let Some(probe) = self.probe.take_if(|p| p.seq == seq) {
@@ -325,7 +328,7 @@ impl<R: RngCore> Swim<R> {
                 (AckPath::Udp, ProbeStage::Direct { .. }) => ProbeOutcome::Direct,
                 (AckPath::Udp, ProbeStage::Indirect { .. }) => ProbeOutcome::Indirect,
             };
-            self.end_probe(&probe, now, outcome);
+            self.end_probe(&probe, now, outcome, payload);
             return;
         }
         self.metrics.stale_acks += 1;
@@ -353,12 +356,30 @@ impl<R: RngCore> Swim<R> {
     }
 
     /// Ends a round with its outcome: closes its span and keeps the result.
-    fn end_probe(&mut self, probe: &Probe, now: Instant, outcome: ProbeOutcome) {
+    fn end_probe(&mut self, probe: &Probe, now: Instant, outcome: ProbeOutcome, payload: &[u8]) {
         let rtt = now.saturating_duration_since(probe.start);
         probe.span.finish(outcome.as_str(), rtt);
         if self.probe_results.len() >= PROBE_RESULTS_CAPACITY {
             self.probe_results.pop_front();
         }
-        self.probe_results.push_back(ProbeResult { node: probe.target.clone(), rtt, outcome });
+        let result = ProbeResult { node: probe.target.clone(), rtt, outcome };
+        if let Some(h) = self.hooks.as_mut() {
+            h.probe_result(&result, payload);
+        }
+        self.probe_results.push_back(result);
+    }
+
+    /// The application's payload for an ack this node sends (empty without
+    /// hooks, or when it is over [`MAX_ACK_PAYLOAD`]: then counted).
+    fn ack_payload(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(h) = self.hooks.as_mut() {
+            h.ack_payload(&mut out);
+            if out.len() > MAX_ACK_PAYLOAD {
+                self.metrics.hook_output_dropped += 1;
+                out = Vec::new();
+            }
+        }
+        out
     }
 }

@@ -7,6 +7,7 @@ use super::{encode_vec, Event, OutKind, Swim, PROTOCOL_CUR, PROTOCOL_MIN};
 use crate::config::META_MAX_SIZE;
 use crate::node::{NodeId, State};
 use crate::protocol::dissemination::retransmit_limit;
+use crate::protocol::hooks::Candidate;
 use crate::protocol::members::{Member, Profile, WireAddr};
 use crate::protocol::suspicion::{suspicion_bounds, Suspicion};
 use crate::time::Instant;
@@ -109,12 +110,15 @@ impl<R: RngCore> Swim<R> {
             self.metrics.dropped_invalid_member += 1;
             return;
         }
+        let candidate = Candidate { name: a.node, addr, meta: a.meta, incarnation: a.incarnation };
         if a.node == self.name.as_str() {
             if addr != self.addr {
                 // Another node uses our name (memberlist: a conflict, logged
                 // and reported, never refuted — two nodes refuting each other
                 // would raise their incarnations for ever).
                 self.metrics.name_conflicts += 1;
+                let me = self.local_node();
+                self.notify_conflict(&me, &candidate);
                 return;
             }
             if self.leave.is_some() || a.incarnation < self.incarnation {
@@ -139,6 +143,9 @@ impl<R: RngCore> Swim<R> {
             // so an alive at incarnation 0 never exceeds it: ignored.
             None if a.incarnation == 0 => return,
             None => {
+                if self.admit(&candidate).is_err() {
+                    return;
+                }
                 let id = match &self.interner {
                     Some(i) => i.intern(a.node),
                     None => NodeId::from(a.node),
@@ -169,6 +176,8 @@ impl<R: RngCore> Swim<R> {
                 if moves && !updates_node {
                     // Another node claims this member's name: refuse it.
                     self.metrics.dropped_invalid_member += 1;
+                    let known = m.node();
+                    self.notify_conflict(&known, &candidate);
                     return;
                 }
                 if a.incarnation <= m.incarnation && !updates_node {
@@ -179,11 +188,17 @@ impl<R: RngCore> Swim<R> {
                     return;
                 }
                 let old_state = m.state;
+                let meta_changed = m.meta() != a.meta;
+                // Joining again, moving or changing tags: the application's
+                // admission check (a refresh of an admitted member is not).
+                if (moves || meta_changed || !old_state.is_live()) && self.admit(&candidate).is_err() {
+                    return;
+                }
+                let Some(m) = self.members.at_mut(i) else { return };
                 if a.vsn.is_empty() {
                     // No versions sent: keep the known ones (memberlist does).
                     vsn = *m.vsn();
                 }
-                let meta_changed = m.meta() != a.meta;
                 let profile_changed = meta_changed || *m.vsn() != vsn;
                 m.incarnation = a.incarnation;
                 m.state = State::Alive;

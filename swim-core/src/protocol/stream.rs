@@ -115,6 +115,17 @@ pub enum StreamError {
     PingMismatch,
     /// This node is leaving and takes no new exchanges.
     Leaving,
+    /// The peer's address is outside `Config::cidrs_allowed`.
+    NotAllowed,
+    /// The peer itself was refused admission (outside
+    /// `Config::cidrs_allowed`, or by `Hooks::admit`): its state is not
+    /// merged.
+    Refused {
+        /// The peer's node name.
+        node: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl fmt::Display for StreamError {
@@ -139,6 +150,10 @@ impl fmt::Display for StreamError {
             StreamError::UnknownStream => f.write_str("reply for an unknown or finished stream"),
             StreamError::PingMismatch => f.write_str("stream ping answered with another sequence number"),
             StreamError::Leaving => f.write_str("this node is leaving"),
+            StreamError::NotAllowed => f.write_str("the peer's address is outside cidrs_allowed"),
+            StreamError::Refused { node, reason } => {
+                write!(f, "node {node} was refused admission ({reason}); its state is not merged")
+            }
         }
     }
 }
@@ -260,6 +275,9 @@ impl<R: RngCore> Swim<R> {
         frame: &mut [u8],
         deliver: &mut dyn FnMut(Delivery<'_>),
     ) -> Result<Option<Vec<u8>>, StreamError> {
+        if !self.admit_peer(from) {
+            return Err(StreamError::NotAllowed);
+        }
         let mut scratch = Vec::new();
         let frame_len = frame.len() as u64;
         let msg = self.open_stream(frame, &mut scratch).inspect_err(|_| self.metrics.stream_errors += 1)?;
@@ -385,7 +403,7 @@ impl<R: RngCore> Swim<R> {
             }
             PendingStream::Ping { seq } => match Message::decode(msg)? {
                 Message::Ack(a) if a.seq_no == seq => {
-                    self.handle_ack(now, seq, super::probe::AckPath::Tcp);
+                    self.handle_ack(now, seq, super::probe::AckPath::Tcp, &[]);
                     Ok(())
                 }
                 _ => Err(StreamError::PingMismatch),

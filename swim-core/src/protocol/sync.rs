@@ -5,7 +5,8 @@
 
 use super::{scale_frac, Delivery, PendingStream, StreamError, StreamRequest, Swim};
 use crate::node::State;
-use crate::protocol::members::Member;
+use crate::protocol::hooks::{Candidate, MAX_APP_STATE};
+use crate::protocol::members::{Member, WireAddr};
 use crate::protocol::user::advance_clock;
 use crate::time::{scale, Instant};
 use crate::wire::{self, PushNodeState, PushPullHeader};
@@ -87,7 +88,15 @@ impl<R: RngCore> Swim<R> {
         }
     }
 
-    pub(super) fn local_state(&self, join: bool) -> Vec<u8> {
+    pub(super) fn local_state(&mut self, join: bool) -> Vec<u8> {
+        let mut app = Vec::new();
+        if let Some(h) = self.hooks.as_mut() {
+            h.local_state(join, &mut app);
+            if app.len() > MAX_APP_STATE {
+                self.metrics.hook_output_dropped += 1;
+                app = Vec::new();
+            }
+        }
         // Serf's push/pull user state, so joiners (Serf agents included)
         // learn the event clock and vice versa.
         let mut user_state = Vec::new();
@@ -98,7 +107,7 @@ impl<R: RngCore> Swim<R> {
             event_ltime: self.dedup.time(),
             query_ltime: 1,
         }
-        .encode_state(&self.local_intents(), &self.dedup.buffered(), &mut user_state);
+        .encode_state_with_app(&self.local_intents(), &self.dedup.buffered(), &app, &mut user_state);
         let header = PushPullHeader {
             nodes: (self.members.len() + 1) as u32,
             user_state_len: user_state.len() as u32,
@@ -153,6 +162,8 @@ impl<R: RngCore> Swim<R> {
             nodes.push(n);
         }
         self.verify_versions(&nodes)?;
+        self.admit_partner(&nodes, peer)?;
+        let join = r.header().join;
         // Room for the peer's view at once, without doubling slack.
         let total = listed.max(self.members.len());
         self.members.reserve_total(total);
@@ -192,6 +203,7 @@ impl<R: RngCore> Swim<R> {
                 }
                 self.merge_serf_state(state, peer, deliver);
             }
+            self.merge_app_state(state, peer, join);
         }
         self.members.trim();
         let n = self.probe_order.len();
@@ -212,6 +224,41 @@ impl<R: RngCore> Swim<R> {
         });
         if let Ok((_, intents)) = decoded {
             self.merge_intents(&intents);
+        }
+    }
+
+    /// The exchange partner's own entry (the one advertising the address
+    /// the exchange was with) must pass admission, or nothing of its state
+    /// is merged — like memberlist's `NotifyMerge`, which refuses a whole
+    /// state: a node joining a cluster it refuses learns why.
+    fn admit_partner(
+        &mut self,
+        nodes: &[wire::PushNodeState<'_>],
+        peer: SocketAddr,
+    ) -> Result<(), StreamError> {
+        let partner = nodes.iter().find(|n| {
+            n.state == State::Alive.to_wire()
+                && WireAddr::from_wire(n.addr, n.port).is_some_and(|a| a.socket_addr() == peer)
+        });
+        let Some(n) = partner else { return Ok(()) };
+        if n.name == self.name.as_str() {
+            return Ok(());
+        }
+        let known = self.members.get(n.name).filter(|m| m.state.is_live() && m.meta() == n.meta);
+        if known.is_some_and(|m| m.addr() == peer) {
+            return Ok(()); // admitted already, unchanged
+        }
+        let candidate = Candidate { name: n.name, addr: peer, meta: n.meta, incarnation: n.incarnation };
+        self.admit(&candidate).map_err(|reason| StreamError::Refused { node: n.name.to_string(), reason })
+    }
+
+    /// Hands the application state in a peer's push-pull state to the hooks.
+    fn merge_app_state(&mut self, state: &[u8], peer: SocketAddr, join: bool) {
+        let Some(hooks) = self.hooks.as_mut() else { return };
+        match crate::wire::serf::PushPullClocks::app_state(state) {
+            Ok(Some(app)) if app.len() > MAX_APP_STATE => self.metrics.app_state_refused += 1,
+            Ok(Some(app)) if !app.is_empty() => hooks.merge_remote_state(peer, app, join),
+            _ => {}
         }
     }
 

@@ -32,6 +32,8 @@ pub(super) enum OutKind {
     },
     Ack {
         seq: u32,
+        /// From `Hooks::ack_payload` (empty: none).
+        payload: Vec<u8>,
     },
     Nack {
         seq: u32,
@@ -159,7 +161,9 @@ impl<R: RngCore> Swim<R> {
                     source_node: name,
                 }),
             ),
-            OutKind::Ack { seq } => push_msg(&mut b, &Message::Ack(wire::Ack { seq_no: *seq, payload: &[] })),
+            OutKind::Ack { seq, payload } => {
+                push_msg(&mut b, &Message::Ack(wire::Ack { seq_no: *seq, payload }))
+            }
             OutKind::Nack { seq } => push_msg(&mut b, &Message::Nack(wire::Nack { seq_no: *seq })),
             OutKind::Suspect { incarnation, node } => push_msg(
                 &mut b,

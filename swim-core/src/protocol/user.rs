@@ -355,6 +355,19 @@ impl<R: RngCore> Swim<R> {
     /// Queues a broadcast of `payload` under `topic` to every member (gossip,
     /// eventually consistent, delivered once per node; not to this node).
     pub fn broadcast(&mut self, topic: &str, payload: &[u8]) -> Result<(), BroadcastError> {
+        let (msg, _) = self.encode_broadcast(topic, payload, false)?;
+        self.gossip.push(None, msg);
+        Ok(())
+    }
+
+    /// A new broadcast's user event (coalesce flag `cc`) and Lamport time,
+    /// after the checks every broadcast passes.
+    pub(super) fn encode_broadcast(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        cc: bool,
+    ) -> Result<(Vec<u8>, u64), BroadcastError> {
         if self.leave.is_some() {
             return Err(BroadcastError::Leaving);
         }
@@ -366,14 +379,13 @@ impl<R: RngCore> Swim<R> {
             return Err(BroadcastError::TooLarge { max_payload });
         }
         let ltime = self.dedup.next_local(topic, payload);
-        let ev = crate::wire::serf::UserEvent { ltime, name: topic, payload, cc: false };
+        let ev = crate::wire::serf::UserEvent { ltime, name: topic, payload, cc };
         let mut msg = vec![0u8; ev.encoded_len()];
         match ev.encode(&mut msg) {
             Ok(n) => msg.truncate(n),
             Err(_) => return Err(BroadcastError::TooLarge { max_payload }),
         }
-        self.gossip.push(None, msg);
-        Ok(())
+        Ok((msg, ltime))
     }
 
     /// The largest broadcast payload that fits one gossip packet with
@@ -506,12 +518,21 @@ impl<R: RngCore> Swim<R> {
                         return;
                     }
                 }
+                if ev.cc && !self.latest.advance(ev.name, ev.ltime, ev.payload) {
+                    // A newer value of this topic was delivered already.
+                    self.metrics.broadcasts_superseded += 1;
+                    return;
+                }
                 self.metrics.broadcasts_received += 1;
                 // Re-gossip exactly what we received.
                 let mut msg = Vec::with_capacity(body.len() + 1);
                 msg.push(msg_type::USER);
                 msg.extend_from_slice(body);
-                self.gossip.push(None, msg);
+                if ev.cc {
+                    self.gossip.push_named(NodeId::from(ev.name), msg);
+                } else {
+                    self.gossip.push(None, msg);
+                }
                 let relay = self.members.by_addr(from).map(|m| m.id.clone());
                 self.deliver_from(
                     relay.as_ref().map(|n| n.as_str()).unwrap_or(""),
@@ -546,6 +567,10 @@ impl<R: RngCore> Swim<R> {
         deliver: &mut dyn FnMut(Delivery<'_>),
     ) {
         if self.dedup.observe(ltime, name, payload) == user::Seen::New {
+            if self.latest.replay_superseded(name, ltime, payload) {
+                self.metrics.broadcasts_superseded += 1;
+                return;
+            }
             self.metrics.broadcasts_replayed += 1;
             self.deliver_from(relay, peer, name, payload, DeliveryKind::Broadcast, deliver);
         }

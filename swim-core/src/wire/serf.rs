@@ -326,8 +326,25 @@ impl PushPullClocks {
     /// intent times and left members (`StatusLTimes`, `LeftMembers`), and
     /// `events` (Serf's recent-event buffer, which the receiver replays).
     pub fn encode_state(&self, intents: &MemberIntents<'_>, events: &[EventGroup<'_>], out: &mut Vec<u8>) {
+        self.encode_state_with_app(intents, events, &[], out)
+    }
+
+    /// [`encode_state`](Self::encode_state) with the application's state
+    /// `app` in an extra `AppState` field (left out when empty). Serf agents
+    /// ignore it: their decoder skips fields it does not know.
+    pub fn encode_state_with_app(
+        &self,
+        intents: &MemberIntents<'_>,
+        events: &[EventGroup<'_>],
+        app: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         let body = |w: &mut Writer<'_>| {
-            w.map_header(6)?;
+            w.map_header(6 + usize::from(!app.is_empty()))?;
+            if !app.is_empty() {
+                w.str("AppState")?;
+                w.bytes(app)?;
+            }
             w.str("EventLTime")?;
             w.uint(self.event_ltime)?;
             w.str("Events")?;
@@ -377,6 +394,19 @@ impl PushPullClocks {
     /// skipping everything else.
     pub fn decode(state: &[u8]) -> Result<Self, DecodeError> {
         Self::decode_state(state, |_, _, _| {}).map(|(c, _)| c)
+    }
+
+    /// The application state (`AppState`) of a push/pull user state, if it
+    /// carries one (see [`encode_state_with_app`](Self::encode_state_with_app)).
+    pub fn app_state(state: &[u8]) -> Result<Option<&[u8]>, DecodeError> {
+        let mut r = body_after(state, PUSH_PULL)?;
+        for _ in 0..r.read_map_len()? {
+            match r.read_bytes()? {
+                b"AppState" => return Ok(Some(r.read_bytes()?)),
+                _ => r.skip_value()?,
+            }
+        }
+        Ok(None)
     }
 
     /// Reads the clocks, and hands each buffered event to `event(ltime, name,

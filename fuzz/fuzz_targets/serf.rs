@@ -19,6 +19,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok((_, intents)) = r {
         assert!(intents.status.len() + intents.left.len() <= data.len());
     }
+    // The application state riding in it.
+    if let Ok(Some(app)) = PushPullClocks::app_state(data) {
+        assert!(app.len() <= data.len());
+    }
     let d = swim_core::protocol::user::decode_direct(data);
     assert!(d.payload.len() <= data.len());
 });

@@ -69,6 +69,29 @@ impl Candidate<'_> {
 /// [`Swim::broadcast_latest`](crate::Swim::broadcast_latest); for a peer
 /// allow-list, [`Config::cidrs_allowed`](crate::Config::cidrs_allowed).
 ///
+/// ```
+/// use swim_core::{Candidate, Hooks, ProbeResult};
+///
+/// struct MyHooks;
+///
+/// impl Hooks for MyHooks {
+///     // Refuse members from another datacenter.
+///     fn admit(&mut self, m: &Candidate<'_>) -> Result<(), String> {
+///         match m.tag("dc").as_deref() {
+///             Some("eu-1") => Ok(()),
+///             other => Err(format!("dc {other:?} is not ours")),
+///         }
+///     }
+///     // Round-trip times, and what the probed node put in its ack.
+///     fn probe_result(&mut self, r: &ProbeResult, ack_payload: &[u8]) {
+///         println!("{} answered in {:?} ({} payload bytes)", r.node, r.rtt, ack_payload.len());
+///     }
+/// }
+///
+/// let hooks: Box<dyn Hooks> = Box::new(MyHooks); // Swim::set_hooks, Cluster::set_hooks
+/// # drop(hooks);
+/// ```
+///
 /// # Where they run
 ///
 /// Hooks run inside the call that received the news (`handle_packet`,

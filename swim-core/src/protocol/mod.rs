@@ -116,7 +116,8 @@ const MAX_DEPTH: u8 = 3;
 ///   only after a `handle_*` call ([`handle_packet`](Self::handle_packet),
 ///   [`handle_timeout`](Self::handle_timeout), the stream calls), or a call
 ///   that starts something ([`join`](Self::join), [`leave`](Self::leave),
-///   [`broadcast`](Self::broadcast), [`set_tags`](Self::set_tags),
+///   [`broadcast`](Self::broadcast), [`broadcast_latest`](Self::broadcast_latest),
+///   [`set_tags`](Self::set_tags),
 ///   [`send_reliable`](Self::send_reliable), [`copy_view_from`](Self::copy_view_from)):
 ///   read it again after those. The `poll_*` calls, the encoders of direct
 ///   sends and the accessors never move it. Calling `handle_timeout` before
@@ -134,6 +135,9 @@ const MAX_DEPTH: u8 = 3;
 /// - **Deliveries** (user messages) are handed to the `deliver` callback of
 ///   the `handle_*` call that received them, borrowed from the caller's
 ///   buffer: copy what must outlive the call.
+///
+/// - **Hooks** ([`set_hooks`](Self::set_hooks)) are called from inside the
+///   `handle_*` calls and the calls that start an exchange, synchronously.
 ///
 /// Which queue drops what, when full (each counted in [`Metrics`]):
 ///

@@ -527,6 +527,23 @@ mod push_pull_clock_tests {
     }
 
     #[test]
+    fn app_state_rides_beside_the_clocks() {
+        let c = PushPullClocks { ltime: 7, event_ltime: 1, query_ltime: 1 };
+        let intents = MemberIntents { status: alloc::vec![("a", 3)], left: alloc::vec![] };
+        let mut out = Vec::new();
+        c.encode_state_with_app(&intents, &[], b"app bytes", &mut out);
+        assert_eq!(PushPullClocks::app_state(&out), Ok(Some(&b"app bytes"[..])));
+        assert_eq!(PushPullClocks::decode_state(&out, |_, _, _| {}), Ok((c, intents.clone())));
+        // None sent: no field at all (the state Serf agents have always read).
+        let mut plain = Vec::new();
+        c.encode_state_with_app(&intents, &[], b"", &mut plain);
+        assert_eq!(PushPullClocks::app_state(&plain), Ok(None));
+        let mut old = Vec::new();
+        c.encode_state(&intents, &[], &mut old);
+        assert_eq!(plain, old);
+    }
+
+    #[test]
     fn events_round_trip_and_nil_slots_are_skipped() {
         let c = PushPullClocks { ltime: 3, event_ltime: 12, query_ltime: 1 };
         let groups = [

@@ -836,6 +836,74 @@ async fn serf_reads_our_app_state_and_latest_value_broadcasts() {
     }
 }
 
+/// Queries both ways: `serf query` on an agent is acked and answered by our
+/// nodes' `on_query` handlers (and `-node` / `-tag` select them), and our
+/// node's query is acked and answered by the agents' query handlers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serf_queries_both_ways() {
+    let agents = serf_cluster(None).await;
+    let mut ours = Vec::new();
+    for (name, role) in [("r1", "web"), ("r2", "db")] {
+        let r = RustNode::start(swim_tokio::Config { tags: tags(&[("role", role)]), ..config(name) }).await;
+        let me = name.to_string();
+        r.cluster
+            .on_query(move |q| Some(format!("{me}:{}", String::from_utf8_lossy(&q.payload)).into_bytes()));
+        r.join(&agents[0].addr.to_string()).await;
+        ours.push(r);
+    }
+    wait_until("every agent lists r1 and r2 alive", TEN_S, || {
+        let ok =
+            agents.iter().all(|a| ["r1", "r2"].iter().all(|n| a.status_of(n).as_deref() == Some("alive")));
+        async move { ok }
+    })
+    .await;
+    // serf query → our handlers (and the agents' own).
+    let t = Instant::now();
+    let out = agents[1].query(&["-timeout=3s", "uptime", "hi"]);
+    eprintln!("serf query took {:?}: {out}", t.elapsed());
+    let acks: Vec<&str> = out["Acks"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for n in ["r1", "r2", "s1", "s2", "s3"] {
+        assert!(acks.contains(&n), "no ack from {n}: {out}");
+    }
+    assert_eq!(out["Responses"]["r1"], "r1:hi", "{out}");
+    assert_eq!(out["Responses"]["r2"], "r2:hi", "{out}");
+    assert_eq!(out["Responses"]["s1"], "serf-s1:hi", "{out}");
+    let only_r2 = agents[0].query(&["-timeout=2s", "-node=r2", "uptime", "x"]);
+    assert_eq!(only_r2["Responses"].as_object().unwrap().keys().collect::<Vec<_>>(), ["r2"], "{only_r2}");
+    let web = agents[0].query(&["-timeout=2s", "-tag", "role=^we", "uptime", "y"]);
+    assert_eq!(web["Responses"].as_object().unwrap().keys().collect::<Vec<_>>(), ["r1"], "{web}");
+    // Our query → the agents' handlers (and ours).
+    let t = Instant::now();
+    let params =
+        swim_tokio::QueryParams::default().with_acks().relay_factor(1).timeout(Duration::from_secs(3));
+    let mut stream = ours[0].cluster.query("uptime", b"from-rust", params).unwrap();
+    let (mut acks, mut answers) = (Vec::new(), std::collections::BTreeMap::new());
+    let mut all_in = None;
+    while let Some(e) = stream.next().await {
+        match e {
+            swim_tokio::QueryEvent::Ack { from, .. } => acks.push(from.to_string()),
+            swim_tokio::QueryEvent::Response { from, payload, .. } => {
+                answers.insert(from.to_string(), String::from_utf8_lossy(&payload).into_owned());
+                if answers.len() == 5 && all_in.is_none() {
+                    all_in = Some(t.elapsed());
+                }
+            }
+            _ => {}
+        }
+    }
+    eprintln!("our query: all 5 responses after {all_in:?}");
+    acks.sort();
+    let m = ours[0].cluster.metrics();
+    assert_eq!(acks, ["r1", "r2", "s1", "s2", "s3"], "answers {answers:?}; r1's metrics {m:?}");
+    assert_eq!(answers["s2"], "serf-s2:from-rust");
+    assert_eq!(answers["r2"], "r2:from-rust");
+    assert_eq!(answers.len(), 5, "{answers:?}");
+    for a in &agents {
+        let log = a.log();
+        assert!(!log.contains("[ERR]"), "serf agent {} logged errors:\n{log}", a.name);
+    }
+}
+
 /// Our graceful leave, as Serf agents see it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serf_sees_our_graceful_leave_as_left() {

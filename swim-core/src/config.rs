@@ -200,6 +200,15 @@ pub struct Config {
     /// IPv4 and IPv6 networks separately:
     /// `Some(vec!["10.0.0.0/8".parse()?, "fd00::/8".parse()?])`.
     pub cidrs_allowed: Option<Vec<crate::IpNet>>,
+    /// Serf's `QueryTimeoutMult` (default 16): a query's default timeout
+    /// is `gossip_interval × this × ⌈log10(n + 1)⌉`.
+    pub query_timeout_mult: u32,
+    /// Largest encoded query asked (default 1024 bytes, Serf's
+    /// `QuerySizeLimit`).
+    pub query_size_limit: usize,
+    /// Largest encoded query response sent or relayed (default 1024
+    /// bytes, Serf's `QueryResponseSizeLimit`).
+    pub query_response_size_limit: usize,
 }
 
 /// The key is never printed: `Debug` shows its length only.
@@ -248,6 +257,9 @@ impl fmt::Debug for Config {
             max_outgoing_queue,
             event_buffer,
             cidrs_allowed,
+            query_timeout_mult,
+            query_size_limit,
+            query_response_size_limit,
         } = self;
         f.debug_struct("Config")
             .field("bind_addr", bind_addr)
@@ -291,6 +303,9 @@ impl fmt::Debug for Config {
             .field("max_outgoing_queue", max_outgoing_queue)
             .field("event_buffer", event_buffer)
             .field("cidrs_allowed", cidrs_allowed)
+            .field("query_timeout_mult", query_timeout_mult)
+            .field("query_size_limit", query_size_limit)
+            .field("query_response_size_limit", query_response_size_limit)
             .finish()
     }
 }
@@ -348,6 +363,9 @@ impl Default for Config {
             max_outgoing_queue: 4096,
             event_buffer: 512,
             cidrs_allowed: None,
+            query_timeout_mult: 16,
+            query_size_limit: 1024,
+            query_response_size_limit: 1024,
         }
     }
 }
@@ -514,6 +532,8 @@ impl Config {
             ("max_event_queue", self.max_event_queue),
             ("handoff_queue_depth", self.handoff_queue_depth),
             ("max_outgoing_queue", self.max_outgoing_queue),
+            ("query_size_limit", self.query_size_limit),
+            ("query_response_size_limit", self.query_response_size_limit),
         ] {
             if n == 0 {
                 return Err(ConfigError::ZeroCount(name));
@@ -524,6 +544,7 @@ impl Config {
             ("suspicion_mult", self.suspicion_mult),
             ("suspicion_max_timeout_mult", self.suspicion_max_timeout_mult),
             ("awareness_max_multiplier", self.awareness_max_multiplier),
+            ("query_timeout_mult", self.query_timeout_mult),
         ] {
             if !(1..=1000).contains(&m) {
                 return Err(ConfigError::Multiplier(name));

@@ -93,6 +93,7 @@ pub use protocol::{
     MAX_STREAM_BYTES, PROBE_RESULTS_CAPACITY,
 };
 pub use protocol::{Hooks, IpNet, IpNetParseError, MAX_ACK_PAYLOAD, MAX_APP_STATE};
+pub use protocol::{QueryError, QueryEvent, QueryId, QueryParams, QueryRequest};
 pub use time::Instant;
 pub use wire::crypto::Keyring;
 
@@ -105,8 +106,10 @@ pub mod prelude {
         SendError,
     };
     pub use crate::io::handoff::{Message, MessageHandler};
+    pub use crate::io::queries::{QueryResponses, QueryResults};
     pub use crate::{
         Candidate, Config, ConfigError, DelegateVersions, DeliveryKind, Event, Hooks, IpNet, KeyringError,
         Metrics, Node, NodeId, ProbeOutcome, ProbeResult, State, StreamError, TagsError,
     };
+    pub use crate::{QueryError, QueryEvent, QueryId, QueryParams, QueryRequest};
 }

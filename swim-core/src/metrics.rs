@@ -105,6 +105,25 @@ pub struct Metrics {
     /// Alive messages naming this node at another address: another node
     /// uses this node's name (memberlist's conflict). Not refuted.
     pub name_conflicts: u64,
+    /// Queries this node asked (`Swim::query`).
+    pub queries_sent: u64,
+    /// Queries received by gossip for the first time.
+    pub queries_received: u64,
+    /// Queries received again (de-duplicated by Lamport time and id).
+    pub queries_duplicate: u64,
+    /// Queries dropped: older than the query buffer, or from before this
+    /// node joined.
+    pub queries_too_old: u64,
+    /// Queries dropped because the application did not take them
+    /// (`poll_query` / the query handler).
+    pub queries_dropped: u64,
+    /// Responses this node sent to queries.
+    pub query_responses_sent: u64,
+    /// Acks and responses matching no running query of this node, or
+    /// repeated.
+    pub query_answers_unexpected: u64,
+    /// Query responses this node relayed for others (Serf's relay factor).
+    pub query_relays: u64,
     /// "Latest value" broadcasts not delivered: a newer value of their
     /// topic was delivered already (see `Swim::broadcast_latest`).
     pub broadcasts_superseded: u64,

@@ -442,6 +442,9 @@ impl SerfAgent {
         let events_path = dir.join(format!("{tag}.events"));
         let _ = std::fs::remove_file(&events_path);
         let handler = dir.join(format!("{tag}.handler.sh"));
+        // Answers every query with `serf-<name>:<payload>`.
+        let query_handler = dir.join(format!("{tag}.query.sh"));
+        std::fs::write(&query_handler, format!("#!/bin/sh\nprintf 'serf-{name}:%s' \"$(cat)\"\n")).unwrap();
         std::fs::write(
             &handler,
             format!(
@@ -463,7 +466,8 @@ impl SerfAgent {
                 .arg(format!("-bind={addr}"))
                 .arg(format!("-rpc-addr={rpc}"))
                 .arg("-log-level=debug")
-                .arg(format!("-event-handler=user=sh {}", handler.display()));
+                .arg(format!("-event-handler=user=sh {}", handler.display()))
+                .arg(format!("-event-handler=query=sh {}", query_handler.display()));
             if let Some(k) = key {
                 cmd.arg(format!("-encrypt={}", base64(k)));
             }
@@ -546,6 +550,22 @@ impl SerfAgent {
     pub fn event(&self, name: &str, payload: &str) {
         let out = self.serf(&["event", name, payload]);
         assert!(out.status.success(), "serf event failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// `serf query -format=json` with `args` (flags, then name and payload):
+    /// the parsed output (`Acks`, `Responses`).
+    pub fn query(&self, args: &[&str]) -> Value {
+        let mut all = vec!["query", "-format=json"];
+        all.extend_from_slice(args);
+        let out = self.serf(&all);
+        assert!(
+            out.status.success(),
+            "serf query failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("serf query output: {e}: {}", String::from_utf8_lossy(&out.stdout)))
     }
 
     /// Lines `name payload` written by the user-event handler.

@@ -302,6 +302,59 @@ impl<R: Runtime> Cluster<R> {
             .with_core(|core, _| core.broadcast_latest(topic, payload))
     }
 
+    /// Asks the cluster the query `name` with `payload` (Serf's `Query`):
+    /// gossiped to every member; each node that passes `params`' filters
+    /// acks it (if asked) and answers through its [`on_query`](Self::on_query)
+    /// handler, straight back to this node over UDP. Returns at once; read
+    /// the answers from the returned [`QueryResponses`](crate::io::queries::QueryResponses)
+    /// until the timeout (Serf's default unless `params` sets one). This
+    /// node answers its own query too if it has a handler.
+    ///
+    /// Errors: `TooLarge` past `Config::query_size_limit`, `BadFilter` (an
+    /// invalid tag expression), `TooManyRunning`, `Leaving`, `Shutdown`.
+    /// Serf agents answer swim's queries, and `serf query` reaches swim nodes.
+    pub fn query(
+        &self,
+        name: &str,
+        payload: &[u8],
+        params: crate::QueryParams,
+    ) -> Result<crate::io::queries::QueryResponses, crate::QueryError> {
+        let shared = self.live().ok_or(crate::QueryError::Shutdown)?;
+        let arc = &self.inner.shared;
+        shared.with_core(|core, now| {
+            let id = core.query(now, name, payload, &params)?;
+            // Registered before the lock is released, so that no answer
+            // (this node's own come at once) is routed before it.
+            Ok(crate::io::queries::QueryResponses::new(arc, id))
+        })
+    }
+
+    /// Installs the query handler (replacing the one before): it sees each
+    /// query this node passes the filters of, once, and returns the
+    /// response payload (`None`: no response; the ack, if asked, is sent
+    /// anyway). It runs on a thread of its own, one query at a time, so a
+    /// slow handler delays other queries, never the protocol; up to 64
+    /// wait, more are dropped and counted (`Metrics::queries_dropped`). A
+    /// response over `Config::query_response_size_limit`, or after the
+    /// query's deadline, is not sent (logged at `debug`). Serf's internal
+    /// queries (`_serf_*`) are answered by the node itself.
+    pub fn on_query(&self, f: impl Fn(&crate::QueryRequest) -> Option<Vec<u8>> + Send + Sync + 'static) {
+        let shared = &self.inner.shared;
+        if shared.desk().set_handler(Arc::new(f)) {
+            let s = shared.clone();
+            if let Err(e) =
+                self.inner.rt.spawn_thread("swim-queries", move || crate::io::queries::Desk::run(&s))
+            {
+                tracing::error!(error = %e, "cannot start the query handler thread; queries will not be answered");
+            }
+        }
+    }
+
+    /// Removes the query handler: queries are still acked, not answered.
+    pub fn clear_query_handler(&self) {
+        self.inner.shared.desk().clear_handler();
+    }
+
     /// Installs the application's [`Hooks`](crate::Hooks) — admission of
     /// members, name-conflict notices, ack payloads and probe results,
     /// application state in push-pull — replacing any installed before.

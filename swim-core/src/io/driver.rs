@@ -631,6 +631,7 @@ pub struct Shared {
     /// core's clock): a change wakes it only if it moves that earlier.
     planned: AtomicU64,
     closed: AtomicBool,
+    desk: crate::io::queries::Desk,
 }
 
 impl fmt::Debug for Shared {
@@ -662,6 +663,7 @@ impl Shared {
             send_pool: Pool::new(sends, size),
             wake: Signal::default(),
             closed: AtomicBool::new(false),
+            desk: Default::default(),
         }))
     }
 
@@ -710,6 +712,7 @@ impl Shared {
         m.handoff_dropped += self.handoff.dropped();
         m.handler_panics += self.handoff.panics();
         m.buffer_pool_misses += self.send_pool.misses();
+        m.queries_dropped += self.desk.dropped();
     }
 
     /// Reads the core under its lock.
@@ -718,6 +721,12 @@ impl Shared {
     }
 
     fn publish(&self, core: &mut Swim<DriverRng>) {
+        while let Some(q) = core.poll_query() {
+            self.desk.push_job(q);
+        }
+        while let Some(e) = core.poll_query_event() {
+            self.desk.route(e);
+        }
         let subs = lock(&self.subscribers);
         while let Some(e) = core.poll_event() {
             log_event(core.name().as_str(), &e);
@@ -747,6 +756,11 @@ impl Shared {
     /// messages, on the handler thread).
     pub fn on_message(&self, f: impl Fn(&Message<'_>) + Send + Sync + 'static) -> MessageHandler {
         self.handoff.register(Arc::new(f))
+    }
+
+    /// The node's query handler and running queries.
+    pub(crate) fn desk(&self) -> &crate::io::queries::Desk {
+        &self.desk
     }
 
     /// Runs the message handlers until the node is closed: the body of the
@@ -909,6 +923,7 @@ impl Shared {
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.handoff.close();
+        self.desk.close();
         for s in lock(&self.subscribers).iter() {
             let mut s = lock(s);
             s.closed = true;

@@ -7,6 +7,8 @@
 //! - [`driver`] — the locked core, event streams, buffer pools, errors;
 //! - [`handoff`] — message handlers on a thread of their own, off the
 //!   receive path (memberlist's handoff queue);
+//! - [`queries`] — Serf queries: the query handler's thread, the asker's
+//!   stream of answers;
 //! - [`cluster`] — the async user API, `Cluster<R: Runtime>`;
 //! - `exporter` (feature `metrics`) — publishes each node's metrics through
 //!   the `metrics` facade;
@@ -18,6 +20,7 @@ pub mod driver;
 #[cfg(feature = "metrics")]
 pub mod exporter;
 pub mod handoff;
+pub mod queries;
 pub mod runtime;
 #[cfg(feature = "test-suite")]
 pub mod testsuite;

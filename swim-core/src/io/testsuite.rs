@@ -42,7 +42,8 @@ macro_rules! cluster_test_suite {
             after_shutdown_every_operation_says_so,
             join_starts_the_node_and_a_cancelled_join_leaks_nothing,
             the_cluster_reports_what_the_core_knows,
-            hooks_latest_broadcasts_and_the_allow_list_work_through_the_cluster);
+            hooks_latest_broadcasts_and_the_allow_list_work_through_the_cluster,
+            queries_are_answered_by_every_handler_and_end_at_their_timeout);
     };
     (@each $rt:ty, $block_on:path, $($name:ident),*) => {
         $(
@@ -820,4 +821,55 @@ pub async fn hooks_latest_broadcasts_and_the_allow_list_work_through_the_cluster
     for n in &nodes {
         n.shutdown().await;
     }
+}
+
+/// Shared driver test: a query asked through `Cluster::query` is acked and
+/// answered by every node's `on_query` handler (this node's included),
+/// filters select the answering nodes, and the stream ends at the timeout.
+pub async fn queries_are_answered_by_every_handler_and_end_at_their_timeout<R: Runtime>() {
+    use crate::{QueryEvent, QueryParams};
+    let role = |name: &str| {
+        let role = if name == "node-2" { "db" } else { "web" };
+        Config { tags: [("role".to_string(), role.to_string())].into(), ..config(name) }
+    };
+    let nodes = start::<R>(3, role).await;
+    join_all(&nodes).await;
+    wait_for::<R>(Duration::from_secs(5), || nodes.iter().all(|n| n.members().len() == 3)).await.unwrap();
+    for n in &nodes {
+        let me = n.local_node().id.to_string();
+        n.on_query(move |q| {
+            (q.name == "uptime").then(|| format!("{me}:{}", String::from_utf8_lossy(&q.payload)).into_bytes())
+        });
+    }
+    let started = Instant::now();
+    let params = QueryParams::default().with_acks().timeout(Duration::from_millis(1500));
+    let results = nodes[0].query("uptime", b"?", params).unwrap().collect().await;
+    let waited = started.elapsed();
+    let mut acks: Vec<String> = results.acks.iter().map(|n| n.to_string()).collect();
+    acks.sort();
+    assert_eq!(acks, ["node-0", "node-1", "node-2"]);
+    let mut answers: Vec<String> =
+        results.responses.iter().map(|(_, p)| String::from_utf8_lossy(p).into_owned()).collect();
+    answers.sort();
+    assert_eq!(answers, ["node-0:?", "node-1:?", "node-2:?"]);
+    assert!(waited >= Duration::from_millis(1400), "the stream ends at the timeout, not before: {waited:?}");
+    // A tag filter: only role=web answers; a name it has no answer for
+    // gets acks only.
+    let mut stream = nodes[1].query("uptime", b"!", QueryParams::default().tag("role", "^web$")).unwrap();
+    let mut from = Vec::new();
+    while let Some(e) = stream.next().await {
+        if let QueryEvent::Response { from: f, .. } = e {
+            from.push(f.to_string());
+        }
+    }
+    from.sort();
+    assert_eq!(from, ["node-0", "node-1"]);
+    let quiet =
+        nodes[0].query("other", b"", QueryParams::default().with_acks().timeout(Duration::from_millis(500)));
+    let quiet = quiet.unwrap().collect().await;
+    assert_eq!((quiet.acks.len(), quiet.responses.len()), (3, 0));
+    for n in &nodes {
+        n.shutdown().await;
+    }
+    assert!(matches!(nodes[0].query("x", b"", QueryParams::default()), Err(crate::QueryError::Shutdown)));
 }

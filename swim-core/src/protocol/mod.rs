@@ -13,6 +13,7 @@
 //! | `sync.rs` | join and push-pull anti-entropy, version checks | memberlist `state.go` `pushPull`, `net.go` `mergeRemoteState` |
 //! | `leave.rs` | graceful leave in Serf's order | Serf `serf.go` `Leave`; memberlist `Leave` |
 //! | [`user`] | direct messages and broadcasts (Serf user events, de-dup) | Serf `serf.go` `UserEvent`, `event.go` |
+//! | `query.rs` | Serf's queries: asking, answering, filters, relays | Serf `query.go`, `serf.go` `handleQuery` |
 //! | `latest.rs` | "latest value wins" broadcasts | memberlist `NamedBroadcast`; Serf's coalesced user events |
 //! | [`members`] | the member table | memberlist `nodeState`, `nodeMap` |
 //! | `transmit.rs` | outgoing datagrams with piggybacked gossip | memberlist `net.go` `sendMsg`, `rawSendMsgPacket` |
@@ -36,6 +37,7 @@ mod local;
 #[doc(hidden)]
 pub mod members;
 mod probe;
+mod query;
 mod reconnect;
 mod state;
 mod stream;
@@ -55,6 +57,7 @@ use leave::LeaveStage;
 pub use local::{KeyringError, TagsError};
 use probe::{Probe, ProbeStage, Relay};
 pub use probe::{ProbeOutcome, ProbeResult, PROBE_RESULTS_CAPACITY};
+pub use query::{QueryError, QueryEvent, QueryId, QueryParams, QueryRequest};
 use reconnect::Reconnect;
 use stream::PendingStream;
 pub use stream::{FrameReader, StreamError, StreamFrame, StreamKind, StreamRequest, MAX_STREAM_BYTES};
@@ -197,6 +200,8 @@ pub struct Swim<R> {
     /// Each member's last intent time (Serf's `statusLTime`).
     intents: Intents,
     dedup: EventDedup,
+    /// Serf queries: the query clock, de-duplication, running asks.
+    queries: query::Queries,
     /// "Latest value" topics' newest versions (see `latest.rs`).
     latest: latest::Latest,
     /// A `join` is under way: the events before it are not replayed.
@@ -290,6 +295,7 @@ impl<R: RngCore> Swim<R> {
             intents: Intents::default(),
             dedup: EventDedup::with_size(hash_key, config.event_buffer),
             latest: latest::Latest::default(),
+            queries: query::Queries::default(),
             ignore_old_events: false,
             metrics: Metrics::default(),
             scratch: Vec::new(),
@@ -416,6 +422,9 @@ impl<R: RngCore> Swim<R> {
         if let Some(e) = self.eager_gossip_deadline() {
             t = t.min(e);
         }
+        if let Some(q) = self.queries.deadline() {
+            t = t.min(q);
+        }
         t
     }
 
@@ -450,6 +459,7 @@ impl<R: RngCore> Swim<R> {
         }
         self.post_join_sync(now);
         self.reconnect_round(now);
+        self.expire_queries(now);
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -586,7 +596,7 @@ impl<R: RngCore> Swim<R> {
             Message::Alive(a) => self.alive_node(now, &a, true),
             Message::Suspect(s) => self.suspect_node(now, s.incarnation, s.node, s.from),
             Message::Dead(d) => self.dead_node(now, d.incarnation, d.node, d.from),
-            Message::User(body) => self.handle_user(from, body, deliver),
+            Message::User(body) => self.handle_user(now, from, body, deliver),
             _ => self.metrics.dropped_unexpected += 1,
         }
     }

@@ -105,7 +105,7 @@ impl<R: RngCore> Swim<R> {
             // seen, so one more (else a peer could reuse our highest).
             ltime: self.member_clock.saturating_add(1),
             event_ltime: self.dedup.time(),
-            query_ltime: 1,
+            query_ltime: self.queries.next_time(),
         }
         .encode_state_with_app(&self.local_intents(), &self.dedup.buffered(), &app, &mut user_state);
         let header = PushPullHeader {
@@ -197,7 +197,9 @@ impl<R: RngCore> Swim<R> {
                 // minus one: no event or intent of that time was sent yet.
                 let event_ok = clocks.event_ltime == 0 || self.dedup.witness(clocks.event_ltime - 1);
                 let member_ok = advance_clock(&mut self.member_clock, clocks.ltime.saturating_sub(1));
-                self.metrics.clock_jumps_refused += u64::from(!event_ok) + u64::from(!member_ok);
+                let query_ok = self.queries.witness_state(clocks.query_ltime, fresh_join);
+                self.metrics.clock_jumps_refused +=
+                    u64::from(!event_ok) + u64::from(!member_ok) + u64::from(!query_ok);
                 if fresh_join && event_ok {
                     self.dedup.ignore_before(clocks.event_ltime);
                 }

@@ -44,6 +44,8 @@ pub(super) enum OutKind {
     },
     /// This node's own alive message (a refutation sent to an accuser).
     AliveSelf,
+    /// A whole encoded message (a Serf query response or relay).
+    User(Vec<u8>),
     Gossip,
 }
 
@@ -174,6 +176,14 @@ impl<R: RngCore> Swim<R> {
                 }),
             ),
             OutKind::AliveSelf => push_msg(&mut b, &Message::Alive(self.alive_self())),
+            OutKind::User(msg) => b
+                .push_with(msg.len(), |out| {
+                    let dst =
+                        out.get_mut(..msg.len()).ok_or(crate::wire::msgpack::EncodeError::BufferTooSmall)?;
+                    dst.copy_from_slice(msg);
+                    Ok(msg.len())
+                })
+                .is_ok(),
             OutKind::Gossip => true,
         };
         if !first {
@@ -234,6 +244,7 @@ fn count_first(sent: &mut MessageCounts, kind: &OutKind) {
         OutKind::Nack { .. } => msg_type::NACK,
         OutKind::Suspect { .. } => msg_type::SUSPECT,
         OutKind::AliveSelf => msg_type::ALIVE,
+        OutKind::User(_) => msg_type::USER,
         OutKind::Gossip => return,
     };
     sent.count(t);

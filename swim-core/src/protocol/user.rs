@@ -486,6 +486,7 @@ impl<R: RngCore> Swim<R> {
 
     pub(super) fn handle_user(
         &mut self,
+        now: Instant,
         from: SocketAddr,
         body: &[u8],
         deliver: &mut dyn FnMut(Delivery<'_>),
@@ -544,6 +545,15 @@ impl<R: RngCore> Swim<R> {
                 );
             }
             Some(&(crate::wire::serf::JOIN | crate::wire::serf::LEAVE)) => self.handle_intent(body),
+            Some(&crate::wire::serf::QUERY) if crate::wire::serf::is_serf_message(body) => {
+                self.handle_query(now, body, true)
+            }
+            Some(&crate::wire::serf::QUERY_RESPONSE) if crate::wire::serf::is_serf_message(body) => {
+                self.handle_query_response(body)
+            }
+            Some(&crate::wire::serf::RELAY) if crate::wire::serf::is_serf_message(body) => {
+                self.handle_relay(body)
+            }
             Some(_) if crate::wire::serf::is_serf_message(body) => {
                 // Serf's other traffic (queries, key requests) is not for the
                 // application.

@@ -16,7 +16,8 @@
 //!   `net.go` and `transport.go`;
 //! - [`crypto`] — AES-GCM and the keyring (`security.go`, `keyring.go`);
 //! - [`lzw`] — Go's `compress/lzw`, as memberlist compresses;
-//! - [`serf`] — Serf's messages inside memberlist user messages, tags, clocks.
+//! - [`serf`] — Serf's messages inside memberlist user messages, tags, clocks;
+//! - [`query`] — Serf's queries, their responses, filters and relays.
 
 mod codec;
 mod compound;
@@ -26,6 +27,7 @@ mod message;
 pub mod msgpack;
 pub mod packet;
 mod push_pull;
+pub mod query;
 pub mod serf;
 mod stream;
 

@@ -23,6 +23,24 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Some(app)) = PushPullClocks::app_state(data) {
         assert!(app.len() <= data.len());
     }
+    // Queries, their responses, filters, relays and key messages.
+    use swim_core::wire::query::{Filter, KeyRequest, NodeKeyResponse, Query, QueryResponse, Relay};
+    if let Ok(q) = Query::decode(data) {
+        assert!(q.filters.len() <= data.len());
+        for f in q.filters.iter() {
+            let _ = Filter::decode(f);
+        }
+        let _ = q.reply_addr();
+    }
+    let _ = QueryResponse::decode(data);
+    if let Ok(r) = Relay::decode(data) {
+        assert!(r.inner.len() <= data.len());
+    }
+    let _ = Filter::decode(data);
+    let _ = KeyRequest::decode(data);
+    if let Ok(k) = NodeKeyResponse::decode(data) {
+        assert!(k.keys.len() <= data.len());
+    }
     let d = swim_core::protocol::user::decode_direct(data);
     assert!(d.payload.len() <= data.len());
 });

@@ -872,6 +872,9 @@ async fn serf_queries_both_ways() {
     assert_eq!(only_r2["Responses"].as_object().unwrap().keys().collect::<Vec<_>>(), ["r2"], "{only_r2}");
     let web = agents[0].query(&["-timeout=2s", "-tag", "role=^we", "uptime", "y"]);
     assert_eq!(web["Responses"].as_object().unwrap().keys().collect::<Vec<_>>(), ["r1"], "{web}");
+    // `serf reachability`: every node, ours included, acks `_serf_ping`.
+    let (ok, out) = agents[2].reachability();
+    assert!(ok && out.contains("Successfully contacted all live nodes"), "serf reachability:\n{out}");
     // Our query → the agents' handlers (and ours).
     let t = Instant::now();
     let params =
@@ -901,6 +904,60 @@ async fn serf_queries_both_ways() {
     for a in &agents {
         let log = a.log();
         assert!(!log.contains("[ERR]"), "serf agent {} logged errors:\n{log}", a.name);
+    }
+}
+
+/// `serf keys` on a cluster of Serf agents and swim nodes: install, use,
+/// remove and list reach every node (the swim nodes answer Serf's internal
+/// key queries); then a swim node drives a rotation the same way and the
+/// agents follow. No node is suspected on the way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serf_keys_rotation_with_our_nodes() {
+    use swim_tokio::KeyOp;
+    let agents = serf_cluster(Some(&KEY)).await;
+    let mut ours = Vec::new();
+    for name in ["r1", "r2"] {
+        let c = swim_tokio::Config { encryption_enabled: true, secret_key: KEY.to_vec(), ..config(name) };
+        let r = RustNode::start(c).await;
+        r.join(&agents[0].addr.to_string()).await;
+        ours.push(r);
+    }
+    wait_until("every agent lists r1 and r2 alive", TEN_S, || {
+        let ok =
+            agents.iter().all(|a| ["r1", "r2"].iter().all(|n| a.status_of(n).as_deref() == Some("alive")));
+        async move { ok }
+    })
+    .await;
+    let (old, new, third) = (base64(&KEY), base64(&OTHER_KEY), [9u8; 32]);
+    for arg in [format!("-install={new}"), format!("-use={new}"), format!("-remove={old}")] {
+        let (ok, out) = agents[1].keys(&arg);
+        assert!(ok, "serf keys {arg} failed:\n{out}");
+    }
+    let (ok, out) = agents[2].keys("-list");
+    let listed = |out: &str, key: &str| out.lines().any(|l| l.contains(key) && l.contains("[5/5]"));
+    assert!(ok && listed(&out, &new), "serf keys -list:\n{out}");
+    for r in &ours {
+        assert_eq!(r.cluster.keys().unwrap(), vec![OTHER_KEY.to_vec()], "{}", r.name);
+    }
+    // Refusing to remove the primary key, as Serf.
+    let (ok, out) = agents[0].keys(&format!("-remove={new}"));
+    assert!(!ok && out.contains("r1"), "removing the primary key:\n{out}");
+    // A rotation driven by a swim node.
+    for (op, key) in [(KeyOp::Install, &third), (KeyOp::Use, &third), (KeyOp::Remove, &OTHER_KEY)] {
+        let report = ours[0].cluster.cluster_keys(op, key).await.unwrap();
+        assert!(report.is_complete(), "{op:?}: {report:?}");
+        assert_eq!(report.num_resp, 5);
+    }
+    let report = ours[1].cluster.cluster_keys(KeyOp::List, &[]).await.unwrap();
+    assert_eq!(report.keys.get(third.as_slice()), Some(&5), "{report:?}");
+    let (ok, out) = agents[0].keys("-list");
+    assert!(ok && listed(&out, &base64(&third)), "serf keys -list:\n{out}");
+    for r in &ours {
+        let trouble: Vec<_> = r.events.lock().unwrap().iter().filter(|e| e.kind != "join").cloned().collect();
+        assert!(trouble.is_empty(), "{} saw membership trouble during the rotation: {trouble:?}", r.name);
+    }
+    for a in &agents {
+        assert!(a.members().values().all(|n| n["status"] == "alive"), "{}", a.name);
     }
 }
 

@@ -93,7 +93,7 @@ pub use protocol::{
     MAX_STREAM_BYTES, PROBE_RESULTS_CAPACITY,
 };
 pub use protocol::{Hooks, IpNet, IpNetParseError, MAX_ACK_PAYLOAD, MAX_APP_STATE};
-pub use protocol::{QueryError, QueryEvent, QueryId, QueryParams, QueryRequest};
+pub use protocol::{KeyOp, KeyReport, QueryError, QueryEvent, QueryId, QueryParams, QueryRequest};
 pub use time::Instant;
 pub use wire::crypto::Keyring;
 
@@ -111,5 +111,5 @@ pub mod prelude {
         Candidate, Config, ConfigError, DelegateVersions, DeliveryKind, Event, Hooks, IpNet, KeyringError,
         Metrics, Node, NodeId, ProbeOutcome, ProbeResult, State, StreamError, TagsError,
     };
-    pub use crate::{QueryError, QueryEvent, QueryId, QueryParams, QueryRequest};
+    pub use crate::{KeyOp, KeyReport, QueryError, QueryEvent, QueryId, QueryParams, QueryRequest};
 }

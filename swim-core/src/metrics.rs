@@ -124,6 +124,8 @@ pub struct Metrics {
     pub query_answers_unexpected: u64,
     /// Query responses this node relayed for others (Serf's relay factor).
     pub query_relays: u64,
+    /// Serf keyring queries (`serf keys`) this node acted on and answered.
+    pub key_queries_answered: u64,
     /// "Latest value" broadcasts not delivered: a newer value of their
     /// topic was delivered already (see `Swim::broadcast_latest`).
     pub broadcasts_superseded: u64,

@@ -49,7 +49,7 @@ fn names(list: &[&str]) -> BTreeSet<String> {
 }
 
 fn tagged(i: usize) -> Config {
-    let role = if i % 2 == 0 { "web" } else { "db" };
+    let role = if i.is_multiple_of(2) { "web" } else { "db" };
     Config { tags: [("role".to_string(), role.to_string())].into(), ..fast_config() }
 }
 
@@ -141,4 +141,53 @@ fn limits_deadlines_and_the_clock() {
     h2.join(2, 1).unwrap();
     let q = h2.nodes[2].query(h2.now, "after", b"", &QueryParams::default()).unwrap();
     assert!(q.ltime >= 5, "{q:?}");
+}
+
+/// Runs a cluster-wide key operation from node 0 and tallies the answers.
+fn key_op(h: &mut Harness, op: swim_core::KeyOp, key: &[u8]) -> swim_core::KeyReport {
+    let params = QueryParams::default().timeout(Duration::from_secs(1));
+    let q = h.nodes[0].query(h.now, op.query_name(), &op.payload(key), &params).unwrap();
+    let mut report = swim_core::KeyReport::new(h.nodes.len());
+    for e in run_answering(h, 0, Duration::from_millis(1500)) {
+        if let QueryEvent::Response { query, from, payload } = e {
+            assert_eq!(query, q);
+            report.add(&from, &payload);
+        }
+    }
+    report
+}
+
+#[test]
+fn serf_keys_rotation_through_internal_queries() {
+    use swim_core::KeyOp;
+    let (old, new) = ([1u8; 32], [2u8; 32]);
+    let mut h = Harness::new(3, 6, |_| Config {
+        encryption_enabled: true,
+        secret_key: old.to_vec(),
+        ..fast_config()
+    });
+    h.all_join();
+    h.run(Duration::from_secs(1));
+    let r = key_op(&mut h, KeyOp::Install, &new);
+    assert!(r.is_complete(), "{r:?}");
+    let r = key_op(&mut h, KeyOp::Use, &new);
+    assert!(r.is_complete(), "{r:?}");
+    let r = key_op(&mut h, KeyOp::Remove, &old);
+    assert!(r.is_complete(), "{r:?}");
+    for n in &h.nodes {
+        let keys: Vec<Vec<u8>> = n.keyring().unwrap().keys().map(<[u8]>::to_vec).collect();
+        assert_eq!(keys, vec![new.to_vec()]);
+        assert_eq!(n.metrics().key_queries_answered, 3);
+    }
+    // Removing the primary key is refused by every node, with the reason.
+    let r = key_op(&mut h, KeyOp::Remove, &new);
+    assert_eq!((r.num_resp, r.num_err), (3, 3), "{r:?}");
+    assert!(r.messages.values().all(|m| m.contains("primary")), "{r:?}");
+    let r = key_op(&mut h, KeyOp::List, &[]);
+    assert!(r.is_complete());
+    assert_eq!(r.keys.get(new.as_slice()), Some(&3));
+    assert_eq!(r.primary_keys.get(new.as_slice()), Some(&3));
+    // Internal queries never reach the application.
+    assert!(h.nodes.iter_mut().all(|n| n.poll_query().is_none()));
+    assert!(h.converged());
 }

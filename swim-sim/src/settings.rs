@@ -366,6 +366,9 @@ pub static FIELDS: &[Field] = fields! {
         max_event_queue,
         max_outgoing_queue,
         event_buffer,
+        query_timeout_mult,
+        query_size_limit,
+        query_response_size_limit,
     ],
     refused: [
         bind_addr => ADDRESS,
@@ -669,6 +672,9 @@ mod tests {
             max_event_queue: 10,
             max_outgoing_queue: 11,
             event_buffer: 12,
+            query_timeout_mult: 13,
+            query_size_limit: 14,
+            query_response_size_limit: 15,
             ..Config::default()
         };
         let diff = changed(&odd);

@@ -568,6 +568,24 @@ impl SerfAgent {
             .unwrap_or_else(|e| panic!("serf query output: {e}: {}", String::from_utf8_lossy(&out.stdout)))
     }
 
+    /// `serf reachability` (Serf's `_serf_ping` query with acks): whether
+    /// it exited 0, and what it printed.
+    pub fn reachability(&self) -> (bool, String) {
+        let out = self.serf(&["reachability"]);
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    }
+
+    /// `serf keys <arg>` (e.g. `-install=KEY`): whether it exited 0 (every
+    /// node answered, none failed), and what it printed.
+    pub fn keys(&self, arg: &str) -> (bool, String) {
+        let out = self.serf(&["keys", arg]);
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    }
+
     /// Lines `name payload` written by the user-event handler.
     pub fn user_events(&self) -> Vec<String> {
         std::fs::read_to_string(&self.events_path).unwrap_or_default().lines().map(String::from).collect()

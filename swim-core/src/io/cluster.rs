@@ -350,6 +350,36 @@ impl<R: Runtime> Cluster<R> {
         }
     }
 
+    /// A key operation on every member's keyring (what `serf keys`
+    /// does): [`KeyOp::Install`](crate::KeyOp), `Use`, `Remove` (never the
+    /// primary: a node refuses and reports it) or `List` (`key` unused),
+    /// through Serf's internal queries, so Serf agents take part. Waits
+    /// until every live member answered or the default query timeout
+    /// passed, and reports per node (a [`KeyReport`](crate::KeyReport):
+    /// check `is_complete()`; failing nodes' messages in `messages`).
+    /// This node's own keyring is changed too.
+    ///
+    /// Errors: those of [`query`](Self::query). Cancellation safe (the
+    /// operation goes on in the cluster).
+    pub async fn cluster_keys(
+        &self,
+        op: crate::KeyOp,
+        key: &[u8],
+    ) -> Result<crate::KeyReport, crate::QueryError> {
+        let n = self.members().len();
+        let mut report = crate::KeyReport::new(n);
+        let mut answers = self.query(op.query_name(), &op.payload(key), crate::QueryParams::default())?;
+        while let Some(e) = answers.next().await {
+            if let crate::QueryEvent::Response { from, payload, .. } = e {
+                report.add(&from, &payload);
+                if report.num_resp >= n {
+                    break;
+                }
+            }
+        }
+        Ok(report)
+    }
+
     /// Removes the query handler: queries are still acked, not answered.
     pub fn clear_query_handler(&self) {
         self.inner.shared.desk().clear_handler();

@@ -868,6 +868,14 @@ pub async fn queries_are_answered_by_every_handler_and_end_at_their_timeout<R: R
         nodes[0].query("other", b"", QueryParams::default().with_acks().timeout(Duration::from_millis(500)));
     let quiet = quiet.unwrap().collect().await;
     assert_eq!((quiet.acks.len(), quiet.responses.len()), (3, 0));
+    // A cluster-wide key operation through Serf's internal queries.
+    let report = nodes[2].cluster_keys(crate::KeyOp::Install, &[8; 32]).await.unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    let report = nodes[0].cluster_keys(crate::KeyOp::List, &[]).await.unwrap();
+    assert_eq!(
+        (report.keys.get(&[8u8; 32][..]), report.primary_keys.get(&[7u8; 32][..])),
+        (Some(&3), Some(&3))
+    );
     for n in &nodes {
         n.shutdown().await;
     }

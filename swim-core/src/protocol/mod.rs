@@ -14,6 +14,7 @@
 //! | `leave.rs` | graceful leave in Serf's order | Serf `serf.go` `Leave`; memberlist `Leave` |
 //! | [`user`] | direct messages and broadcasts (Serf user events, de-dup) | Serf `serf.go` `UserEvent`, `event.go` |
 //! | `query.rs` | Serf's queries: asking, answering, filters, relays | Serf `query.go`, `serf.go` `handleQuery` |
+//! | `internal_query.rs` | Serf's internal queries: ping, conflict, the keyring queries | Serf `internal_query.go`, `keymanager.go` |
 //! | `latest.rs` | "latest value wins" broadcasts | memberlist `NamedBroadcast`; Serf's coalesced user events |
 //! | [`members`] | the member table | memberlist `nodeState`, `nodeMap` |
 //! | `transmit.rs` | outgoing datagrams with piggybacked gossip | memberlist `net.go` `sendMsg`, `rawSendMsgPacket` |
@@ -31,6 +32,7 @@ pub mod dissemination;
 mod hooks;
 #[doc(hidden)]
 pub mod intents;
+mod internal_query;
 mod latest;
 mod leave;
 mod local;
@@ -53,6 +55,7 @@ pub use admission::{IpNet, IpNetParseError};
 pub use api::{Delivery, DeliveryKind, Event, Transmit};
 pub use hooks::{Candidate, Hooks, MAX_ACK_PAYLOAD, MAX_APP_STATE};
 use intents::Intents;
+pub use internal_query::{KeyOp, KeyReport};
 use leave::LeaveStage;
 pub use local::{KeyringError, TagsError};
 use probe::{Probe, ProbeStage, Relay};

@@ -480,17 +480,13 @@ impl<R: RngCore> Swim<R> {
             };
             self.send_query_response(q.source_node, reply_to, q.relay_factor, &ack);
         }
-        if q.name.starts_with(INTERNAL_PREFIX) {
-            // `_serf_ping` needs only the ack; the others are Serf's own.
-            self.metrics.serf_messages_ignored += u64::from(q.name != "_serf_ping");
-            return;
-        }
-        if self.queries.pending.len() >= MAX_PENDING_QUERIES {
+        let internal = q.name.starts_with(INTERNAL_PREFIX);
+        if !internal && self.queries.pending.len() >= MAX_PENDING_QUERIES {
             self.metrics.queries_dropped += 1;
             return;
         }
         let timeout = Duration::from_nanos(u64::try_from(q.timeout).unwrap_or(0));
-        self.queries.pending.push_back(QueryRequest {
+        let req = QueryRequest {
             id: QueryId { ltime: q.ltime, id: q.id },
             name: q.name.to_string(),
             payload: q.payload.to_vec(),
@@ -498,7 +494,12 @@ impl<R: RngCore> Swim<R> {
             reply_to,
             deadline: now + timeout,
             relay_factor: q.relay_factor,
-        });
+        };
+        if internal {
+            self.answer_internal(now, &req);
+        } else {
+            self.queries.pending.push_back(req);
+        }
     }
 
     /// An ack or response from the network (`body`: after the user-message byte).

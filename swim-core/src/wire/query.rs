@@ -317,6 +317,151 @@ impl<'a> Relay<'a> {
     }
 }
 
+wire_message! {
+    /// Serf `keyRequest{Key}`, the payload of a key query: `[7]{Key}`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub struct KeyRequest<'a> = crate::wire::serf::KEY_REQUEST {
+        /// The raw key.
+        key: &'a [u8] = "Key",
+    }
+}
+
+impl<'a> KeyRequest<'a> {
+    /// Decodes a key query's payload, `[7]{Key}`.
+    pub fn decode(payload: &'a [u8]) -> Result<KeyRequest<'a>, DecodeError> {
+        Self::decode_body(&mut body_after(payload, crate::wire::serf::KEY_REQUEST)?)
+    }
+}
+
+/// Serf `nodeKeyResponse{Result, Message, Keys, PrimaryKey}`, the response
+/// to a key query: `[8]{…}` (keys base64-encoded, as Serf sends them).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NodeKeyResponse<'a> {
+    /// Whether the operation succeeded on the node.
+    pub result: bool,
+    /// Why it failed (or a warning).
+    pub message: &'a str,
+    /// The node's keys, base64 (list-keys only).
+    pub keys: Vec<&'a str>,
+    /// The node's primary key, base64 (list-keys only).
+    pub primary_key: &'a str,
+}
+
+impl<'a> NodeKeyResponse<'a> {
+    /// Appends `[8]` + the msgpack map.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let body = |w: &mut Writer<'_>| {
+            w.map_header(4)?;
+            w.str("Result")?;
+            w.bool(self.result)?;
+            w.str("Message")?;
+            w.str(self.message)?;
+            w.str("Keys")?;
+            if self.keys.is_empty() {
+                w.nil()?;
+            } else {
+                w.array_header(self.keys.len())?;
+                self.keys.iter().try_for_each(|k| w.str(k))?;
+            }
+            w.str("PrimaryKey")?;
+            w.str(self.primary_key)
+        };
+        out.push(crate::wire::serf::KEY_RESPONSE);
+        let len = crate::wire::msgpack::measure(body);
+        let _ = crate::wire::append_with(out, len, |b| {
+            let mut w = Writer::new(b);
+            body(&mut w)?;
+            Ok(w.position())
+        });
+    }
+
+    /// Decodes `[8]{…}`.
+    pub fn decode(msg: &'a [u8]) -> Result<NodeKeyResponse<'a>, DecodeError> {
+        let mut r = body_after(msg, crate::wire::serf::KEY_RESPONSE)?;
+        let mut out = NodeKeyResponse::default();
+        for _ in 0..r.read_map_len()? {
+            match r.read_bytes()? {
+                b"Result" => out.result = bool::read(&mut r)?,
+                b"Message" => out.message = <&str>::read(&mut r)?,
+                b"PrimaryKey" => out.primary_key = <&str>::read(&mut r)?,
+                b"Keys" if !r.is_nil()? => {
+                    let n = r.read_array_len()?;
+                    out.keys.reserve(n.min(r.remaining().len()));
+                    for _ in 0..n {
+                        out.keys.push(r.read_str()?);
+                    }
+                }
+                _ => r.skip_value()?,
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Serf's `Member` as a conflict response carries it (`[6]{…}`, or
+/// `[6]` + nil when the answering node does not know the name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictMember<'a> {
+    /// The name asked about.
+    pub name: &'a str,
+    /// The address the answering node knows for it.
+    pub addr: SocketAddr,
+    /// Serf's `MemberStatus` (1 alive, 2 leaving, 3 left, 4 failed).
+    pub status: u8,
+    /// Protocol min, max, current, delegate min, max, current.
+    pub vsn: [u8; 6],
+}
+
+impl ConflictMember<'_> {
+    /// Appends `[6]` + Serf's `Member{Name, Addr, Port, Tags, Status,
+    /// Protocol*, Delegate*}` (or nil for `None`).
+    pub fn encode(
+        m: Option<&ConflictMember<'_>>,
+        tags: &[(alloc::string::String, alloc::string::String)],
+        out: &mut Vec<u8>,
+    ) {
+        out.push(crate::wire::serf::CONFLICT_RESPONSE);
+        let Some(m) = m else {
+            out.push(0xc0);
+            return;
+        };
+        let ip: Vec<u8> = match m.addr.ip() {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        let body = |w: &mut Writer<'_>| {
+            w.map_header(11)?;
+            w.str("Name")?;
+            w.str(m.name)?;
+            w.str("Addr")?;
+            w.bytes(&ip)?;
+            w.str("Port")?;
+            w.uint(u64::from(m.addr.port()))?;
+            w.str("Tags")?;
+            w.map_header(tags.len())?;
+            for (k, v) in tags {
+                w.str(k)?;
+                w.str(v)?;
+            }
+            w.str("Status")?;
+            w.uint(u64::from(m.status))?;
+            let keys =
+                ["ProtocolMin", "ProtocolMax", "ProtocolCur", "DelegateMin", "DelegateMax", "DelegateCur"];
+            for (k, v) in keys.into_iter().zip(m.vsn) {
+                w.str(k)?;
+                w.uint(u64::from(v))?;
+            }
+            Ok(())
+        };
+        let len = crate::wire::msgpack::measure(body);
+        let _ = crate::wire::append_with(out, len, |b| {
+            let mut w = Writer::new(b);
+            body(&mut w)?;
+            Ok(w.position())
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +520,24 @@ mod tests {
         assert_eq!(QueryResponse::decode(back.inner).unwrap(), resp);
     }
 
+    #[test]
+    fn key_messages_round_trip() {
+        let req = KeyRequest { key: &[7; 32] };
+        let mut msg = alloc::vec![0u8; req.encoded_len()];
+        let n = req.encode(&mut msg).unwrap();
+        assert_eq!(msg[0], crate::wire::serf::KEY_REQUEST);
+        assert_eq!(KeyRequest::decode(&msg[..n]).unwrap(), req);
+        let resp = NodeKeyResponse {
+            result: true,
+            message: "",
+            keys: alloc::vec!["a2V5", "b3RoZXI="],
+            primary_key: "a2V5",
+        };
+        let mut out = Vec::new();
+        resp.encode(&mut out);
+        assert_eq!(NodeKeyResponse::decode(&out).unwrap(), resp);
+    }
+
     proptest! {
         #[test]
         fn hostile_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..300)) {
@@ -387,6 +550,8 @@ mod tests {
             let _ = QueryResponse::decode(&b);
             let _ = Relay::decode(&b);
             let _ = Filter::decode(&b);
+            let _ = KeyRequest::decode(&b);
+            let _ = NodeKeyResponse::decode(&b);
         }
     }
 }

@@ -872,6 +872,10 @@ async fn serf_queries_both_ways() {
     assert_eq!(only_r2["Responses"].as_object().unwrap().keys().collect::<Vec<_>>(), ["r2"], "{only_r2}");
     let web = agents[0].query(&["-timeout=2s", "-tag", "role=^we", "uptime", "y"]);
     assert_eq!(web["Responses"].as_object().unwrap().keys().collect::<Vec<_>>(), ["r1"], "{web}");
+    // The time to all five responses, Serf's asker against ours, same
+    // cluster, same run (both answered by the same handlers).
+    let serf_all_in = agents[1].query_time_to(5, &["-timeout=3s", "uptime", "t"]);
+    eprintln!("serf query: all 5 responses after {serf_all_in:?}");
     // `serf reachability`: every node, ours included, acks `_serf_ping`.
     let (ok, out) = agents[2].reachability();
     assert!(ok && out.contains("Successfully contacted all live nodes"), "serf reachability:\n{out}");
@@ -958,6 +962,30 @@ async fn serf_keys_rotation_with_our_nodes() {
     }
     for a in &agents {
         assert!(a.members().values().all(|n| n["status"] == "alive"), "{}", a.name);
+    }
+}
+
+/// Network coordinates both ways: `serf rtt` on an agent estimates its RTT
+/// to our node (it learnt our coordinate from our acks, in Serf's format),
+/// and our node estimates its RTT to an agent from theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serf_rtt_to_and_from_our_node() {
+    let (agents, r) = serf_cluster_and_ours(config("r1")).await;
+    let estimated = try_wait_until(Duration::from_secs(20), || {
+        let ok = agents[0].rtt(&["r1"]).0 && r.cluster.estimate_rtt("r1", "s1").is_some();
+        async move { ok }
+    })
+    .await;
+    let (ok, out) = agents[0].rtt(&["r1"]);
+    assert!(estimated.is_some() && ok && out.contains("r1"), "serf rtt r1:\n{out}");
+    eprintln!("serf: {}", out.trim());
+    let ours = r.cluster.estimate_rtt("r1", "s1").unwrap();
+    eprintln!("ours: r1 <-> s1 {ours:?}; updates {}", r.cluster.metrics().coordinate_updates);
+    assert!(ours < Duration::from_millis(100), "loopback RTT estimated at {ours:?}");
+    assert_eq!(r.cluster.metrics().coordinates_rejected, 0, "{:?}", r.cluster.metrics());
+    for a in &agents {
+        let log = a.log();
+        assert!(!log.contains("[ERR]"), "serf agent {} logged errors:\n{log}", a.name);
     }
 }
 

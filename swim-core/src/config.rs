@@ -209,6 +209,12 @@ pub struct Config {
     /// Largest encoded query response sent or relayed (default 1024
     /// bytes, Serf's `QueryResponseSizeLimit`).
     pub query_response_size_limit: usize,
+    /// Vivaldi network coordinates, as Serf's (default true): every ack
+    /// carries this node's coordinate in Serf's format, every direct probe
+    /// updates it, and RTTs between members can be estimated
+    /// (`Cluster::estimate_rtt`; `serf rtt` works on swim nodes). Off, acks
+    /// carry `Hooks::ack_payload` instead (Serf's `DisableCoordinates`).
+    pub coordinates: bool,
 }
 
 /// The key is never printed: `Debug` shows its length only.
@@ -260,6 +266,7 @@ impl fmt::Debug for Config {
             query_timeout_mult,
             query_size_limit,
             query_response_size_limit,
+            coordinates,
         } = self;
         f.debug_struct("Config")
             .field("bind_addr", bind_addr)
@@ -306,6 +313,7 @@ impl fmt::Debug for Config {
             .field("query_timeout_mult", query_timeout_mult)
             .field("query_size_limit", query_size_limit)
             .field("query_response_size_limit", query_response_size_limit)
+            .field("coordinates", coordinates)
             .finish()
     }
 }
@@ -366,6 +374,7 @@ impl Default for Config {
             query_timeout_mult: 16,
             query_size_limit: 1024,
             query_response_size_limit: 1024,
+            coordinates: true,
         }
     }
 }

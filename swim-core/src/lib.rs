@@ -92,8 +92,10 @@ pub use protocol::{
     ProbeResult, SendError, StreamError, StreamFrame, StreamKind, StreamRequest, Swim, TagsError, Transmit,
     MAX_STREAM_BYTES, PROBE_RESULTS_CAPACITY,
 };
+pub use protocol::{
+    Coordinate, KeyOp, KeyReport, QueryError, QueryEvent, QueryId, QueryParams, QueryRequest,
+};
 pub use protocol::{Hooks, IpNet, IpNetParseError, MAX_ACK_PAYLOAD, MAX_APP_STATE};
-pub use protocol::{KeyOp, KeyReport, QueryError, QueryEvent, QueryId, QueryParams, QueryRequest};
 pub use time::Instant;
 pub use wire::crypto::Keyring;
 
@@ -111,5 +113,7 @@ pub mod prelude {
         Candidate, Config, ConfigError, DelegateVersions, DeliveryKind, Event, Hooks, IpNet, KeyringError,
         Metrics, Node, NodeId, ProbeOutcome, ProbeResult, State, StreamError, TagsError,
     };
-    pub use crate::{KeyOp, KeyReport, QueryError, QueryEvent, QueryId, QueryParams, QueryRequest};
+    pub use crate::{
+        Coordinate, KeyOp, KeyReport, QueryError, QueryEvent, QueryId, QueryParams, QueryRequest,
+    };
 }

@@ -126,6 +126,11 @@ pub struct Metrics {
     pub query_relays: u64,
     /// Serf keyring queries (`serf keys`) this node acted on and answered.
     pub key_queries_answered: u64,
+    /// Network coordinates learnt from direct acks.
+    pub coordinate_updates: u64,
+    /// Ack payloads that were not a valid coordinate (with
+    /// `Config::coordinates` on).
+    pub coordinates_rejected: u64,
     /// "Latest value" broadcasts not delivered: a newer value of their
     /// topic was delivered already (see `Swim::broadcast_latest`).
     pub broadcasts_superseded: u64,

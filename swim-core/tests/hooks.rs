@@ -121,7 +121,8 @@ fn name_conflicts_reach_the_hook() {
 
 #[test]
 fn ack_payloads_reach_the_prober_with_each_probe_result() {
-    let mut h = Harness::fast(2, 4);
+    // Ack payloads are the application's with coordinates off.
+    let mut h = Harness::new(2, 4, |_| Config { coordinates: false, ..fast_config() });
     h.all_join();
     let prober = Recorder::default();
     h.nodes[0].set_hooks(Box::new(prober.clone()));

@@ -191,3 +191,28 @@ fn serf_keys_rotation_through_internal_queries() {
     assert!(h.nodes.iter_mut().all(|n| n.poll_query().is_none()));
     assert!(h.converged());
 }
+
+#[test]
+#[ignore = "an experiment: cargo test --release -p swim-core --test queries -- --ignored --nocapture"]
+fn experiment_query_reach() {
+    let mut missed = 0;
+    for seed in 0..3000 {
+        let mut h = Harness::fast(5, 100 + seed);
+        h.all_join();
+        h.run(Duration::from_secs(1));
+        let params = QueryParams::default().with_acks().timeout(Duration::from_secs(2));
+        let q = h.nodes[0].query(h.now, "uptime", b"?", &params).unwrap();
+        let events = run_answering(&mut h, 0, Duration::from_secs(3));
+        let got = who(&events, q, true).len();
+        if got != 5 {
+            missed += 1;
+            let m: Vec<_> = h
+                .nodes
+                .iter()
+                .map(|n| (n.metrics().queries_received, n.metrics().queries_duplicate))
+                .collect();
+            println!("seed {seed}: {got} acks; (received, duplicate) per node {m:?}");
+        }
+    }
+    println!("{missed} of 3000 queries missed a node");
+}

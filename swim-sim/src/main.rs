@@ -45,7 +45,7 @@ options (override the scenario's):
   --probe-timeout D
   --loss P             packet loss, 0..1 (e.g. 0.05)
   --burst L            make the loss bursty: Gilbert-Elliott, mean burst L packets
-  --latency SPEC       2ms | 1ms..5ms | lognormal:MEDIAN:SIGMA:CAP | pareto:MIN:ALPHA:CAP
+  --latency SPEC       2ms | 1ms..5ms | lognormal:MEDIAN:SIGMA:CAP | pareto:MIN:ALPHA:CAP | geo:SPREAD:JITTER
   --crash K            crash K random nodes early in the run
   --restart K          crash K nodes early and restart them halfway
   --pause K            pause K nodes two periods in, for --pause-for (default 5s)
@@ -65,6 +65,9 @@ fn parse_latency(s: &str) -> Result<Latency, String> {
     match parts.as_slice() {
         ["lognormal", m, sigma, cap] => {
             Ok(Latency::LogNormal { median: parse_duration(m)?, sigma: f(sigma)?, cap: parse_duration(cap)? })
+        }
+        ["geo", spread, jitter] => {
+            Ok(Latency::Geo { spread: parse_duration(spread)?, jitter: parse_duration(jitter)? })
         }
         ["pareto", m, alpha, cap] => {
             Ok(Latency::Pareto { min: parse_duration(m)?, alpha: f(alpha)?, cap: parse_duration(cap)? })

@@ -135,6 +135,31 @@ pub enum Latency {
         /// No packet takes longer than this.
         cap: Duration,
     },
+    /// Nodes on a plane: node `i` sits at a fixed place (drawn from its
+    /// index) in a square `spread` wide, with an access delay of up to a
+    /// tenth of `spread`; a packet between two nodes takes their distance
+    /// plus both access delays, plus up to `jitter` (uniform). The model
+    /// network coordinates are made for: every pair has its own latency.
+    Geo {
+        /// The side of the square, as a latency.
+        spread: Duration,
+        /// Random extra delay per packet, at most.
+        jitter: Duration,
+    },
+}
+
+/// Where node `i` sits on the [`Latency::Geo`] plane, as fractions of the
+/// spread: `(x, y, access delay)`.
+fn geo_place(i: usize) -> (f64, f64, f64) {
+    let mut z = (i as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut next = || {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut x = z;
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((x ^ (x >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (next(), next(), next() / 10.0)
 }
 
 impl Default for Latency {
@@ -145,9 +170,38 @@ impl Default for Latency {
 }
 
 impl Latency {
+    /// The latency of a packet from node `from` to node `to`: the pair's own
+    /// for [`Latency::Geo`], else a draw of the model.
+    pub(crate) fn sample_between(&self, rng: &mut ChaCha8Rng, from: usize, to: usize) -> Duration {
+        match *self {
+            Latency::Geo { spread, jitter } => {
+                let extra = Duration::from_nanos(rng.next_u64() % (jitter.as_nanos() as u64 + 1));
+                self.geo_base(from, to, spread) + extra
+            }
+            _ => self.sample(rng),
+        }
+    }
+
+    fn geo_base(&self, a: usize, b: usize, spread: Duration) -> Duration {
+        let ((xa, ya, ha), (xb, yb, hb)) = (geo_place(a), geo_place(b));
+        let d = ((xa - xb).powi(2) + (ya - yb).powi(2)).sqrt() + ha + hb;
+        spread.mul_f64(d)
+    }
+
+    /// The mean round-trip time between nodes `a` and `b` under
+    /// [`Latency::Geo`] (`None` for the other models, where it is the same
+    /// for every pair).
+    pub fn expected_rtt(&self, a: usize, b: usize) -> Option<Duration> {
+        match *self {
+            Latency::Geo { spread, jitter } => Some(self.geo_base(a, b, spread) * 2 + jitter),
+            _ => None,
+        }
+    }
+
     /// Draws one latency.
     pub(crate) fn sample(&self, rng: &mut ChaCha8Rng) -> Duration {
         match *self {
+            Latency::Geo { spread, jitter } => spread / 2 + jitter / 2,
             Latency::Fixed(d) => d,
             Latency::Uniform { min, max } => {
                 if max <= min {
@@ -181,6 +235,7 @@ impl std::fmt::Display for Latency {
                 write!(f, "lognormal median {median:?} sigma {sigma} cap {cap:?}")
             }
             Latency::Pareto { min, alpha, cap } => write!(f, "pareto min {min:?} alpha {alpha} cap {cap:?}"),
+            Latency::Geo { spread, jitter } => write!(f, "geo spread {spread:?} jitter {jitter:?}"),
         }
     }
 }

@@ -369,6 +369,7 @@ pub static FIELDS: &[Field] = fields! {
         query_timeout_mult,
         query_size_limit,
         query_response_size_limit,
+        coordinates,
     ],
     refused: [
         bind_addr => ADDRESS,
@@ -675,6 +676,7 @@ mod tests {
             query_timeout_mult: 13,
             query_size_limit: 14,
             query_response_size_limit: 15,
+            coordinates: false,
             ..Config::default()
         };
         let diff = changed(&odd);

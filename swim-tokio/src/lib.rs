@@ -6,7 +6,7 @@
 //! crate moves bytes and time between it and tokio's sockets and timers.
 //!
 //! ```
-//! use swim_tokio::{Cluster, Config, Event};
+//! use swim_tokio::{Cluster, Config, Event, QueryParams};
 //! use std::time::Duration;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -34,6 +34,12 @@
 //! a.send(&"node-2".into(), "ping", b"pong").await?;
 //! a.broadcast("config-update", br#"{"version": 2}"#)?;
 //! assert_eq!(a.members().len(), 2);
+//!
+//! // Serf queries: node-2 answers, node-1 asks and collects until the timeout.
+//! b.on_query(|q| (q.name == "uptime").then(|| b"3 days".to_vec()));
+//! let params = QueryParams::default().node("node-2").timeout(Duration::from_millis(500));
+//! let answers = a.query("uptime", b"", params)?.collect().await;
+//! assert_eq!(answers.responses, vec![("node-2".into(), b"3 days".to_vec())]);
 //!
 //! b.leave(Duration::from_secs(5)).await?; // Ok once the leave has spread
 //! b.shutdown().await;

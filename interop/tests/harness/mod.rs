@@ -568,6 +568,45 @@ impl SerfAgent {
             .unwrap_or_else(|e| panic!("serf query output: {e}: {}", String::from_utf8_lossy(&out.stdout)))
     }
 
+    /// Runs `serf query <args>` (text output, printed as answers arrive)
+    /// and returns how long after its start the `n`-th response came
+    /// (`None`: fewer arrived). Blocking.
+    pub fn query_time_to(&self, n: usize, args: &[&str]) -> Option<Duration> {
+        let start = std::time::Instant::now();
+        let mut child = Command::new("serf")
+            .arg("query")
+            .arg(format!("-rpc-addr={}", self.rpc))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run serf query");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let mut seen = 0;
+        let mut at = None;
+        for line in out.lines().map_while(Result::ok) {
+            if line.contains("Response from") {
+                seen += 1;
+                if seen == n && at.is_none() {
+                    at = Some(start.elapsed());
+                }
+            }
+        }
+        let _ = child.wait();
+        at
+    }
+
+    /// `serf rtt <args>`: whether it exited 0, and what it printed.
+    pub fn rtt(&self, args: &[&str]) -> (bool, String) {
+        let mut all = vec!["rtt"];
+        all.extend_from_slice(args);
+        let out = self.serf(&all);
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    }
+
     /// `serf reachability` (Serf's `_serf_ping` query with acks): whether
     /// it exited 0, and what it printed.
     pub fn reachability(&self) -> (bool, String) {

@@ -380,6 +380,24 @@ impl<R: Runtime> Cluster<R> {
         Ok(report)
     }
 
+    /// This node's network coordinate (Serf's Vivaldi; see
+    /// `Config::coordinates`).
+    pub fn coordinate(&self) -> crate::Coordinate {
+        self.inner.shared.read(|c| c.coordinate())
+    }
+
+    /// The last coordinate member `name` sent this node (its own for its
+    /// own name); `None` before a direct probe of it succeeded.
+    pub fn member_coordinate(&self, name: &str) -> Option<crate::Coordinate> {
+        self.inner.shared.read(|c| c.member_coordinate(name))
+    }
+
+    /// The round-trip time between members `a` and `b` (either may be this
+    /// node) that their coordinates predict, as `serf rtt a b` computes it.
+    pub fn estimate_rtt(&self, a: &str, b: &str) -> Option<Duration> {
+        self.inner.shared.read(|c| c.estimate_rtt(a, b))
+    }
+
     /// Removes the query handler: queries are still acked, not answered.
     pub fn clear_query_handler(&self) {
         self.inner.shared.desk().clear_handler();

@@ -766,7 +766,7 @@ pub async fn hooks_latest_broadcasts_and_the_allow_list_work_through_the_cluster
     }
     let role = |name: &str| {
         let role = if name == "node-2" { "bad" } else { "good" };
-        Config { tags: [("role".to_string(), role.to_string())].into(), ..config(name) }
+        Config { tags: [("role".to_string(), role.to_string())].into(), coordinates: false, ..config(name) }
     };
     let nodes = start::<R>(3, role).await;
     let (seen0, seen1) = (Arc::<Mutex<Seen>>::default(), Arc::<Mutex<Seen>>::default());

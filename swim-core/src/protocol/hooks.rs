@@ -129,9 +129,10 @@ pub trait Hooks: Send {
 
     /// Bytes to put in the ack this node sends for a direct ping (at most
     /// [`MAX_ACK_PAYLOAD`]); the prober gets them in its
-    /// [`probe_result`](Self::probe_result). Serf agents put their network
-    /// coordinate here and expect one back: leave this empty in a cluster
-    /// with Serf agents unless you write Serf's format.
+    /// [`probe_result`](Self::probe_result). Called only with
+    /// `Config::coordinates` off: on, the ack carries this node's network
+    /// coordinate in Serf's format (which Serf agents expect), and
+    /// `probe_result` sees the peers' coordinates.
     fn ack_payload(&mut self, out: &mut Vec<u8>) {
         let _ = out;
     }

@@ -15,6 +15,7 @@
 //! | [`user`] | direct messages and broadcasts (Serf user events, de-dup) | Serf `serf.go` `UserEvent`, `event.go` |
 //! | `query.rs` | Serf's queries: asking, answering, filters, relays | Serf `query.go`, `serf.go` `handleQuery` |
 //! | `internal_query.rs` | Serf's internal queries: ping, conflict, the keyring queries | Serf `internal_query.go`, `keymanager.go` |
+//! | `coordinate.rs` | Vivaldi network coordinates in ack payloads | Serf `coordinate/`, `ping_delegate.go`; Vivaldi (SIGCOMM 2004) |
 //! | `latest.rs` | "latest value wins" broadcasts | memberlist `NamedBroadcast`; Serf's coalesced user events |
 //! | [`members`] | the member table | memberlist `nodeState`, `nodeMap` |
 //! | `transmit.rs` | outgoing datagrams with piggybacked gossip | memberlist `net.go` `sendMsg`, `rawSendMsgPacket` |
@@ -26,6 +27,7 @@
 
 mod admission;
 mod api;
+mod coordinate;
 // Hidden, outside semver: public for the simulator and the benches.
 #[doc(hidden)]
 pub mod dissemination;
@@ -53,6 +55,7 @@ mod warm_start;
 
 pub use admission::{IpNet, IpNetParseError};
 pub use api::{Delivery, DeliveryKind, Event, Transmit};
+pub use coordinate::{Coordinate, DIMENSIONS};
 pub use hooks::{Candidate, Hooks, MAX_ACK_PAYLOAD, MAX_APP_STATE};
 use intents::Intents;
 pub use internal_query::{KeyOp, KeyReport};
@@ -203,6 +206,8 @@ pub struct Swim<R> {
     /// Each member's last intent time (Serf's `statusLTime`).
     intents: Intents,
     dedup: EventDedup,
+    /// Vivaldi network coordinates (Serf's).
+    coordinates: coordinate::Coordinates,
     /// Serf queries: the query clock, de-duplication, running asks.
     queries: query::Queries,
     /// "Latest value" topics' newest versions (see `latest.rs`).
@@ -299,6 +304,7 @@ impl<R: RngCore> Swim<R> {
             dedup: EventDedup::with_size(hash_key, config.event_buffer),
             latest: latest::Latest::default(),
             queries: query::Queries::default(),
+            coordinates: coordinate::Coordinates::default(),
             ignore_old_events: false,
             metrics: Metrics::default(),
             scratch: Vec::new(),

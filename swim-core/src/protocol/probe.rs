@@ -150,11 +150,12 @@ impl<R: RngCore> Swim<R> {
     pub(super) fn reset_probe_order(&mut self, now: Instant) {
         // Forget members dead or left for longer than gossip_to_the_dead_time.
         let keep = self.cfg.gossip_to_the_dead_time;
-        let suspicions = &mut self.suspicions;
+        let (suspicions, coordinates) = (&mut self.suspicions, &mut self.coordinates);
         self.members.retain(|m, since| {
             let forget = !m.state.is_live() && since.is_none_or(|t| now.saturating_duration_since(t) > keep);
             if forget {
                 suspicions.remove(m.id.as_str());
+                coordinates.forget(m.id.as_str());
             }
             !forget
         });
@@ -363,15 +364,23 @@ impl<R: RngCore> Swim<R> {
             self.probe_results.pop_front();
         }
         let result = ProbeResult { node: probe.target.clone(), rtt, outcome };
+        // Serf updates coordinates from direct acks only.
+        if self.cfg.coordinates && outcome == ProbeOutcome::Direct && !payload.is_empty() {
+            self.observe_coordinate(&probe.target, rtt, payload);
+        }
         if let Some(h) = self.hooks.as_mut() {
             h.probe_result(&result, payload);
         }
         self.probe_results.push_back(result);
     }
 
-    /// The application's payload for an ack this node sends (empty without
-    /// hooks, or when it is over [`MAX_ACK_PAYLOAD`]: then counted).
+    /// The payload of an ack this node sends: its network coordinate with
+    /// `Config::coordinates` (Serf's format), else the application's (empty
+    /// without hooks, or when it is over [`MAX_ACK_PAYLOAD`]: then counted).
     fn ack_payload(&mut self) -> Vec<u8> {
+        if self.cfg.coordinates {
+            return self.coordinate_payload();
+        }
         let mut out = Vec::new();
         if let Some(h) = self.hooks.as_mut() {
             h.ack_payload(&mut out);

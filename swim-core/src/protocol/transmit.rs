@@ -190,7 +190,15 @@ impl<R: RngCore> Swim<R> {
             self.metrics.outgoing_dropped += 1;
             return None;
         }
-        let max_parts = 255usize.saturating_sub(b.count());
+        // Query answers and relays go to one fixed node (the asker), as
+        // memberlist's SendToAddress sends them: without gossip, which would
+        // spend its items' few transmits on a node that is no random pick —
+        // a query's own item mostly on the asker, who has it (one query in
+        // ten then missed a node of five).
+        let max_parts = match out.kind {
+            OutKind::User(_) => 0,
+            _ => 255usize.saturating_sub(b.count()),
+        };
         let mut sent = core::mem::take(&mut self.metrics.messages_sent);
         count_first(&mut sent, &out.kind);
         self.gossip.drain_into(limit, max_parts, |m| {

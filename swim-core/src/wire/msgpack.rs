@@ -179,6 +179,11 @@ impl<'b> Writer<'b> {
         self.raw(&[0xc0])
     }
 
+    /// float64 (`0xcb`), as go-msgpack writes a Go `float64`.
+    pub fn f64(&mut self, v: f64) -> Result<(), EncodeError> {
+        self.marker_be(0xcb, &v.to_bits().to_be_bytes())
+    }
+
     /// msgpack bool.
     pub fn bool(&mut self, v: bool) -> Result<(), EncodeError> {
         self.raw(&[if v { 0xc3 } else { 0xc2 }])
@@ -380,6 +385,21 @@ impl<'a> Reader<'a> {
     /// Reads a byte slice (str or bin family); nil reads as empty.
     pub fn read_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         self.read_raw(true)
+    }
+
+    /// Reads a float (float64, float32) or any integer as an `f64`.
+    pub fn read_f64(&mut self) -> Result<f64, DecodeError> {
+        match self.peek()? {
+            0xcb => {
+                self.pos += 1;
+                Ok(f64::from_bits(self.be(8)?))
+            }
+            0xca => {
+                self.pos += 1;
+                Ok(f64::from(f32::from_bits(self.be(4)? as u32)))
+            }
+            _ => Ok(self.read_any_int()? as f64),
+        }
     }
 
     /// Reads any integer family as an `i128` (covers both u64 and i64 ranges).

@@ -62,7 +62,7 @@ impl Sim {
             self.counters.datagrams_lost += 1;
             return;
         }
-        let lat = self.latency.sample(&mut self.net_rng);
+        let lat = self.latency.sample_between(&mut self.net_rng, from, to);
         let mut data = self.pool.pop().unwrap_or_default();
         data.clear();
         data.extend_from_slice(&self.buf[..len]);
@@ -85,7 +85,7 @@ impl Sim {
         if self.instant_streams {
             return Some(t);
         }
-        let mut at = t + self.latency.sample(&mut self.net_rng);
+        let mut at = t + self.latency.sample_between(&mut self.net_rng, a, b);
         let mut rto = STREAM_RTO;
         let mut bad = self.nodes[b].loss_bad;
         for _ in 0..STREAM_MAX_RETRIES {

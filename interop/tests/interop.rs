@@ -989,6 +989,41 @@ async fn serf_rtt_to_and_from_our_node() {
     }
 }
 
+/// Two nodes claiming one name, resolved the way Serf resolves it: a swim
+/// node started under an agent's name yields (the majority knows the name
+/// at the agent's address), and an agent started under a swim node's name
+/// yields to the swim node (which answers Serf's `_serf_conflict` query).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn name_conflicts_resolve_as_serf_resolves_them() {
+    let (agents, r1) = serf_cluster_and_ours(config("r1")).await;
+    // Ours, named like agent s3.
+    let clone = RustNode::start(config("s3")).await;
+    clone.join(&agents[0].addr.to_string()).await;
+    wait_until("our s3 yields", Duration::from_secs(20), || {
+        let ok = clone.cluster.is_shutdown();
+        async move { ok }
+    })
+    .await;
+    assert_eq!(clone.cluster.metrics().name_conflicts_lost, 1);
+    // An agent named like our r1.
+    let impostor = SerfAgent::spawn("r1", None).await;
+    impostor.join(&agents[1].addr.to_string());
+    wait_until("the agent named r1 yields", Duration::from_secs(20), || {
+        let ok = impostor.log().contains("minority in name conflict resolution");
+        async move { ok }
+    })
+    .await;
+    assert!(!r1.cluster.is_shutdown());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for a in &agents {
+        let m = a.members();
+        assert_eq!(m["r1"]["status"], "alive", "{}: {m:?}", a.name);
+        assert_eq!(m["s3"]["addr"], agents[2].addr.to_string(), "{}: {m:?}", a.name);
+    }
+    assert_eq!(r1.cluster.member("s3").map(|m| m.addr), Some(agents[2].addr));
+    assert_eq!(r1.cluster.member("r1").map(|m| m.addr), Some(r1.addr()));
+}
+
 /// Our graceful leave, as Serf agents see it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serf_sees_our_graceful_leave_as_left() {

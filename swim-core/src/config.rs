@@ -215,6 +215,12 @@ pub struct Config {
     /// (`Cluster::estimate_rtt`; `serf rtt` works on swim nodes). Off, acks
     /// carry `Hooks::ack_payload` instead (Serf's `DisableCoordinates`).
     pub coordinates: bool,
+    /// Resolve a clash over this node's name as Serf does (default true,
+    /// Serf's `EnableNameConflictResolution`): ask the cluster which
+    /// address it knows for the name, and yield (stop; `Event::Yielded`)
+    /// when the majority names the other one. Off, a clash is only
+    /// counted and reported to `Hooks::name_conflict`.
+    pub name_conflict_resolution: bool,
 }
 
 /// The key is never printed: `Debug` shows its length only.
@@ -267,6 +273,7 @@ impl fmt::Debug for Config {
             query_size_limit,
             query_response_size_limit,
             coordinates,
+            name_conflict_resolution,
         } = self;
         f.debug_struct("Config")
             .field("bind_addr", bind_addr)
@@ -314,6 +321,7 @@ impl fmt::Debug for Config {
             .field("query_size_limit", query_size_limit)
             .field("query_response_size_limit", query_response_size_limit)
             .field("coordinates", coordinates)
+            .field("name_conflict_resolution", name_conflict_resolution)
             .finish()
     }
 }
@@ -375,6 +383,7 @@ impl Default for Config {
             query_size_limit: 1024,
             query_response_size_limit: 1024,
             coordinates: true,
+            name_conflict_resolution: true,
         }
     }
 }

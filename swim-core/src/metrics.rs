@@ -126,6 +126,11 @@ pub struct Metrics {
     pub query_relays: u64,
     /// Serf keyring queries (`serf keys`) this node acted on and answered.
     pub key_queries_answered: u64,
+    /// Name-conflict resolutions this node started (another address
+    /// claimed its name).
+    pub conflict_resolutions: u64,
+    /// Resolutions this node lost (it yielded: `Event::Yielded`).
+    pub name_conflicts_lost: u64,
     /// Network coordinates learnt from direct acks.
     pub coordinate_updates: u64,
     /// Ack payloads that were not a valid coordinate (with

@@ -370,6 +370,7 @@ pub static FIELDS: &[Field] = fields! {
         query_size_limit,
         query_response_size_limit,
         coordinates,
+        name_conflict_resolution,
     ],
     refused: [
         bind_addr => ADDRESS,
@@ -677,6 +678,7 @@ mod tests {
             query_size_limit: 14,
             query_response_size_limit: 15,
             coordinates: false,
+            name_conflict_resolution: false,
             ..Config::default()
         };
         let diff = changed(&odd);

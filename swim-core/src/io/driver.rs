@@ -610,6 +610,12 @@ fn log_event(local: &str, e: &Event) {
         Event::Leave(_) => tracing::info!(node = local, member, %addr, "member left"),
         Event::Suspect(_) => tracing::info!(node = local, member, %addr, "member suspected"),
         Event::Alive(_) => tracing::info!(node = local, member, %addr, "suspected member is alive"),
+        Event::Yielded(_) => tracing::error!(
+            node = local,
+            %addr,
+            "another node uses this node's name and the cluster knows the name at its address: \
+             this node yields and shuts down (names must be unique)"
+        ),
         _ => tracing::debug!(node = local, member, %addr, "member updated"),
     }
 }
@@ -749,6 +755,11 @@ impl Shared {
                     w.wake();
                 }
             }
+        }
+        drop(subs);
+        if core.has_yielded() && !self.is_closed() {
+            // Lost a name conflict: the node stops, as Serf's does.
+            self.close();
         }
     }
 

@@ -43,7 +43,8 @@ macro_rules! cluster_test_suite {
             join_starts_the_node_and_a_cancelled_join_leaks_nothing,
             the_cluster_reports_what_the_core_knows,
             hooks_latest_broadcasts_and_the_allow_list_work_through_the_cluster,
-            queries_are_answered_by_every_handler_and_end_at_their_timeout);
+            queries_are_answered_by_every_handler_and_end_at_their_timeout,
+            a_node_with_a_taken_name_yields_and_shuts_down);
     };
     (@each $rt:ty, $block_on:path, $($name:ident),*) => {
         $(
@@ -880,4 +881,30 @@ pub async fn queries_are_answered_by_every_handler_and_end_at_their_timeout<R: R
         n.shutdown().await;
     }
     assert!(matches!(nodes[0].query("x", b"", QueryParams::default()), Err(crate::QueryError::Shutdown)));
+}
+
+/// Shared driver test: a node started under a name already in use at
+/// another address asks the cluster (Serf's conflict resolution), loses,
+/// reports `Event::Yielded` and is shut down; the original keeps its name.
+pub async fn a_node_with_a_taken_name_yields_and_shuts_down<R: Runtime>() {
+    let nodes = start::<R>(3, config).await;
+    join_all(&nodes).await;
+    wait_for::<R>(Duration::from_secs(5), || nodes.iter().all(|n| n.members().len() == 3)).await.unwrap();
+    let clone = Cluster::<R>::create(config("node-1")).await.unwrap();
+    let mut events = clone.events();
+    clone.join(&[nodes[0].local_addr().to_string()]).await.unwrap();
+    wait_for::<R>(Duration::from_secs(10), || clone.is_shutdown()).await.expect("the clone yields");
+    let mut yielded = false;
+    while let Some(e) = events.try_next() {
+        yielded |= matches!(e, Event::Yielded(n) if n.addr == clone.local_addr());
+    }
+    assert!(yielded, "Event::Yielded reported");
+    assert!(matches!(clone.broadcast("t", b""), Err(crate::io::driver::BroadcastError::Shutdown)));
+    let original = nodes[0].member("node-1").unwrap();
+    assert_eq!((original.addr, original.state), (nodes[1].local_addr(), State::Alive));
+    assert!(!nodes[1].is_shutdown());
+    clone.shutdown().await;
+    for n in &nodes {
+        n.shutdown().await;
+    }
 }

@@ -19,13 +19,23 @@ pub enum Event {
     Alive(Node),
     /// A member's metadata or address changed.
     Update(Node),
+    /// This node (the one given) lost a name conflict: another node uses
+    /// its name, and the majority of the cluster knows the name at that
+    /// other address (Serf's conflict resolution). It stopped taking part
+    /// at once — the drivers shut it down; restart it under another name.
+    Yielded(Node),
 }
 
 impl Event {
     /// The member the event is about.
     pub fn node(&self) -> &Node {
         match self {
-            Event::Join(n) | Event::Leave(n) | Event::Suspect(n) | Event::Alive(n) | Event::Update(n) => n,
+            Event::Join(n)
+            | Event::Leave(n)
+            | Event::Suspect(n)
+            | Event::Alive(n)
+            | Event::Update(n)
+            | Event::Yielded(n) => n,
         }
     }
 }

@@ -16,6 +16,7 @@
 //! | `query.rs` | Serf's queries: asking, answering, filters, relays | Serf `query.go`, `serf.go` `handleQuery` |
 //! | `internal_query.rs` | Serf's internal queries: ping, conflict, the keyring queries | Serf `internal_query.go`, `keymanager.go` |
 //! | `coordinate.rs` | Vivaldi network coordinates in ack payloads | Serf `coordinate/`, `ping_delegate.go`; Vivaldi (SIGCOMM 2004) |
+//! | `conflict.rs` | name conflicts resolved by asking the cluster | Serf `serf.go` `resolveNodeConflict` |
 //! | `latest.rs` | "latest value wins" broadcasts | memberlist `NamedBroadcast`; Serf's coalesced user events |
 //! | [`members`] | the member table | memberlist `nodeState`, `nodeMap` |
 //! | `transmit.rs` | outgoing datagrams with piggybacked gossip | memberlist `net.go` `sendMsg`, `rawSendMsgPacket` |
@@ -27,6 +28,7 @@
 
 mod admission;
 mod api;
+mod conflict;
 mod coordinate;
 // Hidden, outside semver: public for the simulator and the benches.
 #[doc(hidden)]
@@ -206,6 +208,10 @@ pub struct Swim<R> {
     /// Each member's last intent time (Serf's `statusLTime`).
     intents: Intents,
     dedup: EventDedup,
+    /// A running name-conflict resolution (see `conflict.rs`).
+    conflict: Option<conflict::Resolution>,
+    /// Lost a name conflict: takes no part any more.
+    yielded: bool,
     /// Vivaldi network coordinates (Serf's).
     coordinates: coordinate::Coordinates,
     /// Serf queries: the query clock, de-duplication, running asks.
@@ -305,6 +311,8 @@ impl<R: RngCore> Swim<R> {
             latest: latest::Latest::default(),
             queries: query::Queries::default(),
             coordinates: coordinate::Coordinates::default(),
+            conflict: None,
+            yielded: false,
             ignore_old_events: false,
             metrics: Metrics::default(),
             scratch: Vec::new(),
@@ -409,6 +417,9 @@ impl<R: RngCore> Swim<R> {
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
     pub fn poll_timeout(&self) -> Instant {
+        if self.yielded {
+            return Instant::from_nanos(u64::MAX);
+        }
         let mut t = self.next_gossip.min(self.next_push_pull);
         if self.leave.is_none() {
             t = t.min(self.next_probe);
@@ -448,6 +459,9 @@ impl<R: RngCore> Swim<R> {
     /// Runs every timer due at `now`: probe deadlines, indirect-probe relays,
     /// suspicion timeouts, the next probe, gossip and push-pull rounds.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.yielded {
+            return;
+        }
         self.advance_leave();
         self.expire_relays(now);
         self.advance_probe(now);
@@ -524,7 +538,7 @@ impl<R: RngCore> Swim<R> {
     ) {
         self.metrics.packets_received += 1;
         self.metrics.bytes_received += buf.len() as u64;
-        if !self.admit_peer(from) {
+        if self.yielded || !self.admit_peer(from) {
             return;
         }
         let layers = self.layers();

@@ -527,6 +527,9 @@ impl<R: RngCore> Swim<R> {
     }
 
     fn collect_answer(&mut self, ltime: u64, id: u32, from: NodeId, ack: bool, payload: Vec<u8>) {
+        if !ack && self.conflict_answer_in(QueryId { ltime, id }, &payload) {
+            return;
+        }
         let Some(q) = self.queries.running.get_mut(&ltime).filter(|q| q.id == id) else {
             self.metrics.query_answers_unexpected += 1;
             return;
@@ -574,7 +577,9 @@ impl<R: RngCore> Swim<R> {
         while let Some((&ltime, q)) = self.queries.running.iter().find(|(_, q)| q.deadline <= now) {
             let query = QueryId { ltime, id: q.id };
             self.queries.running.remove(&ltime);
-            self.queries.events.push_back(QueryEvent::Finished { query });
+            if !self.conflict_decided(query) {
+                self.queries.events.push_back(QueryEvent::Finished { query });
+            }
         }
     }
 }

@@ -119,6 +119,7 @@ impl<R: RngCore> Swim<R> {
                 self.metrics.name_conflicts += 1;
                 let me = self.local_node();
                 self.notify_conflict(&me, &candidate);
+                self.resolve_conflict(now);
                 return;
             }
             if self.leave.is_some() || a.incarnation < self.incarnation {

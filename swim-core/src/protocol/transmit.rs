@@ -74,6 +74,10 @@ impl<R: RngCore> Swim<R> {
     /// is nothing to send. Queued gossip is piggybacked. Allocates nothing
     /// unless compression is on.
     pub fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if self.yielded {
+            self.outgoing.clear();
+            return None;
+        }
         while let Some(out) = self.outgoing.pop_front() {
             if let Some(t) = self.encode_outgoing(out, buf) {
                 self.metrics.packets_sent += 1;

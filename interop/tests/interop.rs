@@ -1194,3 +1194,97 @@ async fn key_rotation_in_a_mixed_cluster() {
     all6.push("r4");
     wait_all_alive(&our_refs, &[&gos[0], &gos[1]], &all6, TEN_S).await;
 }
+
+// ---------------------------------------------------------------------------
+// Vector capture (run by hand)
+
+/// Captures real Serf query traffic into `swim-core/testdata/wire/serf/queries/`:
+/// a query as `serf query` gossips it (logged by a Go memberlist peer in the
+/// cluster), and the acks, responses and relays Serf agents send to an
+/// asker (a plain UDP socket named in a query sent to an agent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "captures vectors: cargo test -p swim-interop --features interop --test interop capture_serf_query_vectors -- --ignored"]
+async fn capture_serf_query_vectors() {
+    use swim_core::wire::query::{encode_bin_list, BinList, Filter, Query, FLAG_ACK};
+    let agents = serf_cluster(None).await;
+    let mut opts = GoOpts::new("g1");
+    opts.join = vec![agents[0].addr.to_string()];
+    let g = GoPeer::spawn(opts).await;
+    wait_until("the agents list g1", TEN_S, || {
+        let ok = agents.iter().all(|a| a.status_of("g1").as_deref() == Some("alive"));
+        async move { ok }
+    })
+    .await;
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../swim-core/testdata/wire/serf/queries");
+    std::fs::create_dir_all(&dir).unwrap();
+    // 1. A query gossiped by Serf, with a node and a tag filter, as g1 receives it.
+    let _ = agents[1].query(&[
+        "-timeout=1s",
+        "-node=s1",
+        "-node=g1",
+        "-tag",
+        "role=.*",
+        "-relay-factor=2",
+        "uptime",
+        "from-serf",
+    ]);
+    let query = g.lines().into_iter().filter(|l| l["event"] == "msg").find_map(|l| {
+        let h = l["hex"].as_str()?.to_string();
+        h.starts_with("04").then_some(h)
+    });
+    std::fs::write(dir.join("query_from_serf.hex"), query.expect("g1 got the query") + "\n").unwrap();
+    // 2. Acks, responses and relays sent to an asker.
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut raw = Vec::new();
+    Filter::Nodes(vec!["s1", "s2"]).encode(&mut raw);
+    let mut list = Vec::new();
+    encode_bin_list([raw.as_slice()].into_iter(), &mut list);
+    let q = Query {
+        ltime: 1000,
+        id: 4242,
+        addr: &[127, 0, 0, 1],
+        port: sock.local_addr().unwrap().port(),
+        source_node: "capture",
+        filters: BinList::from_encoded(&list).unwrap(),
+        flags: FLAG_ACK,
+        relay_factor: 2,
+        timeout: 2_000_000_000,
+        name: "uptime",
+        payload: b"from-capture",
+    };
+    let mut msg = vec![0u8; q.encoded_len()];
+    let n = q.encode(&mut msg).unwrap();
+    sock.send_to(&msg[..n], agents[0].addr).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        if let Ok((len, from)) = sock.recv_from(&mut buf) {
+            got.push((from, buf[..len].to_vec()));
+        }
+    }
+    assert!(got.len() >= 4, "acks and responses from s1 and s2, some relayed: {}", got.len());
+    let mut index = String::from("# file  sender  bytes\n");
+    for (i, (from, data)) in got.iter().enumerate() {
+        let name = format!("udp_to_asker_{i:03}.hex");
+        let port = from.port();
+        let sender = agents.iter().find(|a| a.addr.port() == port).map_or("?", |a| a.name.as_str());
+        std::fs::write(dir.join(&name), hex(data) + "\n").unwrap();
+        index.push_str(&format!("{name}  {sender}  {}\n", data.len()));
+    }
+    // 3. Relay messages as g1 received them (if an agent picked it to relay).
+    for (i, h) in g
+        .lines()
+        .into_iter()
+        .filter(|l| l["event"] == "msg")
+        .filter_map(|l| l["hex"].as_str().map(String::from))
+        .filter(|h| h.starts_with("09"))
+        .enumerate()
+    {
+        std::fs::write(dir.join(format!("relay_{i:03}.hex")), h + "\n").unwrap();
+        index.push_str(&format!("relay_{i:03}.hex  (to g1)\n"));
+    }
+    std::fs::write(dir.join("index.txt"), index).unwrap();
+}

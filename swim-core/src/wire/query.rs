@@ -538,6 +538,49 @@ mod tests {
         assert_eq!(NodeKeyResponse::decode(&out).unwrap(), resp);
     }
 
+    /// Real Serf bytes (`testdata/wire/serf/queries/`, captured from serf
+    /// 0.10.1 agents: see `index.txt` and the capture test in interop).
+    #[test]
+    fn captured_serf_queries_responses_and_relays_decode() {
+        use crate::wire::tests::{hex, read_shared};
+        let q = hex(&read_shared("serf/queries/query_from_serf.hex"));
+        let q = Query::decode(&q).unwrap();
+        assert_eq!(
+            (q.name, q.payload, q.source_node, q.relay_factor),
+            ("uptime", &b"from-serf"[..], "s2", 2)
+        );
+        assert_eq!(q.timeout, 1_000_000_000);
+        assert_eq!(q.flags & FLAG_ACK, FLAG_ACK, "serf query asks for acks by default");
+        let filters: Vec<_> = q.filters.iter().map(|f| Filter::decode(f).unwrap()).collect();
+        assert_eq!(
+            filters,
+            alloc::vec![Filter::Nodes(alloc::vec!["s1", "g1"]), Filter::Tag { tag: "role", expr: ".*" }]
+        );
+        assert_eq!(q.reply_addr().map(|a| a.ip()), Some(core::net::IpAddr::from([127, 0, 0, 1])));
+        let (mut acks, mut responses) = (0, 0);
+        for i in 0..10 {
+            let d = hex(&read_shared(&alloc::format!("serf/queries/udp_to_asker_{i:03}.hex")));
+            assert_eq!(d[0], msg_type::USER);
+            let r = QueryResponse::decode(&d[1..]).unwrap();
+            assert_eq!((r.ltime, r.id), (1000, 4242));
+            if r.flags & FLAG_ACK != 0 {
+                acks += 1;
+                assert!(r.payload.is_empty());
+            } else {
+                responses += 1;
+                assert_eq!(r.payload, alloc::format!("serf-{}:from-capture", r.from).as_bytes());
+            }
+        }
+        assert_eq!((acks, responses), (6, 4), "s1 and s2 answered, directly and relayed");
+        for i in 0..3 {
+            let d = hex(&read_shared(&alloc::format!("serf/queries/relay_{i:03}.hex")));
+            let relay = Relay::decode(&d).unwrap();
+            assert!(["s2", "capture"].contains(&relay.dest_name), "{}", relay.dest_name);
+            let inner = QueryResponse::decode(relay.inner).unwrap();
+            assert_eq!(inner.payload.is_empty(), inner.flags & FLAG_ACK != 0);
+        }
+    }
+
     proptest! {
         #[test]
         fn hostile_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..300)) {

@@ -141,8 +141,6 @@ impl<R: Runtime> Cluster<R> {
             rt.spawn(accept_loop(rt.clone(), shared.clone(), socket.clone(), listener)),
         ];
         lock(&self.inner.tasks).extend(tasks);
-        #[cfg(feature = "metrics")]
-        lock(&self.inner.tasks).push(rt.spawn(crate::io::exporter::run(rt.clone(), shared.clone())));
     }
 
     /// Joins the cluster through the given seeds (`"host:port"` names or
@@ -718,10 +716,14 @@ async fn flush(shared: &Shared, socket: &impl Udp) {
 async fn protocol_loop<R: Runtime>(rt: R, shared: Arc<Shared>, socket: Arc<R::Udp>) {
     // Stream exchanges run as tasks of their own that end with this loop.
     let mut exchanges = TaskSet::<R>::default();
+    #[cfg(feature = "metrics")]
+    let mut exporter = crate::io::exporter::Ticker::new(&shared);
     while !shared.is_closed() {
         // Sending and taking stream requests change no timer: the deadline
         // stands until the sleep.
         let deadline = shared.handle_timeout();
+        #[cfg(feature = "metrics")]
+        let deadline = deadline.min(exporter.tick(&shared));
         flush(&shared, &*socket).await;
         for req in shared.take_stream_requests() {
             let (rt2, shared, socket) = (rt.clone(), shared.clone(), socket.clone());

@@ -696,10 +696,15 @@ impl Shared {
     }
 
     /// After the core changed: publish its events, and wake the protocol loop
-    /// only if it now has something to do sooner than it planned.
+    /// if its plan changed: it has something to do sooner, or the deadline
+    /// it sleeps until is gone (an ack ended the probe whose timeout it was).
+    /// The second saves a wake-up: re-planning now runs right after the task
+    /// that received the ack, while sleeping on would wake the idle thread
+    /// at the stale deadline for nothing (half an idle node's wake-ups).
     fn settle(&self, core: &mut Swim<DriverRng>) {
         self.publish(core);
-        if core.poll_timeout().as_nanos() < self.planned.load(Ordering::Relaxed) || core.has_stream_requests()
+        if core.poll_timeout().as_nanos() != self.planned.load(Ordering::Relaxed)
+            || core.has_stream_requests()
         {
             self.wake.notify();
         }

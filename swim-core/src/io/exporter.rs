@@ -2,8 +2,11 @@
 //! `metrics`): this module owns the metric names, their labels and how each
 //! is read from the core.
 //!
-//! Each started `Cluster` runs an exporter task (feature `metrics`): every
-//! [`EXPORT_INTERVAL`] it takes a [`Snapshot`] of the core under its lock
+//! Each started `Cluster` publishes from its protocol loop (feature
+//! `metrics`), no task of its own to wake: on the loop's first wake-up once
+//! [`EXPORT_INTERVAL`] has passed (an idle node wakes for its probes every
+//! protocol interval; the loop wakes for the export at the latest after
+//! two intervals) it takes a [`Snapshot`] of the core under its lock
 //! (the [`Metrics`] counters, members by state, gossip queue depth, health
 //! score, and the probe results drained with
 //! [`Swim::poll_probe_result`]) and hands it to whatever recorder the
@@ -22,7 +25,6 @@
 extern crate std;
 
 use crate::io::driver::Shared;
-use crate::io::runtime::Runtime;
 use crate::{Metrics, State, Swim};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -440,16 +442,30 @@ impl Exporter {
     }
 }
 
-/// The exporter task a started `Cluster` runs: publishes at once, then every
-/// [`EXPORT_INTERVAL`], until the node shuts down.
-pub(crate) async fn run<R: Runtime>(rt: R, shared: Arc<Shared>) {
-    let name = shared.read(|c| c.name().clone());
-    let exporter = Exporter::new(name.as_str());
-    while !shared.is_closed() {
-        let mut s = shared.with_core_quiet(Snapshot::take);
-        shared.add_driver_counters(&mut s.metrics);
-        exporter.publish(&s);
-        rt.sleep_until(std::time::Instant::now() + EXPORT_INTERVAL).await;
+/// The publishing a started `Cluster`'s protocol loop does: at once, then
+/// on its first wake-up once [`EXPORT_INTERVAL`] passed.
+pub(crate) struct Ticker {
+    exporter: Exporter,
+    last: Option<std::time::Instant>,
+}
+
+impl Ticker {
+    pub(crate) fn new(shared: &Shared) -> Ticker {
+        let name = shared.read(|c| c.name().clone());
+        Ticker { exporter: Exporter::new(name.as_str()), last: None }
+    }
+
+    /// Publishes if an interval passed since the last time; returns when
+    /// the loop must wake at the latest for the next one.
+    pub(crate) fn tick(&mut self, shared: &Shared) -> std::time::Instant {
+        let now = std::time::Instant::now();
+        if self.last.is_none_or(|t| now.duration_since(t) >= EXPORT_INTERVAL * 9 / 10) {
+            let mut s = shared.with_core_quiet(Snapshot::take);
+            shared.add_driver_counters(&mut s.metrics);
+            self.exporter.publish(&s);
+            self.last = Some(now);
+        }
+        self.last.unwrap_or(now) + 2 * EXPORT_INTERVAL
     }
 }
 

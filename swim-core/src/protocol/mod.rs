@@ -420,7 +420,11 @@ impl<R: RngCore> Swim<R> {
         if self.yielded {
             return Instant::from_nanos(u64::MAX);
         }
-        let mut t = self.next_gossip.min(self.next_push_pull);
+        // An empty gossip queue needs no round: an idle node wakes only to
+        // probe (memberlist's ticker fires regardless, five times a second).
+        // A leave whose intent has gone out moves on at the next round.
+        let idle = self.gossip.is_empty() && !matches!(self.leave, Some(LeaveStage::Intent(_)));
+        let mut t = if idle { self.next_push_pull } else { self.next_gossip.min(self.next_push_pull) };
         if self.leave.is_none() {
             t = t.min(self.next_probe);
         }
@@ -471,10 +475,21 @@ impl<R: RngCore> Swim<R> {
         }
         self.eager_gossip(now);
         if now >= self.next_gossip {
-            self.gossip_round(now);
-            self.next_gossip = (self.next_gossip + self.cfg.gossip_interval).max(now);
-            if self.next_gossip == now {
-                self.next_gossip = now + self.cfg.gossip_interval;
+            let interval = self.cfg.gossip_interval;
+            let behind = now.saturating_duration_since(self.next_gossip);
+            if behind < interval {
+                self.gossip_round(now);
+                self.next_gossip = (self.next_gossip + interval).max(now);
+                if self.next_gossip == now {
+                    self.next_gossip = now + interval;
+                }
+            } else {
+                // Rounds skipped while the queue was empty (no wake-up for
+                // them): back onto the grid, the next round at its next
+                // point, as if this node had woken for each (the news that
+                // ended the quiet went out eagerly).
+                let skipped = behind.as_nanos() / interval.as_nanos().max(1) + 1;
+                self.next_gossip = self.next_gossip + interval * u32::try_from(skipped).unwrap_or(u32::MAX);
             }
         }
         if now >= self.next_push_pull {

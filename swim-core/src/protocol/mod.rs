@@ -489,7 +489,7 @@ impl<R: RngCore> Swim<R> {
                 // point, as if this node had woken for each (the news that
                 // ended the quiet went out eagerly).
                 let skipped = behind.as_nanos() / interval.as_nanos().max(1) + 1;
-                self.next_gossip = self.next_gossip + interval * u32::try_from(skipped).unwrap_or(u32::MAX);
+                self.next_gossip += interval * u32::try_from(skipped).unwrap_or(u32::MAX);
             }
         }
         if now >= self.next_push_pull {

@@ -41,6 +41,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(k) = NodeKeyResponse::decode(data) {
         assert!(k.keys.len() <= data.len());
     }
+    // A network coordinate in an ack payload (Serf's format).
+    if let Ok(c) = swim_core::Coordinate::decode_payload(data) {
+        assert!(c.is_valid());
+        let _ = c.distance_to(&c);
+    }
     let d = swim_core::protocol::user::decode_direct(data);
     assert!(d.payload.len() <= data.len());
 });

@@ -291,7 +291,8 @@ impl<R: Runtime> Cluster<R> {
     /// wins", memberlist's `NamedBroadcast`): a newer `broadcast_latest` of
     /// the topic replaces this one in every swim node's gossip queue while
     /// it is queued, and no swim node delivers it after a newer one — for
-    /// state where only the last value matters. Serf agents take it as a
+    /// state where only the last value matters (topics are cluster-wide:
+    /// put the node's name in the topic for per-node state). Serf agents take it as a
     /// user event with the coalesce flag. Same errors and costs as
     /// [`broadcast`](Self::broadcast).
     pub fn broadcast_latest(&self, topic: &str, payload: &[u8]) -> Result<(), BroadcastError> {

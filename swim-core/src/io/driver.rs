@@ -774,6 +774,12 @@ impl Shared {
         self.handoff.register(Arc::new(f))
     }
 
+    /// Wakes the protocol loop (to send what a call outside the receive
+    /// path queued, e.g. a query answer).
+    pub(crate) fn poke(&self) {
+        self.wake.notify();
+    }
+
     /// The node's query handler and running queries.
     pub(crate) fn desk(&self) -> &crate::io::queries::Desk {
         &self.desk

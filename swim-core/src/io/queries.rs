@@ -99,7 +99,13 @@ impl Desk {
     /// events are routed).
     fn register(&self, query: QueryId) -> Arc<Mutex<Ask>> {
         let ask = Arc::new(Mutex::new(Ask::default()));
-        lock(&self.asks).insert(query, ask.clone());
+        let mut asks = lock(&self.asks);
+        if self.closed.load(Ordering::Acquire) {
+            // Shut down meanwhile: nothing will end it, so it ends now.
+            lock(&ask).finished = true;
+        } else {
+            asks.insert(query, ask.clone());
+        }
         ask
     }
 
@@ -110,9 +116,15 @@ impl Desk {
 
     /// Ends every stream and stops the handler thread.
     pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        self.ready.notify_all();
-        for ask in lock(&self.asks).drain().map(|(_, a)| a) {
+        {
+            // Under the queue's lock: the handler thread is either before
+            // its check of `closed` or waiting, never in between.
+            let _jobs = lock(&self.jobs);
+            self.closed.store(true, Ordering::Release);
+            self.ready.notify_all();
+        }
+        let mut asks = lock(&self.asks);
+        for ask in asks.drain().map(|(_, a)| a) {
             let mut a = lock(&ask);
             a.finished = true;
             if let Some(w) = a.waker.take() {
@@ -141,8 +153,11 @@ impl Desk {
             let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&job)));
             match answer {
                 Ok(Some(payload)) => {
-                    if let Err(e) = shared.with_core(|core, now| core.respond_query(now, &job, &payload)) {
-                        tracing::debug!(query = %job.name, error = %e, "query response not sent");
+                    match shared.with_core(|core, now| core.respond_query(now, &job, &payload)) {
+                        // The answer is queued: the protocol loop sends it now,
+                        // not at its next timer.
+                        Ok(()) => shared.poke(),
+                        Err(e) => tracing::debug!(query = %job.name, error = %e, "query response not sent"),
                     }
                 }
                 Ok(None) => {}

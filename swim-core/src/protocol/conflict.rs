@@ -22,15 +22,18 @@ pub(super) struct Resolution {
 }
 
 /// The address a `_serf_conflict` answer gives (`[6]` + Serf's `Member`),
-/// as `(ip bytes, port)`; `None` for a nil member or garbage.
-fn answered_addr(payload: &[u8]) -> Option<(&[u8], u16)> {
+/// as `(ip bytes, port)`: `Some(None)` for a nil member (the node does not
+/// know the name: Serf counts it as an answer that does not match), `None`
+/// for garbage.
+#[allow(clippy::option_option)]
+fn answered_addr(payload: &[u8]) -> Option<Option<(&[u8], u16)>> {
     let (&ty, body) = payload.split_first()?;
     if ty != crate::wire::serf::CONFLICT_RESPONSE {
         return None;
     }
     let mut r = Reader::new(body);
     if r.is_nil().ok()? {
-        return None;
+        return Some(None);
     }
     let (mut ip, mut port) = (None, None);
     for _ in 0..r.read_map_len().ok()? {
@@ -40,7 +43,7 @@ fn answered_addr(payload: &[u8]) -> Option<(&[u8], u16)> {
             _ => r.skip_value().ok()?,
         }
     }
-    Some((ip?, port?))
+    Some(Some((ip?, port?)))
 }
 
 impl<R: RngCore> Swim<R> {
@@ -66,9 +69,11 @@ impl<R: RngCore> Swim<R> {
     /// Takes an answer to the running resolution (true: it was one).
     pub(super) fn conflict_answer_in(&mut self, query: QueryId, payload: &[u8]) -> bool {
         let Some(res) = self.conflict.as_mut().filter(|r| r.query == query) else { return false };
-        if let Some((ip, port)) = answered_addr(payload) {
+        if let Some(addr) = answered_addr(payload) {
             res.responses += 1;
-            res.matching += usize::from(ip == self.wire_addr.ip_bytes() && port == self.addr.port());
+            res.matching += usize::from(
+                addr.is_some_and(|(ip, port)| ip == self.wire_addr.ip_bytes() && port == self.addr.port()),
+            );
         }
         true
     }
@@ -111,9 +116,10 @@ mod tests {
         };
         let mut out = alloc::vec::Vec::new();
         ConflictMember::encode(Some(&m), &[("role".into(), "web".into())], &mut out);
-        assert_eq!(answered_addr(&out), Some((&[127, 0, 0, 1][..], 7946)));
+        assert_eq!(answered_addr(&out), Some(Some((&[127, 0, 0, 1][..], 7946))));
         let mut nil = alloc::vec::Vec::new();
         ConflictMember::encode(None, &[], &mut nil);
-        assert_eq!(answered_addr(&nil), None);
+        assert_eq!(answered_addr(&nil), Some(None));
+        assert_eq!(answered_addr(&[1, 2]), None);
     }
 }

@@ -163,7 +163,14 @@ impl Coordinate {
                 _ => r.skip_value()?,
             }
         }
-        if dims != DIMENSIONS || !c.is_valid() {
+        // Finite, a height that is not negative, and within an hour of
+        // the origin: anything else is no coordinate an honest node has.
+        let sane = |x: f64| x.abs() < 3600.0;
+        if dims != DIMENSIONS
+            || !c.is_valid()
+            || c.height < 0.0
+            || !c.vec.iter().chain([c.error, c.adjustment, c.height].iter()).all(|x| sane(*x))
+        {
             return Err(DecodeError::IntOutOfRange);
         }
         Ok(c)

@@ -336,7 +336,7 @@ pub(super) const MAX_BACKLOG_FANOUT: usize = 4;
 pub(super) struct Eager {
     /// [`GossipQueue::pushed`] when the last round ran.
     seen: u64,
-    last: Instant,
+    pub(super) last: Instant,
 }
 
 impl<R: RngCore> Swim<R> {

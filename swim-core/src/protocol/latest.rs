@@ -68,8 +68,10 @@ impl<R: RngCore> Swim<R> {
     /// [`broadcast`](Self::broadcast), but a newer `broadcast_latest` of the
     /// same topic replaces this one in every swim node's gossip queue while
     /// it is still there, and no swim node delivers it after a newer one of
-    /// its topic — for state where only the last value matters ("my load is
-    /// 0.7"), the queue never fills with outdated values.
+    /// its topic — for state where only the last value matters, the queue
+    /// never fills with outdated values. Topics are cluster-wide: two nodes
+    /// that `broadcast_latest` one topic replace each other's values (for
+    /// per-node state put the node's name in the topic, `load/node-1`).
     pub fn broadcast_latest(&mut self, topic: &str, payload: &[u8]) -> Result<(), BroadcastError> {
         let (msg, ltime) = self.encode_broadcast(topic, payload, true)?;
         self.latest.advance(topic, ltime, payload);

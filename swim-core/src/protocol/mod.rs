@@ -128,7 +128,8 @@ const MAX_DEPTH: u8 = 3;
 ///   [`handle_timeout`](Self::handle_timeout), the stream calls), or a call
 ///   that starts something ([`join`](Self::join), [`leave`](Self::leave),
 ///   [`broadcast`](Self::broadcast), [`broadcast_latest`](Self::broadcast_latest),
-///   [`set_tags`](Self::set_tags),
+///   [`set_tags`](Self::set_tags), [`query`](Self::query),
+///   [`respond_query`](Self::respond_query), the keyring calls,
 ///   [`send_reliable`](Self::send_reliable), [`copy_view_from`](Self::copy_view_from)):
 ///   read it again after those. The `poll_*` calls, the encoders of direct
 ///   sends and the accessors never move it. Calling `handle_timeout` before
@@ -478,7 +479,10 @@ impl<R: RngCore> Swim<R> {
             let interval = self.cfg.gossip_interval;
             let behind = now.saturating_duration_since(self.next_gossip);
             if behind < interval {
-                self.gossip_round(now);
+                // (Not twice in one instant: the eager round just went.)
+                if self.eager.last != now {
+                    self.gossip_round(now);
+                }
                 self.next_gossip = (self.next_gossip + interval).max(now);
                 if self.next_gossip == now {
                     self.next_gossip = now + interval;
@@ -489,7 +493,7 @@ impl<R: RngCore> Swim<R> {
                 // point, as if this node had woken for each (the news that
                 // ended the quiet went out eagerly).
                 let skipped = behind.as_nanos() / interval.as_nanos().max(1) + 1;
-                self.next_gossip += interval * u32::try_from(skipped).unwrap_or(u32::MAX);
+                self.next_gossip += crate::time::scale(interval, u32::try_from(skipped).unwrap_or(u32::MAX));
             }
         }
         if now >= self.next_push_pull {

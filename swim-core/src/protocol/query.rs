@@ -266,19 +266,37 @@ impl Queries {
 /// A filter that does not decode, or an invalid expression, fails (Serf's
 /// `shouldProcessQuery`).
 fn passes(filters: &BinList<'_>, name: &str, tags: &[(String, String)]) -> bool {
-    filters.iter().all(|raw| match Filter::decode(raw) {
-        Ok(Filter::Nodes(names)) => names.contains(&name),
-        Ok(Filter::Tag { tag, expr }) => {
-            let value = tags.iter().find(|(k, _)| k == tag).map_or("", |(_, v)| v.as_str());
-            regex_matches(expr, value).unwrap_or(false)
-        }
-        Err(_) => false,
-    })
+    filters.len() <= MAX_TAG_FILTERS + 1
+        && filters.iter().all(|raw| match Filter::decode(raw) {
+            Ok(Filter::Nodes(names)) => names.contains(&name),
+            Ok(Filter::Tag { tag, expr }) => {
+                let value = tags.iter().find(|(k, _)| k == tag).map_or("", |(_, v)| v.as_str());
+                regex_matches(expr, value).unwrap_or(false)
+            }
+            Err(_) => false,
+        })
 }
 
+/// Tag filters one query may carry, and the longest expression, at most:
+/// every node compiles each filter of every query it sees.
+pub const MAX_TAG_FILTERS: usize = 8;
+/// See [`MAX_TAG_FILTERS`].
+pub const MAX_FILTER_EXPR: usize = 256;
+/// Relay factor taken from a query, at most (Serf's CLI allows 5).
+pub const MAX_RELAY_FACTOR: u8 = 5;
+
 /// Go's `regexp.MatchString`: whether `expr` matches anywhere in `value`.
+/// Expressions are bounded (length, compiled size: a hostile filter costs
+/// little), and classes are ASCII like Go's `\d`, `\w`, `\s`.
 fn regex_matches(expr: &str, value: &str) -> Result<bool, String> {
-    let re = regex_automata::meta::Regex::new(expr).map_err(|e| e.to_string())?;
+    if expr.len() > MAX_FILTER_EXPR {
+        return Err(alloc::format!("expression longer than {MAX_FILTER_EXPR} bytes"));
+    }
+    let re = regex_automata::meta::Regex::builder()
+        .syntax(regex_automata::util::syntax::Config::new().unicode(false).utf8(false))
+        .configure(regex_automata::meta::Config::new().nfa_size_limit(Some(1 << 18)))
+        .build(expr)
+        .map_err(|e| e.to_string())?;
     Ok(re.is_match(value))
 }
 
@@ -312,8 +330,11 @@ impl<R: RngCore> Swim<R> {
         payload: &[u8],
         params: &QueryParams,
     ) -> Result<QueryId, QueryError> {
-        if self.leave.is_some() {
+        if self.leave.is_some() || self.yielded {
             return Err(QueryError::Leaving);
+        }
+        if params.filter_tags.len() > MAX_TAG_FILTERS {
+            return Err(QueryError::BadFilter(alloc::format!("more than {MAX_TAG_FILTERS} tag filters")));
         }
         if self.queries.running.len() >= MAX_RUNNING_QUERIES {
             return Err(QueryError::TooManyRunning);
@@ -477,10 +498,13 @@ impl<R: RngCore> Swim<R> {
         if !passes(&q.filters, self.name.as_str(), &tags) {
             return;
         }
-        let Some(reply_to) = q.reply_addr() else {
+        // Answers go where the query says: only to an address the
+        // allow-list accepts (else one query could aim every node at it).
+        let Some(reply_to) = q.reply_addr().filter(|a| self.cfg.peer_allowed(a.ip())) else {
             self.metrics.dropped_invalid_member += 1;
             return;
         };
+        let q = Query { relay_factor: q.relay_factor.min(MAX_RELAY_FACTOR), ..q };
         if q.flags & FLAG_ACK != 0 {
             let name = self.name.clone();
             let ack = QueryResponse {
@@ -527,9 +551,6 @@ impl<R: RngCore> Swim<R> {
     }
 
     fn collect_answer(&mut self, ltime: u64, id: u32, from: NodeId, ack: bool, payload: Vec<u8>) {
-        if !ack && self.conflict_answer_in(QueryId { ltime, id }, &payload) {
-            return;
-        }
         let Some(q) = self.queries.running.get_mut(&ltime).filter(|q| q.id == id) else {
             self.metrics.query_answers_unexpected += 1;
             return;
@@ -542,6 +563,11 @@ impl<R: RngCore> Swim<R> {
             return;
         }
         set.insert(from.clone());
+        // A name-conflict resolution's answers go to its tally, once per
+        // node (like Serf's, de-duplicated by sender first).
+        if !ack && self.conflict_answer_in(query, &payload) {
+            return;
+        }
         self.queries.events.push_back(if ack {
             QueryEvent::Ack { query, from }
         } else {

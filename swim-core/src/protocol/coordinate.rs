@@ -113,7 +113,7 @@ impl Coordinate {
         }
     }
 
-    /// Appends Serf's ack payload: [`PING_VERSION`] + the msgpack map.
+    /// Appends Serf's ack payload: its ping version byte (1) + the msgpack map.
     pub fn encode_payload(&self, out: &mut Vec<u8>) {
         let body = |w: &mut Writer<'_>| -> Result<(), EncodeError> {
             w.map_header(4)?;

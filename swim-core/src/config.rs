@@ -183,6 +183,13 @@ pub struct Config {
     /// past this depth new messages are dropped and counted
     /// (`Metrics::handoff_dropped`).
     pub handoff_queue_depth: usize,
+    /// Most direct messages (`Cluster::send`) waiting for the node's send
+    /// task (default 4096). Messages that wait together for the same member
+    /// share datagrams (compound messages up to `udp_buffer_size`); past
+    /// this depth `send` waits for room and `try_send` returns
+    /// `SendError::QueueFull`, so nothing is dropped. Memory: about this
+    /// many messages' bytes, reused.
+    pub send_queue_depth: usize,
     /// Most UDP packets queued for sending before new ones are dropped and
     /// counted (default 4096).
     pub max_outgoing_queue: usize,
@@ -266,6 +273,7 @@ impl fmt::Debug for Config {
             delegate_versions,
             max_event_queue,
             handoff_queue_depth,
+            send_queue_depth,
             max_outgoing_queue,
             event_buffer,
             cidrs_allowed,
@@ -314,6 +322,7 @@ impl fmt::Debug for Config {
             .field("delegate_versions", delegate_versions)
             .field("max_event_queue", max_event_queue)
             .field("handoff_queue_depth", handoff_queue_depth)
+            .field("send_queue_depth", send_queue_depth)
             .field("max_outgoing_queue", max_outgoing_queue)
             .field("event_buffer", event_buffer)
             .field("cidrs_allowed", cidrs_allowed)
@@ -376,6 +385,7 @@ impl Default for Config {
             delegate_versions: DelegateVersions::SERF,
             max_event_queue: 65_536,
             handoff_queue_depth: 1024,
+            send_queue_depth: 4096,
             max_outgoing_queue: 4096,
             event_buffer: 512,
             cidrs_allowed: None,
@@ -549,6 +559,7 @@ impl Config {
             ("recv_buffer_count", self.recv_buffer_count),
             ("max_event_queue", self.max_event_queue),
             ("handoff_queue_depth", self.handoff_queue_depth),
+            ("send_queue_depth", self.send_queue_depth),
             ("max_outgoing_queue", self.max_outgoing_queue),
             ("query_size_limit", self.query_size_limit),
             ("query_response_size_limit", self.query_response_size_limit),

@@ -88,9 +88,9 @@ pub use config::{Config, ConfigError, DelegateVersions};
 pub use metrics::{MessageCounts, Metrics};
 pub use node::{Node, NodeId, State};
 pub use protocol::{
-    BroadcastError, Candidate, Delivery, DeliveryKind, Event, FrameReader, KeyringError, ProbeOutcome,
-    ProbeResult, SendError, StreamError, StreamFrame, StreamKind, StreamRequest, Swim, TagsError, Transmit,
-    MAX_STREAM_BYTES, PROBE_RESULTS_CAPACITY,
+    BroadcastError, Candidate, Delivery, DeliveryKind, DirectRoute, Event, FrameReader, KeyringError,
+    ProbeOutcome, ProbeResult, SendError, StreamError, StreamFrame, StreamKind, StreamRequest, Swim,
+    TagsError, Transmit, MAX_STREAM_BYTES, PROBE_RESULTS_CAPACITY,
 };
 pub use protocol::{
     Coordinate, KeyOp, KeyReport, QueryError, QueryEvent, QueryId, QueryParams, QueryRequest,

@@ -47,6 +47,16 @@ pub struct Metrics {
     /// Times a driver's send buffer pool was empty and a buffer had to be
     /// allocated (raise `send_buffer_count`).
     pub buffer_pool_misses: u64,
+    /// Direct messages that went out sharing a datagram with others to the
+    /// same member (coalesced into a compound message).
+    pub direct_coalesced: u64,
+    /// Times a direct send found the driver's send queue full
+    /// (`Config::send_queue_depth`): `send` waited, `try_send` returned
+    /// `SendError::QueueFull`.
+    pub send_queue_full: u64,
+    /// Datagrams the socket refused to send (e.g. no route, or the kernel's
+    /// buffer full); each is logged at debug.
+    pub udp_send_errors: u64,
     /// Indirect-probe requests refused because too many were in flight.
     pub relays_dropped: u64,
     /// Probes started.

@@ -53,7 +53,9 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
+use swim_core::io::batch_udp::{self, BatchUdp};
 pub use swim_core::prelude::*;
+use swim_core::runtime::{RecvSlot, Segment};
 
 /// A cluster node running on smol: the whole API is
 /// [`swim_core::cluster::Cluster`], documented there.
@@ -64,9 +66,13 @@ pub type Cluster = swim_core::cluster::Cluster<Smol>;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Smol;
 
-/// A smol UDP socket.
+/// A smol UDP socket, with batched sends and receives
+/// ([`swim_core::io::batch_udp`]).
 #[derive(Debug)]
-pub struct Udp(async_io::Async<std::net::UdpSocket>);
+pub struct Udp {
+    socket: async_io::Async<std::net::UdpSocket>,
+    batch: BatchUdp,
+}
 /// A smol TCP listener.
 #[derive(Debug)]
 pub struct Listener(smol::net::TcpListener);
@@ -97,7 +103,9 @@ impl swim_core::runtime::Runtime for Smol {
     }
 
     async fn bind_udp(&self, addr: SocketAddr) -> io::Result<Udp> {
-        async_io::Async::<std::net::UdpSocket>::bind(addr).map(Udp)
+        let socket = async_io::Async::<std::net::UdpSocket>::bind(addr)?;
+        let batch = BatchUdp::new(socket.get_ref())?;
+        Ok(Udp { socket, batch })
     }
 
     async fn bind_tcp(&self, addr: SocketAddr) -> io::Result<Listener> {
@@ -115,20 +123,43 @@ impl swim_core::runtime::Runtime for Smol {
 
 impl swim_core::runtime::Udp for Udp {
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.get_ref().local_addr()
+        self.socket.get_ref().local_addr()
     }
 
     async fn send_to(&self, buf: &[u8], addr: SocketAddr) -> io::Result<usize> {
-        self.0.send_to(buf, addr).await
+        self.socket.send_to(buf, addr).await
     }
 
     async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.0.recv_from(buf).await
+        self.socket.recv_from(buf).await
     }
 
     fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         // The socket is non-blocking: this returns WouldBlock when empty.
-        self.0.get_ref().recv_from(buf)
+        self.socket.get_ref().recv_from(buf)
+    }
+
+    fn try_send_to(&self, buf: &[u8], addr: SocketAddr) -> io::Result<usize> {
+        // Non-blocking too: WouldBlock when the send buffer is full.
+        self.socket.get_ref().send_to(buf, addr)
+    }
+
+    async fn send_batch(&self, buf: &[u8], segments: &[Segment]) -> usize {
+        let (mut next, mut failed) = (0, 0);
+        let sent =
+            self.socket.write_with(|s| self.batch.try_send(s, buf, segments, &mut next, &mut failed)).await;
+        match sent {
+            Ok(()) => failed,
+            Err(e) => failed + batch_udp::refused(&e, segments.len() - next),
+        }
+    }
+
+    async fn recv_batch(&self, slots: &mut [RecvSlot]) -> io::Result<usize> {
+        self.socket.read_with(|s| self.batch.try_recv(s, slots)).await
+    }
+
+    fn gro_segments(&self) -> usize {
+        self.batch.gro_segments()
     }
 }
 

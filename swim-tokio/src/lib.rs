@@ -63,7 +63,10 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
+use swim_core::io::batch_udp::{self, BatchUdp};
 pub use swim_core::prelude::*;
+use swim_core::runtime::{RecvSlot, Segment};
+use tokio::io::Interest;
 
 /// A cluster node running on tokio: the whole API is
 /// [`swim_core::cluster::Cluster`], documented there.
@@ -84,9 +87,13 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// A tokio UDP socket.
+/// A tokio UDP socket, with batched sends and receives
+/// ([`swim_core::io::batch_udp`]).
 #[derive(Debug)]
-pub struct Udp(tokio::net::UdpSocket);
+pub struct Udp {
+    socket: tokio::net::UdpSocket,
+    batch: BatchUdp,
+}
 /// A tokio TCP listener.
 #[derive(Debug)]
 pub struct Listener(tokio::net::TcpListener);
@@ -134,7 +141,9 @@ impl swim_core::runtime::Runtime for Tokio {
     }
 
     async fn bind_udp(&self, addr: SocketAddr) -> io::Result<Udp> {
-        tokio::net::UdpSocket::bind(addr).await.map(Udp)
+        let socket = tokio::net::UdpSocket::bind(addr).await?;
+        let batch = BatchUdp::new(&socket)?;
+        Ok(Udp { socket, batch })
     }
 
     async fn bind_tcp(&self, addr: SocketAddr) -> io::Result<Listener> {
@@ -152,19 +161,45 @@ impl swim_core::runtime::Runtime for Tokio {
 
 impl swim_core::runtime::Udp for Udp {
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
+        self.socket.local_addr()
     }
 
     async fn send_to(&self, buf: &[u8], addr: SocketAddr) -> io::Result<usize> {
-        self.0.send_to(buf, addr).await
+        self.socket.send_to(buf, addr).await
     }
 
     async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.0.recv_from(buf).await
+        self.socket.recv_from(buf).await
     }
 
     fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.0.try_recv_from(buf)
+        self.socket.try_recv_from(buf)
+    }
+
+    fn try_send_to(&self, buf: &[u8], addr: SocketAddr) -> io::Result<usize> {
+        self.socket.try_send_to(buf, addr)
+    }
+
+    async fn send_batch(&self, buf: &[u8], segments: &[Segment]) -> usize {
+        let (mut next, mut failed) = (0, 0);
+        let sent = self
+            .socket
+            .async_io(Interest::WRITABLE, || {
+                self.batch.try_send(&self.socket, buf, segments, &mut next, &mut failed)
+            })
+            .await;
+        match sent {
+            Ok(()) => failed,
+            Err(e) => failed + batch_udp::refused(&e, segments.len() - next),
+        }
+    }
+
+    async fn recv_batch(&self, slots: &mut [RecvSlot]) -> io::Result<usize> {
+        self.socket.async_io(Interest::READABLE, || self.batch.try_recv(&self.socket, slots)).await
+    }
+
+    fn gro_segments(&self) -> usize {
+        self.batch.gro_segments()
     }
 }
 

@@ -20,6 +20,7 @@ use crate::io::driver::{
 };
 use crate::io::handoff::{Message, MessageHandler};
 use crate::io::runtime::{timeout, Conn, Listener, Runtime, Udp};
+use crate::io::send_queue::{Batch, Outbox};
 use crate::{
     Config, KeyringError, Metrics, Node, NodeId, StreamError, StreamFrame, StreamRequest, TagsError,
 };
@@ -30,6 +31,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::net::SocketAddr;
 use core::sync::atomic::{AtomicBool, Ordering};
+use core::task::Poll;
 use core::time::Duration;
 use std::sync::Mutex;
 use std::time::Instant as StdInstant;
@@ -138,6 +140,7 @@ impl<R: Runtime> Cluster<R> {
         let tasks = [
             rt.spawn(protocol_loop(rt.clone(), shared.clone(), socket.clone())),
             rt.spawn(recv_loop(rt.clone(), shared.clone(), socket.clone())),
+            rt.spawn(send_loop(shared.clone(), socket.clone())),
             rt.spawn(accept_loop(rt.clone(), shared.clone(), socket.clone(), listener)),
         ];
         lock(&self.inner.tasks).extend(tasks);
@@ -414,37 +417,79 @@ impl<R: Runtime> Cluster<R> {
         }
     }
 
-    /// Sends one UDP datagram to the live member `target`: one lock and
-    /// one system call, no allocation. Delivery is not acknowledged (UDP).
+    /// Sends a direct message to the live member `target` over UDP; returns
+    /// once it is queued for the node's send task. A message sent while
+    /// nothing else waits goes out at once in a datagram of its own;
+    /// messages that pile up while the task is sending share datagrams
+    /// (memberlist compound messages up to `udp_buffer_size`, encrypted once
+    /// each; Go memberlist reads them). No allocation once warm. Delivery is
+    /// not acknowledged (UDP).
+    ///
+    /// Past `Config::send_queue_depth` waiting messages it waits for room
+    /// (backpressure: nothing is dropped; [`try_send`](Self::try_send) does
+    /// not wait).
     ///
     /// Errors: `UnknownNode` (not a live member), `TooLarge` past
     /// [`max_direct_payload`](Self::max_direct_payload), `TopicTooLong`,
-    /// `Io` (the socket refused it), `Shutdown`. Cancellation safe.
+    /// `Shutdown`. The socket's own refusals are counted
+    /// (`Metrics::udp_send_errors`), not returned. Cancellation safe: a
+    /// message is either queued or not.
     pub async fn send(&self, target: &NodeId, topic: &str, payload: &[u8]) -> Result<(), SendError> {
-        self.send_datagram(|core, buf| core.encode_direct(target, topic, payload, buf)).await
+        self.queue(|core| core.direct_route(target), topic, payload).await
     }
 
-    /// Sends one UDP datagram to `addr`, member or not (as [`send`](Self::send)).
+    /// Sends a direct message to `addr`, member or not (as [`send`](Self::send)).
     pub async fn send_to_addr(&self, addr: SocketAddr, topic: &str, payload: &[u8]) -> Result<(), SendError> {
-        self.send_datagram(|core, buf| core.encode_direct_to_addr(addr, topic, payload, buf)).await
+        self.queue(|core| Ok(core.direct_route_to_addr(addr)), topic, payload).await
     }
 
-    async fn send_datagram(
-        &self,
-        encode: impl FnOnce(
-            &mut crate::Swim<crate::io::driver::DriverRng>,
-            &mut [u8],
-        ) -> Result<crate::Transmit, crate::SendError>,
-    ) -> Result<(), SendError> {
+    /// [`send`](Self::send) without waiting: `SendError::QueueFull` when
+    /// `Config::send_queue_depth` messages are already waiting (counted in
+    /// `Metrics::send_queue_full`). Callable from any thread, e.g. from an
+    /// `on_message` handler replying to a message.
+    pub fn try_send(&self, target: &NodeId, topic: &str, payload: &[u8]) -> Result<(), SendError> {
+        let shared = self.live().ok_or(SendError::Shutdown)?;
+        Ok(shared.queue_direct(None, |core| core.direct_route(target), topic, payload, self.send_now())?)
+    }
+
+    /// [`send_to_addr`](Self::send_to_addr) without waiting (as [`try_send`](Self::try_send)).
+    pub fn try_send_to_addr(&self, addr: SocketAddr, topic: &str, payload: &[u8]) -> Result<(), SendError> {
+        let shared = self.live().ok_or(SendError::Shutdown)?;
+        let route = |core: &crate::Swim<_>| Ok(core.direct_route_to_addr(addr));
+        Ok(shared.queue_direct(None, route, topic, payload, self.send_now())?)
+    }
+
+    /// Waits until every direct message queued before the call has been
+    /// handed to the socket (returns at once when nothing is queued, or
+    /// after shutdown). [`shutdown`](Self::shutdown) does not wait: flush
+    /// first to send what is queued. Cancellation safe.
+    pub async fn flush(&self) {
         let shared = &self.inner.shared;
-        let socket = self.socket().ok_or(SendError::Shutdown)?;
-        let mut buf = shared.send_pool.take();
-        let r = match shared.with_core_quiet(|core| encode(core, &mut buf)) {
-            Ok(t) => socket.send_to(&buf[..t.len], t.dst).await.map(drop).map_err(SendError::Io),
-            Err(e) => Err(e.into()),
-        };
-        shared.send_pool.put(buf);
-        r
+        core::future::poll_fn(|cx| shared.sends.poll_flushed(cx)).await
+    }
+
+    /// The socket's non-blocking send, for a message sent inline.
+    fn send_now(&self) -> impl FnOnce(&[u8], SocketAddr) -> std::io::Result<usize> + '_ {
+        move |buf, addr| match self.socket() {
+            Some(s) => s.try_send_to(buf, addr),
+            None => Err(std::io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    async fn queue(
+        &self,
+        route: impl Fn(&crate::Swim<crate::io::driver::DriverRng>) -> Result<crate::DirectRoute, crate::SendError>,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        let shared = self.live().ok_or(SendError::Shutdown)?;
+        core::future::poll_fn(|cx| {
+            match shared.queue_direct(Some(cx), &route, topic, payload, self.send_now()) {
+                Err(crate::io::send_queue::PushError::Full) => Poll::Pending,
+                r => Poll::Ready(r.map_err(SendError::from)),
+            }
+        })
+        .await
     }
 
     /// Sends a message of any size (up to 20 MiB) over TCP to `addr`: one
@@ -508,6 +553,21 @@ impl<R: Runtime> Cluster<R> {
     /// dropping the handle keeps it registered.
     pub fn on_message_with(&self, f: impl Fn(&Message<'_>) + Send + Sync + 'static) -> MessageHandler {
         self.inner.shared.on_message(f)
+    }
+
+    /// Registers a handler that runs on the node's receive task itself, as
+    /// each datagram is processed: no copy, no queue, no thread hop — the
+    /// lowest latency, for request/response over direct messages (reply
+    /// with [`try_send`](Self::try_send)). It must return quickly and never
+    /// block: while it runs the node reads no datagram, acks included, so a
+    /// slow inline handler gets its node suspected. Use
+    /// [`on_message_with`](Self::on_message_with) for anything slower. The
+    /// message is borrowed from the receive buffer; a panic is caught and
+    /// counted (`Metrics::handler_panics`). Inline handlers run before the
+    /// queued ones, and only for messages received over UDP and streams
+    /// after registration.
+    pub fn on_message_inline(&self, f: impl Fn(&Message<'_>) + Send + Sync + 'static) -> MessageHandler {
+        self.inner.shared.on_message_inline(f)
     }
 
     /// A stream of membership events: first a `Join` for every member alive
@@ -739,17 +799,17 @@ async fn protocol_loop<R: Runtime>(rt: R, shared: Arc<Shared>, socket: Arc<R::Ud
 }
 
 async fn recv_loop<R: Runtime>(rt: R, shared: Arc<Shared>, socket: Arc<R::Udp>) {
-    let (batch, size) = shared.read(|c| (c.config().recv_buffer_count.max(1), c.config().udp_buffer_size));
-    let from0 = SocketAddr::from(([0, 0, 0, 0], 0));
+    let (count, size) = shared.read(|c| (c.config().recv_buffer_count.max(1), c.config().udp_buffer_size));
+    // Where the socket coalesces datagrams (GRO), a slot holds up to 64 KiB
+    // of them: fewer, larger slots.
+    let (count, size) = if socket.gro_segments() > 1 { (count.min(8), 1 << 16) } else { (count, size) };
     // Allocated once, for the task's life: received datagrams never leave them.
-    let mut slots: Vec<RecvSlot> =
-        (0..batch).map(|_| RecvSlot { buf: alloc::vec![0; size], len: 0, from: from0 }).collect();
+    let mut slots: Vec<RecvSlot> = (0..count).map(|_| RecvSlot::new(size)).collect();
     let mut staging = Staging::default();
     while !shared.is_closed() {
         // Wait for one datagram, then take whatever else is already queued.
-        let first = &mut slots[0];
-        match socket.recv_from(&mut first.buf).await {
-            Ok((n, from)) => (first.len, first.from) = (n, from),
+        let filled = match socket.recv_batch(&mut slots).await {
+            Ok(n) => n,
             Err(e) => {
                 // E.g. ICMP port unreachable surfacing on Linux; back off briefly
                 // so a socket in a persistent error state cannot spin.
@@ -757,20 +817,33 @@ async fn recv_loop<R: Runtime>(rt: R, shared: Arc<Shared>, socket: Arc<R::Udp>) 
                 rt.sleep_until(std::time::Instant::now() + Duration::from_millis(1)).await;
                 continue;
             }
-        }
-        let mut filled = 1;
-        while filled < slots.len() {
-            let slot = &mut slots[filled];
-            match socket.try_recv_from(&mut slot.buf) {
-                Ok((n, from)) => {
-                    (slot.len, slot.from) = (n, from);
-                    filled += 1;
-                }
-                Err(_) => break,
-            }
-        }
+        };
         shared.handle_packets(&mut slots[..filled], &mut staging);
         flush(&shared, &*socket).await;
+    }
+}
+
+/// The send task: drains the direct-send queue into batches of sealed
+/// datagrams (see [`crate::io::send_queue`]).
+async fn send_loop<U: Udp>(shared: Arc<Shared>, socket: Arc<U>) {
+    shared.sends.start();
+    let size = shared.read(|c| c.config().udp_buffer_size);
+    let mut batch = Batch::default();
+    let mut outbox = Outbox::new(size);
+    while core::future::poll_fn(|cx| shared.sends.poll_take(cx, &mut batch)).await {
+        batch.prepare();
+        loop {
+            let more = shared.fill_outbox(&mut batch, &mut outbox);
+            if !outbox.segments.is_empty() {
+                let failed = socket.send_batch(outbox.filled(), &outbox.segments).await;
+                shared.count_send_errors(failed);
+                outbox.clear();
+            }
+            if !more {
+                break;
+            }
+        }
+        shared.sends.sent();
     }
 }
 

@@ -14,10 +14,12 @@
 extern crate std;
 
 use crate::io::handoff::{Handoff, Message, MessageHandler, Outgoing};
+pub use crate::io::runtime::RecvSlot;
+use crate::io::send_queue::{Batch, Outbox, PushError, Pushed, SendQueue};
 use crate::protocol::{BroadcastError as CoreBroadcastError, SendError as CoreSendError};
 use crate::{
-    Config, ConfigError, Delivery, DeliveryKind, Event, FrameReader, Instant, Metrics, Node, NodeId,
-    StreamError, StreamRequest, Swim, Transmit,
+    Config, ConfigError, Delivery, DeliveryKind, DirectRoute, Event, FrameReader, Instant, Metrics, Node,
+    NodeId, StreamError, StreamRequest, Swim, Transmit,
 };
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
@@ -276,6 +278,9 @@ pub enum SendError {
     /// The stream of a reliable send could not be used (e.g. its frame
     /// could not be sealed or opened).
     Stream(StreamError),
+    /// `try_send`: `Config::send_queue_depth` messages are already waiting
+    /// to be sent. Try again shortly, or use `send`, which waits for room.
+    QueueFull,
     /// The cluster was shut down.
     Shutdown,
 }
@@ -292,6 +297,9 @@ impl fmt::Display for SendError {
             SendError::Io(e) => write!(f, "send failed: {e}"),
             SendError::Timeout => f.write_str("reliable send timed out (tcp_timeout)"),
             SendError::Stream(e) => write!(f, "reliable send failed: {e}"),
+            SendError::QueueFull => f.write_str(
+                "the send queue is full (send_queue_depth messages waiting): retry, or use send, which waits for room",
+            ),
             SendError::Shutdown => f.write_str("the cluster was shut down"),
         }
     }
@@ -313,6 +321,16 @@ impl From<CoreSendError> for SendError {
             CoreSendError::UnknownNode(id) => SendError::UnknownNode(id),
             CoreSendError::TooLarge { max_payload } => SendError::TooLarge { max_payload },
             CoreSendError::TopicTooLong => SendError::TopicTooLong,
+        }
+    }
+}
+
+impl From<PushError> for SendError {
+    fn from(e: PushError) -> Self {
+        match e {
+            PushError::Full => SendError::QueueFull,
+            PushError::Core(e) => e.into(),
+            PushError::Closed => SendError::Shutdown,
         }
     }
 }
@@ -534,18 +552,6 @@ enum Span {
 }
 
 #[doc(hidden)] // driver internals, not public API
-/// One received datagram: `buf[..len]` came from `from`.
-#[derive(Debug)]
-pub struct RecvSlot {
-    /// The buffer (`udp_buffer_size` bytes).
-    pub buf: Vec<u8>,
-    /// Bytes received.
-    pub len: usize,
-    /// Sender.
-    pub from: SocketAddr,
-}
-
-#[doc(hidden)] // driver internals, not public API
 /// Reusable scratch for deliveries: handlers run after the core's lock is
 /// released (so they may call `send`), and most payloads are never copied —
 /// only their position in the packet buffer is remembered.
@@ -638,6 +644,9 @@ pub struct Shared {
     planned: AtomicU64,
     closed: AtomicBool,
     desk: crate::io::queries::Desk,
+    /// Direct messages waiting for the send task.
+    pub(crate) sends: SendQueue,
+    udp_send_errors: AtomicU64,
 }
 
 impl fmt::Debug for Shared {
@@ -650,11 +659,12 @@ impl Shared {
     /// Validates `config` and builds the core for a node reachable at `addr`.
     pub fn new(config: Config, addr: SocketAddr) -> Result<Arc<Shared>, CreateError> {
         let epoch = std::time::Instant::now();
-        let (sends, size, max_events, depth) = (
+        let (sends, size, max_events, depth, send_depth) = (
             config.send_buffer_count,
             config.udp_buffer_size,
             config.max_event_queue,
             config.handoff_queue_depth,
+            config.send_queue_depth,
         );
         // Swim::new validates the config.
         let core = Swim::new(config, addr, DriverRng::from_os_rng(), Instant::ZERO)?;
@@ -670,6 +680,8 @@ impl Shared {
             wake: Signal::default(),
             closed: AtomicBool::new(false),
             desk: Default::default(),
+            sends: SendQueue::new(send_depth),
+            udp_send_errors: AtomicU64::new(0),
         }))
     }
 
@@ -724,6 +736,67 @@ impl Shared {
         m.handler_panics += self.handoff.panics();
         m.buffer_pool_misses += self.send_pool.misses();
         m.queries_dropped += self.desk.dropped();
+        m.send_queue_full += self.sends.full_count();
+        m.udp_send_errors += self.udp_send_errors.load(Ordering::Relaxed);
+    }
+
+    /// Counts datagrams the socket refused.
+    pub(crate) fn count_send_errors(&self, n: usize) {
+        if n > 0 {
+            self.udp_send_errors.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Queues a direct message to where `route` says (see
+    /// [`crate::io::send_queue`]), or sends it at once with `send_now` (the
+    /// socket's non-blocking send) when the socket has been idle.
+    pub(crate) fn queue_direct(
+        &self,
+        mut cx: Option<&mut Context<'_>>,
+        route: impl Fn(&Swim<DriverRng>) -> Result<DirectRoute, CoreSendError>,
+        topic: &str,
+        payload: &[u8],
+        send_now: impl FnOnce(&[u8], SocketAddr) -> std::io::Result<usize>,
+    ) -> Result<(), PushError> {
+        let encode = |arena: &mut Vec<u8>| {
+            let core = lock(&self.core);
+            let r = route(&core)?;
+            core.encode_direct_part(topic, payload, arena)?;
+            Ok(r)
+        };
+        if self.sends.push(cx.as_deref_mut(), true, encode)? == Pushed::Queued {
+            return Ok(());
+        }
+        let mut buf = self.send_pool.take();
+        let sealed = {
+            let mut core = lock(&self.core);
+            route(&core).and_then(|r| core.encode_direct_routed(r, topic, payload, &mut buf))
+        };
+        let outcome = match sealed {
+            Err(e) => Some(Err(PushError::Core(e))),
+            Ok(t) => match send_now(&buf[..t.len], t.dst) {
+                Ok(_) => Some(Ok(())),
+                // The socket is busy after all: queue it (below).
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+                Err(e) => {
+                    tracing::debug!(dst = %t.dst, error = %e, "udp send failed");
+                    self.count_send_errors(1);
+                    Some(Ok(()))
+                }
+            },
+        };
+        self.send_pool.put(buf);
+        self.sends.sent();
+        match outcome {
+            Some(outcome) => outcome,
+            None => self.sends.push(cx, false, encode).map(drop),
+        }
+    }
+
+    /// Seals queued direct messages into `outbox` under one lock; returns
+    /// whether `batch` has more.
+    pub(crate) fn fill_outbox(&self, batch: &mut Batch, outbox: &mut Outbox) -> bool {
+        outbox.fill(batch, &mut lock(&self.core))
     }
 
     /// Reads the core under its lock.
@@ -772,6 +845,11 @@ impl Shared {
     /// messages, on the handler thread).
     pub fn on_message(&self, f: impl Fn(&Message<'_>) + Send + Sync + 'static) -> MessageHandler {
         self.handoff.register(Arc::new(f))
+    }
+
+    /// Registers a handler run on the receive path (`Cluster::on_message_inline`).
+    pub fn on_message_inline(&self, f: impl Fn(&Message<'_>) + Send + Sync + 'static) -> MessageHandler {
+        self.handoff.register_inline(Arc::new(f))
     }
 
     /// Wakes the protocol loop (to send what a call outside the receive
@@ -826,10 +904,11 @@ impl Shared {
             let mut core = lock(&self.core);
             for (i, slot) in slots.iter_mut().enumerate() {
                 let len = slot.len.min(slot.buf.len());
-                let buf = &mut slot.buf[..len];
-                let base = buf.as_ptr() as usize;
+                let base = slot.buf.as_ptr() as usize;
                 let from = slot.from;
-                core.handle_packet(now, from, buf, &mut |d| staging.record(i, base, len, from, &d));
+                for datagram in slot.datagrams_mut() {
+                    core.handle_packet(now, from, datagram, &mut |d| staging.record(i, base, len, from, &d));
+                }
             }
             self.settle(&mut core);
         }
@@ -840,16 +919,22 @@ impl Shared {
     /// Copies what the core delivered into the handlers' queue (nothing to
     /// copy when no handler is registered).
     fn hand_off<'a>(&self, buf: impl Fn(usize) -> &'a [u8] + Copy, staging: &'a Staging) {
-        if staging.items.is_empty() || !self.handoff.has_handlers() {
+        if staging.items.is_empty() {
             return;
         }
-        self.handoff.push(staging.items.iter().map(|s| Outgoing {
-            sender: &s.sender,
-            from: s.from,
-            kind: s.kind,
-            topic: staging.resolve(buf, &s.topic),
-            payload: staging.resolve(buf, &s.payload),
-        }));
+        let msgs = || {
+            staging.items.iter().map(move |s| Outgoing {
+                sender: &s.sender,
+                from: s.from,
+                kind: s.kind,
+                topic: staging.resolve(buf, &s.topic),
+                payload: staging.resolve(buf, &s.payload),
+            })
+        };
+        self.handoff.run_inline(msgs());
+        if self.handoff.has_handlers() {
+            self.handoff.push(msgs());
+        }
     }
 
     /// Runs the core's timers if due, and returns when they are due next:
@@ -946,6 +1031,7 @@ impl Shared {
         self.closed.store(true, Ordering::Release);
         self.handoff.close();
         self.desk.close();
+        self.sends.close();
         for s in lock(&self.subscribers).iter() {
             let mut s = lock(s);
             s.closed = true;

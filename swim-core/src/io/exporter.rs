@@ -254,6 +254,19 @@ pub const METRICS: &[MetricInfo] = &[
         "",
         |m| m.buffer_pool_misses,
     ),
+    total(
+        "swim_direct_coalesced_total",
+        "Direct messages sent sharing a datagram with others to the same member.",
+        "",
+        |m| m.direct_coalesced,
+    ),
+    total(
+        "swim_send_queue_full_total",
+        "Direct sends that found the send queue full (send waited, try_send refused).",
+        "",
+        |m| m.send_queue_full,
+    ),
+    total("swim_udp_send_errors_total", "Datagrams the socket refused to send.", "", |m| m.udp_send_errors),
 ];
 
 /// The `reason` label's values of `swim_dropped_total`, each with what it

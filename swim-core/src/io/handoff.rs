@@ -120,6 +120,8 @@ pub(crate) struct Handoff {
     ready: Condvar,
     depth: usize,
     handlers: Arc<Handlers>,
+    /// Handlers run on the receive path itself (`on_message_inline`).
+    inline: Arc<Handlers>,
     /// Spare message buffers (at most `depth`, none larger than `keep`).
     free: Mutex<Vec<Vec<u8>>>,
     keep: usize,
@@ -148,6 +150,7 @@ impl Handoff {
             ready: Condvar::new(),
             depth,
             handlers: Arc::default(),
+            inline: Arc::default(),
             free: Mutex::new(Vec::with_capacity(depth.min(1024))),
             keep,
             dropped: AtomicU64::new(0),
@@ -159,9 +162,45 @@ impl Handoff {
         MessageHandler { id: self.handlers.add(f), handlers: Arc::downgrade(&self.handlers) }
     }
 
+    /// Registers a handler that runs on the receive path (see
+    /// `Cluster::on_message_inline`).
+    pub(crate) fn register_inline(&self, f: Arc<Handler>) -> MessageHandler {
+        MessageHandler { id: self.inline.add(f), handlers: Arc::downgrade(&self.inline) }
+    }
+
     /// Whether any handler is registered (nothing is copied otherwise).
     pub(crate) fn has_handlers(&self) -> bool {
         !lock(&self.handlers.list).is_empty()
+    }
+
+    /// Runs the inline handlers on `msgs`, where they are (no copy, no
+    /// queue); a panic is caught and counted.
+    pub(crate) fn run_inline<'a>(&self, msgs: impl IntoIterator<Item = Outgoing<'a>>) {
+        let handlers = self.inline.snapshot();
+        if handlers.is_empty() {
+            return;
+        }
+        for m in msgs {
+            let msg = Message {
+                sender: m.sender,
+                from: m.from,
+                kind: m.kind,
+                topic: core::str::from_utf8(m.topic).unwrap_or(""),
+                payload: m.payload,
+            };
+            self.call(&handlers, &msg);
+        }
+    }
+
+    fn call(&self, handlers: &HandlerList, msg: &Message<'_>) {
+        for (_, h) in handlers.iter() {
+            // A panicking handler must not take the node down.
+            let run = std::panic::AssertUnwindSafe(|| h(msg));
+            if std::panic::catch_unwind(run).is_err() {
+                self.panics.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(topic = msg.topic, sender = %msg.sender.id, "an on_message handler panicked; the node carries on");
+            }
+        }
     }
 
     /// Copies `msgs` into the queue (one lock, one wake-up); those past the
@@ -227,14 +266,7 @@ impl Handoff {
                     topic: core::str::from_utf8(topic).unwrap_or(""),
                     payload,
                 };
-                for (_, h) in handlers.iter() {
-                    // A panicking handler must not take the handler thread down.
-                    let run = std::panic::AssertUnwindSafe(|| h(&msg));
-                    if std::panic::catch_unwind(run).is_err() {
-                        self.panics.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(topic = msg.topic, sender = %msg.sender.id, "an on_message handler panicked; the node carries on");
-                    }
-                }
+                self.call(&handlers, &msg);
                 self.recycle(q.data);
             }
         }

@@ -16,6 +16,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 use std::collections::HashMap;
 use std::println;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -28,6 +29,9 @@ macro_rules! cluster_test_suite {
             ten_nodes_converge_and_detect_a_crash,
             a_broadcast_reaches_all_nine_others_exactly_once,
             send_and_send_to_addr_deliver,
+            a_burst_of_direct_messages_is_coalesced_and_all_delivered_in_order,
+            a_full_send_queue_makes_send_wait_and_try_send_refuse,
+            inline_handlers_answer_from_the_receive_path,
             a_node_with_the_wrong_key_never_appears,
             graceful_leave_is_reported_as_left,
             a_panicking_handler_does_not_stop_the_node,
@@ -220,6 +224,125 @@ pub async fn send_and_send_to_addr_deliver<R: Runtime>() {
     for n in &nodes {
         n.shutdown().await;
     }
+}
+
+/// Shared driver test: 3,000 direct messages sent as fast as `send`
+/// returns reach the other node, all of them and in order, with many sharing
+/// datagrams (compound messages) — and no allocation on the sender once
+/// warm is checked by the direct-send bench.
+pub async fn a_burst_of_direct_messages_is_coalesced_and_all_delivered_in_order<R: Runtime>() {
+    let cfg = |name: &str| Config { handoff_queue_depth: 1 << 14, ..config(name) };
+    let nodes = start::<R>(2, cfg).await;
+    join_all(&nodes).await;
+    wait_for::<R>(Duration::from_secs(5), || nodes[0].members().len() == 2).await.unwrap();
+    let got: Arc<Mutex<Vec<u32>>> = Arc::default();
+    let g = got.clone();
+    nodes[1].on_message(move |_, topic, payload| {
+        if topic == "burst" {
+            g.lock().unwrap().push(u32::from_be_bytes(payload[..4].try_into().unwrap()));
+        }
+    });
+    let before = nodes[0].metrics();
+    const N: u32 = 3000;
+    for i in 0..N {
+        let mut payload = [0u8; 100];
+        payload[..4].copy_from_slice(&i.to_be_bytes());
+        nodes[0].send(&"node-1".into(), "burst", &payload).await.unwrap();
+    }
+    nodes[0].flush().await;
+    wait_for::<R>(Duration::from_secs(10), || got.lock().unwrap().len() == N as usize).await;
+    let received = got.lock().unwrap().clone();
+    assert_eq!(received, (0..N).collect::<Vec<_>>(), "every message, in order");
+    let after = nodes[0].metrics();
+    let coalesced = after.direct_coalesced - before.direct_coalesced;
+    let datagrams = after.packets_sent - before.packets_sent;
+    assert!(coalesced >= u64::from(N) / 2, "most messages shared a datagram: {coalesced} of {N}");
+    assert!(datagrams < u64::from(N) / 4, "{datagrams} datagrams for {N} messages");
+    assert_eq!((after.send_queue_full, after.udp_send_errors), (0, 0));
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+/// Shared driver test: an inline handler answers each request with
+/// `try_send_to_addr`; the asker's inline handler sees every answer; a
+/// panicking inline handler is caught and counted, and unregistering works.
+pub async fn inline_handlers_answer_from_the_receive_path<R: Runtime>() {
+    let nodes = start::<R>(2, config).await;
+    join_all(&nodes).await;
+    wait_for::<R>(Duration::from_secs(5), || nodes[0].members().len() == 2).await.unwrap();
+    let replier = nodes[1].clone();
+    nodes[1].on_message_inline(move |m| {
+        if m.topic == "req" {
+            replier.try_send_to_addr(m.from, "resp", m.payload).unwrap();
+        }
+    });
+    let answers: Arc<Mutex<Vec<u8>>> = Arc::default();
+    let a = answers.clone();
+    let h = nodes[0].on_message_inline(move |m| {
+        if m.topic == "resp" {
+            a.lock().unwrap().push(m.payload[0]);
+        }
+    });
+    for i in 0..50u8 {
+        nodes[0].send(&"node-1".into(), "req", &[i]).await.unwrap();
+        wait_for::<R>(Duration::from_secs(5), || answers.lock().unwrap().len() == usize::from(i) + 1)
+            .await
+            .expect("each request answered");
+    }
+    assert_eq!(*answers.lock().unwrap(), (0..50).collect::<Vec<u8>>());
+    assert!(h.unregister());
+    let boom = nodes[1].on_message_inline(|m| {
+        if m.topic == "boom" {
+            panic!("inline handler panic (expected by the test)");
+        }
+    });
+    nodes[0].send(&"node-1".into(), "boom", b"").await.unwrap();
+    wait_for::<R>(Duration::from_secs(5), || nodes[1].metrics().handler_panics == 1).await.expect("counted");
+    boom.unregister();
+    nodes[0].send(&"node-1".into(), "req", &[99]).await.unwrap();
+    sleep::<R>(Duration::from_millis(300)).await;
+    assert_eq!(answers.lock().unwrap().len(), 50, "an unregistered inline handler sees nothing");
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+/// Shared driver test: with the send task not yet running (the node not
+/// started), `send_queue_depth` messages fill the queue; `try_send` then
+/// refuses with `QueueFull` and `send` waits; once the node starts, the
+/// waiting send completes and every message is delivered.
+pub async fn a_full_send_queue_makes_send_wait_and_try_send_refuse<R: Runtime>() {
+    let receiver = start::<R>(1, config).await.remove(0);
+    let got = Arc::new(AtomicUsize::new(0));
+    let g = got.clone();
+    receiver.on_message(move |_, topic, _| {
+        if topic == "q" {
+            g.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    let sender = Cluster::<R>::create(Config { send_queue_depth: 4, ..config("sender") }).await.unwrap();
+    let to = receiver.local_addr();
+    for _ in 0..4 {
+        sender.try_send_to_addr(to, "q", b"x").unwrap();
+    }
+    let err = sender.try_send_to_addr(to, "q", b"x").unwrap_err();
+    assert!(matches!(err, SendError::QueueFull), "{err}");
+    assert!(err.to_string().contains("send_queue_depth"), "{err}");
+    let rt = R::current();
+    let waiting = timeout(&rt, Duration::from_millis(300), sender.send_to_addr(to, "q", b"x")).await;
+    assert!(waiting.is_none(), "send waits while the queue is full");
+    sender.start();
+    let sent = timeout(&rt, Duration::from_secs(5), sender.send_to_addr(to, "q", b"x")).await;
+    sent.expect("send completes once the queue drains").unwrap();
+    wait_for::<R>(Duration::from_secs(5), || got.load(Ordering::Relaxed) == 5)
+        .await
+        .expect("all five arrive");
+    assert!(sender.metrics().send_queue_full >= 2, "{:?}", sender.metrics().send_queue_full);
+    sender.shutdown().await;
+    let err = sender.try_send_to_addr(to, "q", b"x").unwrap_err();
+    assert!(matches!(err, SendError::Shutdown), "{err}");
+    receiver.shutdown().await;
 }
 
 /// Shared driver test.

@@ -28,6 +28,7 @@
 
 mod admission;
 mod api;
+mod coalesce;
 mod conflict;
 mod coordinate;
 // Hidden, outside semver: public for the simulator and the benches.
@@ -57,6 +58,7 @@ mod warm_start;
 
 pub use admission::{IpNet, IpNetParseError};
 pub use api::{Delivery, DeliveryKind, Event, Transmit};
+pub use coalesce::DirectRoute;
 pub use coordinate::{Coordinate, DIMENSIONS};
 pub use hooks::{Candidate, Hooks, MAX_ACK_PAYLOAD, MAX_APP_STATE};
 use intents::Intents;

@@ -134,4 +134,34 @@ fn decoding_and_sending_do_not_allocate() {
     }
     assert_eq!(from_member, 1000);
     assert_eq!(region.change().allocations, 0, "receiving from a member allocates nothing");
+
+    // Coalesced: parts into a warm arena, sealed 20 to a datagram, and the
+    // compound opened by a member — no allocation on either side.
+    let route = a.direct_route(&"b".into()).unwrap();
+    let mut arena = Vec::with_capacity(64 * 1024);
+    let mut ends = Vec::with_capacity(1024);
+    let region = Region::new(GLOBAL);
+    let mut coalesced = 0usize;
+    for _ in 0..50 {
+        arena.clear();
+        ends.clear();
+        for _ in 0..20 {
+            a.encode_direct_part("bench", &[2; 40], &mut arena).unwrap();
+            ends.push(arena.len());
+        }
+        let mut start = 0;
+        let mut parts = ends
+            .iter()
+            .map(|&e| {
+                let p = &arena[start..e];
+                start = e;
+                p
+            })
+            .peekable();
+        let t = a.seal_direct_parts(route, &mut parts, &mut buf).unwrap();
+        assert!(parts.peek().is_none(), "20 small messages share one datagram");
+        b.handle_packet(Instant::ZERO, addr, &mut buf[..t.len], &mut |_| coalesced += 1);
+    }
+    assert_eq!(coalesced, 1000);
+    assert_eq!(region.change().allocations, 0, "coalesced sending and receiving allocate nothing");
 }

@@ -190,6 +190,13 @@ pub struct Config {
     /// `SendError::QueueFull`, so nothing is dropped. Memory: about this
     /// many messages' bytes, reused.
     pub send_queue_depth: usize,
+    /// Bytes all inbound TCP streams (push-pulls, reliable messages) may
+    /// hold at once while they arrive (default 64 MiB). A stream that would
+    /// take more is closed and counted (`Metrics::streams_refused`), so a
+    /// storm of maximal push-pulls (up to 20 MiB each, 128 at a time, as
+    /// memberlist allows) cannot take gigabytes. At least one maximal
+    /// stream (20 MiB) should fit.
+    pub max_inbound_stream_bytes: usize,
     /// Most UDP packets queued for sending before new ones are dropped and
     /// counted (default 4096).
     pub max_outgoing_queue: usize,
@@ -274,6 +281,7 @@ impl fmt::Debug for Config {
             max_event_queue,
             handoff_queue_depth,
             send_queue_depth,
+            max_inbound_stream_bytes,
             max_outgoing_queue,
             event_buffer,
             cidrs_allowed,
@@ -323,6 +331,7 @@ impl fmt::Debug for Config {
             .field("max_event_queue", max_event_queue)
             .field("handoff_queue_depth", handoff_queue_depth)
             .field("send_queue_depth", send_queue_depth)
+            .field("max_inbound_stream_bytes", max_inbound_stream_bytes)
             .field("max_outgoing_queue", max_outgoing_queue)
             .field("event_buffer", event_buffer)
             .field("cidrs_allowed", cidrs_allowed)
@@ -386,6 +395,7 @@ impl Default for Config {
             max_event_queue: 65_536,
             handoff_queue_depth: 1024,
             send_queue_depth: 4096,
+            max_inbound_stream_bytes: 64 << 20,
             max_outgoing_queue: 4096,
             event_buffer: 512,
             cidrs_allowed: None,
@@ -560,6 +570,7 @@ impl Config {
             ("max_event_queue", self.max_event_queue),
             ("handoff_queue_depth", self.handoff_queue_depth),
             ("send_queue_depth", self.send_queue_depth),
+            ("max_inbound_stream_bytes", self.max_inbound_stream_bytes),
             ("max_outgoing_queue", self.max_outgoing_queue),
             ("query_size_limit", self.query_size_limit),
             ("query_response_size_limit", self.query_response_size_limit),

@@ -54,6 +54,10 @@ pub struct Metrics {
     /// (`Config::send_queue_depth`): `send` waited, `try_send` returned
     /// `SendError::QueueFull`.
     pub send_queue_full: u64,
+    /// Inbound TCP streams closed unread: 128 already being served
+    /// (memberlist's limit on concurrent push-pulls), or
+    /// `Config::max_inbound_stream_bytes` already held by others.
+    pub streams_refused: u64,
     /// Datagrams the socket refused to send (e.g. no route, or the kernel's
     /// buffer full); each is logged at debug.
     pub udp_send_errors: u64,

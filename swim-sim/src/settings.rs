@@ -382,6 +382,7 @@ pub static FIELDS: &[Field] = fields! {
         join_timeout => "it bounds a driver's join retries; simulated nodes join through the core",
         handoff_queue_depth => "it sizes a driver's handler queue; simulated nodes have no handlers",
         send_queue_depth => "it sizes a driver's direct-send queue; simulated nodes send no direct messages",
+        max_inbound_stream_bytes => "it bounds a driver's TCP buffers; simulated streams are delivered whole",
         cidrs_allowed => "every simulated node has a 127.x.y.z address; an allow-list would only refuse all or none",
     ],
 };

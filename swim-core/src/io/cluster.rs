@@ -512,6 +512,8 @@ impl<R: Runtime> Cluster<R> {
             ExchangeError::Io(e) => SendError::Io(e),
             ExchangeError::Timeout => SendError::Timeout,
             ExchangeError::Protocol(e) => SendError::Stream(e),
+            // Only inbound streams are budgeted.
+            e @ ExchangeError::Refused => SendError::Io(std::io::Error::other(e.to_string())),
         })
     }
 
@@ -898,6 +900,7 @@ async fn accept_loop<R: Runtime>(rt: R, shared: Arc<Shared>, socket: Arc<R::Udp>
         }
         if served.running() >= MAX_INBOUND_STREAMS {
             tracing::debug!(%from, "too many inbound streams; closing");
+            shared.stream_refused();
             drop(conn);
             continue;
         }
@@ -927,7 +930,8 @@ async fn serve<C: Conn>(shared: &Shared, mut conn: C, from: SocketAddr) -> Resul
     let started = StdInstant::now();
     let run = async {
         let mut buf = Vec::new();
-        let (start, end) = read_frame(shared, &mut conn, &mut buf, true).await?;
+        let mut held = Budget { shared, bytes: 0 };
+        let (start, end) = read_frame(shared, &mut conn, &mut buf, Some(&mut held)).await?;
         tracing::Span::current().record("bytes_in", end - start);
         let reply =
             shared.handle_inbound_stream(from, &mut buf[start..end]).map_err(ExchangeError::Protocol)?;
@@ -953,22 +957,45 @@ fn close_span<T>(span: &tracing::Span, started: StdInstant, r: &Result<T, Exchan
 }
 
 /// Reads until one whole message is in `buf`; returns its range.
+/// What an inbound stream holds of `Config::max_inbound_stream_bytes`,
+/// given back when it ends.
+struct Budget<'a> {
+    shared: &'a Shared,
+    bytes: usize,
+}
+
+impl Drop for Budget<'_> {
+    fn drop(&mut self) {
+        self.shared.release_inbound(self.bytes);
+    }
+}
+
+/// Reads one frame into `buf`; `budget` (inbound streams) is charged for
+/// every byte the buffer grows by.
 async fn read_frame<C: Conn>(
     shared: &Shared,
     conn: &mut C,
     buf: &mut Vec<u8>,
-    inbound: bool,
+    mut budget: Option<&mut Budget<'_>>,
 ) -> Result<(usize, usize), ExchangeError> {
-    let mut reader = shared.frame_reader(inbound);
+    const CHUNK: usize = 16 * 1024;
+    let mut reader = shared.frame_reader(budget.is_some());
     loop {
         if !buf.is_empty() {
             if let StreamFrame::Complete { start, end } = reader.poll(buf).map_err(ExchangeError::Protocol)? {
                 return Ok((start, end));
             }
         }
+        if let Some(b) = budget.as_deref_mut() {
+            if !shared.reserve_inbound(CHUNK) {
+                shared.stream_refused();
+                return Err(ExchangeError::Refused);
+            }
+            b.bytes += CHUNK;
+        }
         // Read straight into the message buffer's tail: no bounce buffer.
         let len = buf.len();
-        buf.resize(len + 16 * 1024, 0);
+        buf.resize(len + CHUNK, 0);
         let n = conn.read(&mut buf[len..]).await;
         buf.truncate(len + *n.as_ref().unwrap_or(&0));
         if n? == 0 {
@@ -982,6 +1009,8 @@ enum ExchangeError {
     Io(std::io::Error),
     Protocol(StreamError),
     Timeout,
+    /// Over `Config::max_inbound_stream_bytes`.
+    Refused,
 }
 
 impl fmt::Display for ExchangeError {
@@ -990,6 +1019,9 @@ impl fmt::Display for ExchangeError {
             ExchangeError::Io(e) => write!(f, "{e}"),
             ExchangeError::Protocol(e) => write!(f, "{e}"),
             ExchangeError::Timeout => f.write_str("timed out"),
+            ExchangeError::Refused => {
+                f.write_str("inbound streams hold max_inbound_stream_bytes already; stream closed")
+            }
         }
     }
 }
@@ -1000,6 +1032,9 @@ impl ExchangeError {
             ExchangeError::Io(e) => SeedError::Io(e),
             ExchangeError::Protocol(e) => SeedError::Protocol(e),
             ExchangeError::Timeout => SeedError::Timeout,
+            ExchangeError::Refused => {
+                SeedError::Io(std::io::Error::other(ExchangeError::Refused.to_string()))
+            }
         }
     }
 }
@@ -1036,7 +1071,7 @@ async fn exchange<R: Runtime>(
             return Ok(());
         }
         let mut buf = Vec::new();
-        let (start, end) = read_frame(shared, &mut conn, &mut buf, false).await?;
+        let (start, end) = read_frame(shared, &mut conn, &mut buf, None).await?;
         tracing::Span::current().record("bytes_in", end - start);
         shared.handle_stream_reply(id, peer, &mut buf[start..end]).map_err(ExchangeError::Protocol)
     };

@@ -30,7 +30,7 @@ use core::future::Future;
 use core::net::SocketAddr;
 use core::ops::Range;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use core::task::{Context, Poll, Waker};
 use rand_chacha::rand_core::SeedableRng;
 use std::sync::{Mutex, MutexGuard};
@@ -647,6 +647,10 @@ pub struct Shared {
     /// Direct messages waiting for the send task.
     pub(crate) sends: SendQueue,
     udp_send_errors: AtomicU64,
+    /// Bytes inbound streams hold now, and the most they may.
+    inbound_bytes: AtomicUsize,
+    inbound_budget: usize,
+    streams_refused: AtomicU64,
 }
 
 impl fmt::Debug for Shared {
@@ -659,12 +663,13 @@ impl Shared {
     /// Validates `config` and builds the core for a node reachable at `addr`.
     pub fn new(config: Config, addr: SocketAddr) -> Result<Arc<Shared>, CreateError> {
         let epoch = std::time::Instant::now();
-        let (sends, size, max_events, depth, send_depth) = (
+        let (sends, size, max_events, depth, send_depth, inbound_budget) = (
             config.send_buffer_count,
             config.udp_buffer_size,
             config.max_event_queue,
             config.handoff_queue_depth,
             config.send_queue_depth,
+            config.max_inbound_stream_bytes,
         );
         // Swim::new validates the config.
         let core = Swim::new(config, addr, DriverRng::from_os_rng(), Instant::ZERO)?;
@@ -682,6 +687,9 @@ impl Shared {
             desk: Default::default(),
             sends: SendQueue::new(send_depth),
             udp_send_errors: AtomicU64::new(0),
+            inbound_bytes: AtomicUsize::new(0),
+            inbound_budget,
+            streams_refused: AtomicU64::new(0),
         }))
     }
 
@@ -738,6 +746,28 @@ impl Shared {
         m.queries_dropped += self.desk.dropped();
         m.send_queue_full += self.sends.full_count();
         m.udp_send_errors += self.udp_send_errors.load(Ordering::Relaxed);
+        m.streams_refused += self.streams_refused.load(Ordering::Relaxed);
+    }
+
+    /// Counts an inbound stream closed unread.
+    pub(crate) fn stream_refused(&self) {
+        self.streams_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes `n` bytes of the inbound streams' budget; `false` (nothing
+    /// taken) if that would pass `Config::max_inbound_stream_bytes`.
+    pub(crate) fn reserve_inbound(&self, n: usize) -> bool {
+        let before = self.inbound_bytes.fetch_add(n, Ordering::AcqRel);
+        if before + n > self.inbound_budget {
+            self.inbound_bytes.fetch_sub(n, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
+    /// Gives back `n` bytes taken by [`reserve_inbound`](Self::reserve_inbound).
+    pub(crate) fn release_inbound(&self, n: usize) {
+        self.inbound_bytes.fetch_sub(n, Ordering::AcqRel);
     }
 
     /// Counts datagrams the socket refused.

@@ -267,6 +267,12 @@ pub const METRICS: &[MetricInfo] = &[
         |m| m.send_queue_full,
     ),
     total("swim_udp_send_errors_total", "Datagrams the socket refused to send.", "", |m| m.udp_send_errors),
+    total(
+        "swim_streams_refused_total",
+        "Inbound TCP streams closed unread: too many at once, or over the byte budget.",
+        "",
+        |m| m.streams_refused,
+    ),
 ];
 
 /// The `reason` label's values of `swim_dropped_total`, each with what it

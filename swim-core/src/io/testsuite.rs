@@ -32,6 +32,7 @@ macro_rules! cluster_test_suite {
             a_burst_of_direct_messages_is_coalesced_and_all_delivered_in_order,
             a_full_send_queue_makes_send_wait_and_try_send_refuse,
             inline_handlers_answer_from_the_receive_path,
+            an_inbound_stream_past_the_byte_budget_is_refused_and_counted,
             a_node_with_the_wrong_key_never_appears,
             graceful_leave_is_reported_as_left,
             a_panicking_handler_does_not_stop_the_node,
@@ -260,6 +261,43 @@ pub async fn a_burst_of_direct_messages_is_coalesced_and_all_delivered_in_order<
     assert!(datagrams < u64::from(N) / 4, "{datagrams} datagrams for {N} messages");
     assert_eq!((after.send_queue_full, after.udp_send_errors), (0, 0));
     for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+/// Shared driver test: a push-pull larger than
+/// `max_inbound_stream_bytes` is closed unread and counted; the node still
+/// answers a normal join.
+pub async fn an_inbound_stream_past_the_byte_budget_is_refused_and_counted<R: Runtime>() {
+    use crate::io::runtime::Conn;
+    use crate::wire::{encode_push_pull, PushNodeState, PushPullHeader};
+    let cfg = |name: &str| Config { max_inbound_stream_bytes: 64 << 10, ..config(name) };
+    let victim = start::<R>(1, cfg).await.remove(0);
+    let meta = vec![0x4D; 512];
+    let names: Vec<String> = (0..1000).map(|i| format!("ghost-{i}")).collect();
+    let states = names.iter().map(|name| PushNodeState {
+        name,
+        addr: &[127, 0, 2, 1],
+        port: 7946,
+        meta: &meta,
+        incarnation: 1,
+        state: 2,
+        vsn: &[1, 5, 2, 2, 5, 5],
+    });
+    let header = PushPullHeader { nodes: 1000, user_state_len: 0, join: false };
+    let mut msg = Vec::new();
+    encode_push_pull(&mut msg, &header, states, &[]);
+    assert!(msg.len() > 256 << 10);
+    // Unencrypted on purpose: the suite's nodes would drop plaintext anyway,
+    // but only after reading it whole; the budget stops it before.
+    let mut conn = R::current().connect(victim.local_addr()).await.unwrap();
+    let _ = conn.write_all(&msg).await; // the node may close it mid-write
+    wait_for::<R>(Duration::from_secs(5), || victim.metrics().streams_refused == 1)
+        .await
+        .expect("refused and counted");
+    let other = start::<R>(1, |_| config("other")).await.remove(0);
+    other.join(&[victim.local_addr().to_string()]).await.expect("a normal join still works");
+    for n in [&victim, &other] {
         n.shutdown().await;
     }
 }

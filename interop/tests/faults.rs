@@ -641,7 +641,7 @@ fn a_restarted_node_is_alive_again_at_either_address() {
 
 /// A CPU-starved host: one swim node's process held to 2 ms of CPU per
 /// second (CFS bandwidth control, cgroup v1) for 20 s, with Lifeguard on
-/// and then off. Counted: suspicions of healthy
+/// and then off; then a real crash of another node, timed. Counted: suspicions of healthy
 /// members (by anyone), and false deaths. Lifeguard on: no healthy member
 /// declared dead.
 #[test]
@@ -658,13 +658,23 @@ fn a_starved_observer_with_and_without_lifeguard() {
         let suspicions = net.count("suspect", &healthy, &[], t0);
         let deaths = net.count("leave", &healthy, &[], t0);
         let of_slow = net.count("suspect", &[slow], &[slow], t0);
+        // Then a real crash, the starved node still starved: how long until
+        // the healthy observers (swim and Go) see it dead.
+        let crashed = 3;
+        net.procs[crashed].signal("-KILL");
+        let observers: Vec<usize> = healthy.iter().copied().filter(|&i| i != crashed).collect();
+        let detected = net.until(detection_bound(5), |n| {
+            observers.iter().all(|&i| n.procs[i].view().get("n3").is_some_and(|s| s == "dead"))
+        });
         figures.push(format!(
-            "Lifeguard {}: suspicions of healthy members {suspicions}, their false deaths {deaths} (the starved node suspected {of_slow} times)",
-            if lifeguard { "on" } else { "off" }
+            "Lifeguard {}: suspicions of healthy members {suspicions}, their false deaths {deaths} (the starved node suspected {of_slow} times); a crash then dead at every healthy observer in {:?}",
+            if lifeguard { "on" } else { "off" },
+            detected.map(|d| (d.as_secs_f64() * 100.0).round() / 100.0)
         ));
         if lifeguard {
             assert_eq!(deaths, 0, "Lifeguard on: a healthy member was declared dead: {:?}", net.views());
         }
+        assert!(detected.is_some(), "the crash was not detected within the bound: {:?}", net.views());
     }
     report("starved host (2 ms CPU per second, 20 s)", &figures.join("; "));
 }

@@ -63,6 +63,11 @@ pub struct Counters {
     pub false_suspicions: u64,
     /// `Leave` (dead) events about a node whose process was running normally.
     pub false_deaths: u64,
+    /// `Suspect` events about a healthy node: running normally and not
+    /// slowed (`--slow`): the Lifeguard paper's false positives.
+    pub false_suspicions_healthy: u64,
+    /// `Leave` (dead) events about a healthy node (running, not slowed).
+    pub false_deaths_healthy: u64,
     /// All `Suspect` events.
     pub suspicions: u64,
     /// All dead `Leave` events.
@@ -282,6 +287,11 @@ impl fmt::Display for Report {
             f,
             "false suspicions of running nodes: {}   false deaths: {}   refutations: {}",
             c.false_suspicions, c.false_deaths, self.refutes
+        )?;
+        writeln!(
+            f,
+            "of healthy (not slowed) nodes: false suspicions {}   false deaths {}",
+            c.false_suspicions_healthy, c.false_deaths_healthy
         )?;
         writeln!(f, "suspicions (all): {}   deaths (all): {}", c.suspicions, c.deaths)?;
         writeln!(

@@ -24,6 +24,8 @@ pub struct Summary {
     broadcasts_open: usize,
     false_suspicions: u64,
     false_deaths: u64,
+    false_suspicions_healthy: u64,
+    false_deaths_healthy: u64,
     refutes: u64,
     datagrams_per_node_period: f64,
     bytes_per_node_period: f64,
@@ -69,6 +71,8 @@ impl Summary {
         self.broadcasts_open += r.broadcasts.iter().filter(|b| b.converged.is_none()).count();
         self.false_suspicions += r.counters.false_suspicions;
         self.false_deaths += r.counters.false_deaths;
+        self.false_suspicions_healthy += r.counters.false_suspicions_healthy;
+        self.false_deaths_healthy += r.counters.false_deaths_healthy;
         self.refutes += r.refutes;
         self.datagrams_per_node_period += r.msgs_per_node_period;
         self.bytes_per_node_period += r.bytes_per_node_period;
@@ -101,6 +105,18 @@ impl Summary {
             m("crash → dead, per observer: max (ms)", None, ms(&self.dead, max), 0),
             m(FALSE_SUSPICIONS, Some("false suspicions/run"), Some(self.false_suspicions as f64 / runs), 1),
             m(FALSE_DEATHS, Some("false deaths/run"), Some(self.false_deaths as f64 / runs), 1),
+            m(
+                "false suspicions of healthy (not slowed) nodes, per run",
+                None,
+                Some(self.false_suspicions_healthy as f64 / runs),
+                1,
+            ),
+            m(
+                "false deaths of healthy (not slowed) nodes, per run",
+                None,
+                Some(self.false_deaths_healthy as f64 / runs),
+                1,
+            ),
             m("refutations, per run", None, Some(self.refutes as f64 / runs), 1),
             m("join → seen alive by all: median (ms)", None, ms(&self.joins, median), 0),
             m("join → seen alive by all: max (ms)", None, ms(&self.joins, max), 0),

@@ -215,6 +215,18 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_yields_its_datagrams_by_stride_and_an_empty_one_too() {
+        let mut slot = RecvSlot::new(16);
+        (slot.len, slot.stride) = (10, 4);
+        let lens: std::vec::Vec<usize> = slot.datagrams_mut().map(|d| d.len()).collect();
+        assert_eq!(lens, [4, 4, 2]);
+        (slot.len, slot.stride) = (0, 0);
+        assert_eq!(slot.datagrams_mut().map(|d| d.len()).collect::<std::vec::Vec<_>>(), [0]);
+        (slot.len, slot.stride) = (7, 0);
+        assert_eq!(slot.datagrams_mut().map(|d| d.len()).collect::<std::vec::Vec<_>>(), [7]);
+    }
+
+    #[test]
     fn a_gso_run_is_one_destination_and_size_with_a_shorter_last() {
         let s = [seg(1, 100), seg(1, 100), seg(1, 60), seg(1, 100)];
         assert_eq!(gso_run(&s, 64), 3);

@@ -90,11 +90,12 @@ impl RecvSlot {
     }
 
     /// The datagrams received into this slot (mutable: the core opens
-    /// them in place).
-    pub fn datagrams_mut(&mut self) -> core::slice::ChunksMut<'_, u8> {
+    /// them in place). An empty datagram is one too: the core counts it.
+    pub fn datagrams_mut(&mut self) -> impl Iterator<Item = &mut [u8]> {
         let len = self.len.min(self.buf.len());
-        let stride = if self.stride == 0 { len.max(1) } else { self.stride };
-        self.buf[..len].chunks_mut(stride)
+        let stride = if self.stride == 0 { len } else { self.stride }.max(1);
+        let empty: Option<&mut [u8]> = (len == 0).then_some(&mut []);
+        self.buf[..len].chunks_mut(stride).chain(empty)
     }
 }
 

@@ -86,6 +86,7 @@ impl Sim {
         let subject_running = matches!(kind, "suspect" | "dead")
             && self.nodes[s].running()
             && self.nodes[s].swim.as_ref().is_some_and(|sw| inc >= sw.incarnation());
+        let subject_healthy = subject_running && self.nodes[s].slow.is_zero();
         match kind {
             "join" | "alive" | "update" => {
                 self.views.set(o, s, V_ALIVE);
@@ -97,6 +98,9 @@ impl Sim {
                 if subject_running {
                     self.counters.false_suspicions += 1;
                 }
+                if subject_healthy {
+                    self.counters.false_suspicions_healthy += 1;
+                }
                 if let Some(c) = self.nodes[s].crash_record {
                     self.crash_observed(c, o, now, false);
                 }
@@ -107,6 +111,9 @@ impl Sim {
                     self.counters.deaths += 1;
                     if subject_running {
                         self.counters.false_deaths += 1;
+                    }
+                    if subject_healthy {
+                        self.counters.false_deaths_healthy += 1;
                     }
                     if let Some(c) = self.nodes[s].crash_record {
                         self.crash_observed(c, o, now, true);

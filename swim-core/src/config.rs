@@ -63,7 +63,11 @@ pub struct Config {
     pub probe_timeout: Duration,
     /// How many members to ask for an indirect probe (default 3).
     pub indirect_checks: usize,
-    /// Largest UDP datagram sent or received, in bytes (default 1400).
+    /// Largest UDP datagram sent or received, in bytes (default 1400,
+    /// memberlist's). Keep it under the network's path MTU: the drivers'
+    /// sockets set don't-fragment (`quinn-udp`'s path MTU probing), so a
+    /// larger datagram is refused by the kernel (counted in
+    /// `Metrics::udp_send_errors`) rather than fragmented.
     pub udp_buffer_size: usize,
     /// AES-GCM key: 16, 24 or 32 bytes (default 32 zero bytes). Used when
     /// `encryption_enabled`, which refuses an all-zero key

@@ -461,8 +461,9 @@ impl<R: Runtime> Cluster<R> {
 
     /// Waits until every direct message queued before the call has been
     /// handed to the socket (returns at once when nothing is queued, or
-    /// after shutdown). [`shutdown`](Self::shutdown) does not wait: flush
-    /// first to send what is queued. Cancellation safe.
+    /// after shutdown; before [`start`](Self::start), messages wait for the
+    /// node's send task, and so does this). [`shutdown`](Self::shutdown)
+    /// does not wait: flush first to send what is queued. Cancellation safe.
     pub async fn flush(&self) {
         let shared = &self.inner.shared;
         core::future::poll_fn(|cx| shared.sends.poll_flushed(cx)).await

@@ -264,6 +264,28 @@ async fn flood_broadcasts(victim: SocketAddr, count: usize) -> String {
     format!("{sent} sent")
 }
 
+/// Writes `msg` on a new TCP connection to the node and reads its answer;
+/// whether one came (each step bounded in time).
+async fn exchange(victim: SocketAddr, msg: &[u8]) -> bool {
+    let Ok(mut c) = tokio::net::TcpStream::connect(victim).await else { return false };
+    let wrote = tokio::time::timeout(Duration::from_secs(30), c.write_all(msg)).await;
+    if !matches!(wrote, Ok(Ok(()))) {
+        return false;
+    }
+    let mut reply = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(15), c.read_to_end(&mut reply)).await;
+    matches!(read, Ok(Ok(_))) && !reply.is_empty()
+}
+
+/// How many of the exchanges got an answer.
+async fn answered(tasks: Vec<tokio::task::JoinHandle<bool>>) -> usize {
+    let mut n = 0;
+    for t in tasks {
+        n += usize::from(t.await.unwrap_or(false));
+    }
+    n
+}
+
 /// `count` joins from new nodes at once, each a real push-pull.
 async fn join_storm(victim: SocketAddr, count: usize) -> String {
     let mut tasks = Vec::new();
@@ -273,21 +295,9 @@ async fn join_storm(victim: SocketAddr, count: usize) -> String {
         let rng: rand_chacha::ChaCha8Rng = rand_chacha::rand_core::SeedableRng::seed_from_u64(i as u64);
         let mut core = swim_core::Swim::new(cfg, addr, rng, swim_core::Instant::ZERO).unwrap();
         let req: swim_core::StreamRequest = core.join(swim_core::Instant::ZERO, victim);
-        tasks.push(tokio::spawn(async move {
-            let Ok(mut c) = tokio::net::TcpStream::connect(victim).await else { return false };
-            if c.write_all(&req.data).await.is_err() {
-                return false;
-            }
-            let mut reply = Vec::new();
-            let read = tokio::time::timeout(Duration::from_secs(15), c.read_to_end(&mut reply)).await;
-            matches!(read, Ok(Ok(_))) && !reply.is_empty()
-        }));
+        tasks.push(tokio::spawn(async move { exchange(victim, &req.data).await }));
     }
-    let mut answered = 0;
-    for t in tasks {
-        answered += usize::from(t.await.unwrap_or(false));
-    }
-    format!("{answered} of {count} answered")
+    format!("{} of {count} answered", answered(tasks).await)
 }
 
 /// `count` push-pulls of ~20 MiB at once (30,000 dead members with 512-byte
@@ -314,22 +324,9 @@ async fn max_push_pulls(victim: SocketAddr, count: usize) -> String {
     let mut tasks = Vec::new();
     for _ in 0..count {
         let msg = msg.clone();
-        tasks.push(tokio::spawn(async move {
-            let Ok(mut c) = tokio::net::TcpStream::connect(victim).await else { return false };
-            let wrote = tokio::time::timeout(Duration::from_secs(30), c.write_all(&msg)).await;
-            if !matches!(wrote, Ok(Ok(()))) {
-                return false;
-            }
-            let mut reply = Vec::new();
-            let read = tokio::time::timeout(Duration::from_secs(15), c.read_to_end(&mut reply)).await;
-            matches!(read, Ok(Ok(_))) && !reply.is_empty()
-        }));
+        tasks.push(tokio::spawn(async move { exchange(victim, &msg).await }));
     }
-    let mut answered = 0;
-    for t in tasks {
-        answered += usize::from(t.await.unwrap_or(false));
-    }
-    format!("{answered} of {count} answered ({:.1} MiB each)", size as f64 / (1 << 20) as f64)
+    format!("{} of {count} answered ({:.1} MiB each)", answered(tasks).await, size as f64 / (1 << 20) as f64)
 }
 
 /// `count` connections that never send, held 12 s.

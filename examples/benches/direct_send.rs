@@ -19,6 +19,10 @@
 //! size. The round trip: `raw` is a tokio UDP ping-pong; `swim` sends with
 //! `Cluster::send`, the receiver's `on_message_inline` handler answers with
 //! `try_send_to_addr`, and the sender's inline handler wakes the waiting task.
+//! `swim-smol-aes` runs the nodes' tasks on smol's global executor (its own
+//! thread) and the asking task in `smol::block_on` on the main thread;
+//! `swim-smol-aes-1t` runs both processes' nodes on an executor of the
+//! caller's, run by the main thread (`Smol::on`): one thread, as the raw loop.
 
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
@@ -274,6 +278,15 @@ fn send_gso(size: usize, addr: SocketAddr, messages: u64) -> (f64, usize) {
     (start.elapsed().as_secs_f64(), region.change().allocations)
 }
 
+/// Runs `f` on one thread: a smol executor of its own driven by
+/// `smol::block_on` on the caller's thread, given to the nodes (`Smol::on`).
+fn on_one_thread<T>(
+    f: impl FnOnce(Option<swim_smol::Smol>) -> std::pin::Pin<Box<dyn Future<Output = T>>>,
+) -> T {
+    let ex = Arc::new(smol::Executor::new());
+    smol::block_on(ex.run(f(Some(swim_smol::Smol::on(ex.clone())))))
+}
+
 /// Runs `fut` on tokio (two workers) or smol.
 fn on_runtime<T>(tokio: bool, t: impl Future<Output = T>, s: impl Future<Output = T>) -> T {
     if tokio {
@@ -339,7 +352,8 @@ fn run_row(row: &Row, messages: u64) -> Outcome {
 }
 
 /// Echo process for the round trip: answers every message to its sender.
-async fn echo<R: Runtime>(raw: bool) {
+/// `rt`: the runtime to create the node on (the caller's when `None`).
+async fn echo<R: Runtime>(raw: bool, rt: Option<R>) {
     if raw {
         let sock = Raw::bind(is_tokio::<R>()).await;
         announce(sock.local_addr());
@@ -348,7 +362,7 @@ async fn echo<R: Runtime>(raw: bool) {
             let _ = sock.send_to(&buf[..n], from).await;
         }
     } else {
-        let node = Cluster::<R>::create(config("echo", true)).await.unwrap();
+        let node = create(rt, config("echo", true)).await;
         node.start();
         let replier = node.clone();
         node.on_message_inline(move |m| {
@@ -359,8 +373,16 @@ async fn echo<R: Runtime>(raw: bool) {
     }
 }
 
+async fn create<R: Runtime>(rt: Option<R>, config: Config) -> Cluster<R> {
+    match rt {
+        Some(rt) => Cluster::create_on(rt, config).await,
+        None => Cluster::create(config).await,
+    }
+    .unwrap()
+}
+
 /// Round trips: returns the sorted latencies.
-async fn ping<R: Runtime>(raw: bool, addr: SocketAddr, rounds: usize) -> Vec<Duration> {
+async fn ping<R: Runtime>(raw: bool, addr: SocketAddr, rounds: usize, on: Option<R>) -> Vec<Duration> {
     let rt = R::current();
     let payload = [7u8; 100];
     let mut rtts = Vec::with_capacity(rounds);
@@ -377,7 +399,7 @@ async fn ping<R: Runtime>(raw: bool, addr: SocketAddr, rounds: usize) -> Vec<Dur
             }
         }
     } else {
-        let node = Cluster::<R>::create(config("pinger", true)).await.unwrap();
+        let node = create(on, config("pinger", true)).await;
         node.start();
         node.join(&[addr.to_string()]).await.expect("join the echo node");
         let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
@@ -431,7 +453,11 @@ fn main() {
         let raw = mode.starts_with("raw");
         let tokio = mode.contains("tokio") || mode == "raw-gso32";
         if parts[0] == "echo" {
-            on_runtime(tokio, echo::<swim_tokio::Tokio>(raw), echo::<swim_smol::Smol>(raw));
+            if mode.ends_with("-1t") {
+                on_one_thread(|rt| Box::pin(echo(false, rt)));
+            } else {
+                on_runtime(tokio, echo::<swim_tokio::Tokio>(raw, None), echo::<swim_smol::Smol>(raw, None));
+            }
         } else {
             let size: usize = parts[2].parse().unwrap();
             let aes = mode.ends_with("-aes");
@@ -517,15 +543,19 @@ fn main() {
     println!("round trip, {rounds} x 100-byte request + answer from the handler, two processes on 127.0.0.1");
     println!("{:<15} {:>10} {:>10} {:>10} {:>10}", "mode", "p50 µs", "p99 µs", "p50 ratio", "p99 ratio");
     let mut raw = None;
-    for mode in ["raw-tokio", "swim-tokio-aes", "raw-smol", "swim-smol-aes"].into_iter().filter(|m| wanted(m))
-    {
+    let modes = ["raw-tokio", "swim-tokio-aes", "raw-smol", "swim-smol-aes", "swim-smol-aes-1t"];
+    for mode in modes.into_iter().filter(|m| wanted(m)) {
         let (mut child, _lines, addr) = child(format!("echo:{mode}"));
         let is_raw = mode.starts_with("raw");
-        let rtts = on_runtime(
-            mode.contains("tokio"),
-            ping::<swim_tokio::Tokio>(is_raw, addr, rounds),
-            ping::<swim_smol::Smol>(is_raw, addr, rounds),
-        );
+        let rtts = if mode.ends_with("-1t") {
+            on_one_thread(|rt| Box::pin(ping(false, addr, rounds, rt)))
+        } else {
+            on_runtime(
+                mode.contains("tokio"),
+                ping::<swim_tokio::Tokio>(is_raw, addr, rounds, None),
+                ping::<swim_smol::Smol>(is_raw, addr, rounds, None),
+            )
+        };
         let _ = child.kill();
         let _ = child.wait();
         let (p50, p99) = (percentile(&rtts, 0.5), percentile(&rtts, 0.99));

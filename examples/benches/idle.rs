@@ -6,7 +6,9 @@
 //! Run: `cargo bench -p swim-examples --bench idle`
 //! (`SWIM_IDLE_NODES`, default 50; `SWIM_IDLE_SECS`, the window, default 30;
 //! `SWIM_IDLE_DRIVER=tokio` or `smol` for one driver only; `SWIM_IDLE_FLAVOR=current_thread`
-//! for tokio's single-threaded runtime instead of two workers).
+//! for one thread: tokio's single-threaded runtime instead of two workers, and
+//! on smol an executor of the bench's own run by the main thread (`Smol::on`)
+//! instead of smol's global executor).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -30,7 +32,7 @@ fn env(name: &str, default: u64) -> u64 {
 
 /// Starts `n` nodes, joins them, waits until every node sees all, lets the
 /// join traffic die down, and returns the CPU per node per second over `window`.
-async fn idle_cost<R: Runtime>(n: usize, window: Duration) -> (f64, Duration) {
+async fn idle_cost<R: Runtime>(rt: R, n: usize, window: Duration) -> (f64, Duration) {
     let mut nodes: Vec<Cluster<R>> = Vec::new();
     for i in 0..n {
         let c = Config {
@@ -39,7 +41,7 @@ async fn idle_cost<R: Runtime>(n: usize, window: Duration) -> (f64, Duration) {
             node_name: Some(format!("idle-{i}")),
             ..Config::default()
         };
-        let node = Cluster::<R>::create(c).await.expect("create");
+        let node = Cluster::<R>::create_on(rt.clone(), c).await.expect("create");
         node.start();
         nodes.push(node);
     }
@@ -69,9 +71,8 @@ async fn idle_cost<R: Runtime>(n: usize, window: Duration) -> (f64, Duration) {
 /// exchanging what an idle SWIM node must — every second each pings a
 /// random other, which acks — with a receiving task and a timer task per
 /// socket, as the drivers have.
-async fn raw_cost<R: Runtime>(n: usize, window: Duration) -> (f64, Duration) {
+async fn raw_cost<R: Runtime>(rt: R, n: usize, window: Duration) -> (f64, Duration) {
     use swim_core::runtime::Udp;
-    let rt = R::current();
     let mut socks = Vec::new();
     for _ in 0..n {
         socks.push(std::sync::Arc::new(rt.bind_udp("127.0.0.1:0".parse().unwrap()).await.unwrap()));
@@ -128,11 +129,26 @@ fn report(driver: &str, n: usize, (us, converged): (f64, Duration)) {
     }
 }
 
-fn block_on_tokio<F: Future>(f: F) -> F::Output {
-    if std::env::var("SWIM_IDLE_FLAVOR").is_ok_and(|f| f == "current_thread") {
-        return tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f);
+fn one_thread() -> bool {
+    std::env::var("SWIM_IDLE_FLAVOR").is_ok_and(|f| f == "current_thread")
+}
+
+fn block_on_tokio<F: Future>(f: impl FnOnce(swim_tokio::Tokio) -> F) -> F::Output {
+    use swim_core::runtime::Runtime;
+    let rt = if one_thread() {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    };
+    rt.block_on(async { f(swim_tokio::Tokio::current()).await })
+}
+
+fn block_on_smol<F: Future>(f: impl FnOnce(swim_smol::Smol) -> F) -> F::Output {
+    if one_thread() {
+        let ex = std::sync::Arc::new(smol::Executor::new());
+        return smol::block_on(ex.run(f(swim_smol::Smol::on(ex.clone()))));
     }
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(f)
+    smol::block_on(f(swim_smol::Smol::default()))
 }
 
 fn main() {
@@ -144,16 +160,16 @@ fn main() {
     println!("idle cost, default config, window {window:?}, process CPU (user + system) / nodes / seconds");
     let only = std::env::var("SWIM_IDLE_DRIVER").unwrap_or_default();
     if only.is_empty() || only == "tokio" {
-        let raw = block_on_tokio(raw_cost::<swim_tokio::Tokio>(n, window));
+        let raw = block_on_tokio(|rt| raw_cost(rt, n, window));
         report("raw-tokio", n, raw);
-        let swim = block_on_tokio(idle_cost::<swim_tokio::Tokio>(n, window));
+        let swim = block_on_tokio(|rt| idle_cost(rt, n, window));
         report("swim-tokio", n, swim);
         println!("  swim-tokio / raw-tokio: {:.2}", swim.0 / raw.0);
     }
     if only.is_empty() || only == "smol" {
-        let raw = smol::block_on(raw_cost::<swim_smol::Smol>(n, window));
+        let raw = block_on_smol(|rt| raw_cost(rt, n, window));
         report("raw-smol", n, raw);
-        let swim = smol::block_on(idle_cost::<swim_smol::Smol>(n, window));
+        let swim = block_on_smol(|rt| idle_cost(rt, n, window));
         report("swim-smol", n, swim);
         println!("  swim-smol / raw-smol: {:.2}", swim.0 / raw.0);
     }

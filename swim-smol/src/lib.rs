@@ -4,7 +4,8 @@
 //! detection, gossip broadcast, direct UDP messages, AES-GCM encryption —
 //! wire-compatible with HashiCorp memberlist and Serf. The same API as
 //! `swim-tokio` (both are [`swim_core::cluster::Cluster`] over a runtime);
-//! tasks run on smol's global executor.
+//! tasks run on smol's global executor, or on an executor of your own
+//! ([`Smol::on`] with [`Cluster::create_on`](swim_core::cluster::Cluster::create_on)).
 //!
 //! ```
 //! use swim_smol::{Cluster, Config, Event};
@@ -52,6 +53,7 @@ use smol::io::{AsyncReadExt, AsyncWriteExt};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use swim_core::io::batch_udp::{self, BatchUdp};
 pub use swim_core::prelude::*;
@@ -61,10 +63,47 @@ use swim_core::runtime::{RecvSlot, Segment};
 /// [`swim_core::cluster::Cluster`], documented there.
 pub type Cluster = swim_core::cluster::Cluster<Smol>;
 
-/// The smol [`Runtime`](swim_core::runtime::Runtime): smol's global executor
-/// and async-io's reactor.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Smol;
+/// The smol [`Runtime`](swim_core::runtime::Runtime): smol's global
+/// executor (the default) or an executor of your own ([`Smol::on`]), and
+/// async-io's reactor.
+#[derive(Debug, Clone, Default)]
+pub struct Smol {
+    executor: Option<Arc<smol::Executor<'static>>>,
+}
+
+impl Smol {
+    /// The runtime that spawns a node's tasks on `executor` instead of
+    /// smol's global executor; pass it to
+    /// [`Cluster::create_on`](swim_core::cluster::Cluster::create_on).
+    ///
+    /// Whoever runs `executor` runs the node: a program that runs it on the
+    /// thread that also drives async-io (`smol::block_on(ex.run(..))`) keeps
+    /// the node, its timers and its sockets on that one thread — no
+    /// cross-thread wake-ups, the lowest latency and idle cost smol offers
+    /// (docs/performance.md). Run it on more threads for more cores.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use swim_smol::{Cluster, Config, Smol};
+    ///
+    /// let ex = Arc::new(smol::Executor::new());
+    /// smol::block_on(ex.run(async {
+    ///     let config = Config {
+    ///         bind_addr: "127.0.0.1".parse().unwrap(),
+    ///         bind_port: 0,
+    ///         node_name: Some("solo".into()),
+    ///         ..Config::default()
+    ///     };
+    ///     let node = Cluster::create_on(Smol::on(ex.clone()), config).await.unwrap();
+    ///     node.start();
+    ///     assert_eq!(node.members().len(), 1);
+    ///     node.shutdown().await;
+    /// }));
+    /// ```
+    pub fn on(executor: Arc<smol::Executor<'static>>) -> Smol {
+        Smol { executor: Some(executor) }
+    }
+}
 
 /// A smol UDP socket, with batched sends and receives
 /// ([`swim_core::io::batch_udp`]).
@@ -87,11 +126,14 @@ impl swim_core::runtime::Runtime for Smol {
     type Task = smol::Task<()>;
 
     fn current() -> Self {
-        Smol
+        Smol::default()
     }
 
     fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) -> smol::Task<()> {
-        smol::spawn(fut)
+        match &self.executor {
+            Some(ex) => ex.spawn(fut),
+            None => smol::spawn(fut),
+        }
     }
 
     async fn cancel(task: smol::Task<()>) {

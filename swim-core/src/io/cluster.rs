@@ -94,6 +94,14 @@ impl<R: Runtime> Cluster<R> {
     /// Cancellation safe: dropping the future closes what it bound.
     pub async fn create(config: Config) -> Result<Self, CreateError> {
         let rt = R::try_current().ok_or(CreateError::NoRuntime)?;
+        Self::create_on(rt, config).await
+    }
+
+    /// [`create`](Self::create) on a runtime given explicitly instead of
+    /// the caller's: the node's tasks run on `rt` — e.g. a smol `Executor`
+    /// of your own (`swim_smol::Smol::on`), so that a single-threaded
+    /// program keeps every task on its one thread.
+    pub async fn create_on(rt: R, config: Config) -> Result<Self, CreateError> {
         config.validate()?;
         if !config.encryption_enabled && config.secret_key.iter().any(|&b| b != 0) {
             tracing::warn!("secret_key is set but encryption_enabled is false: traffic is NOT encrypted");

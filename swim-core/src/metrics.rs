@@ -79,6 +79,9 @@ pub struct Metrics {
     /// Suspicion timers that ran out while the suspect was heard from
     /// directly since: moved on instead of declaring it dead.
     pub suspicions_deferred: u64,
+    /// Suspects told of their suspicion again because a packet came from
+    /// them (at most once per protocol interval each).
+    pub suspicions_retold: u64,
     /// Refutations sent straight to a member that accused this node (besides
     /// gossiping them).
     pub refutations_sent_to_accusers: u64,

@@ -166,11 +166,13 @@ fn alive_edge_cases_follow_memberlist() {
     // Suspect n1, then it comes back alive with new metadata: Alive, then Update.
     let inc = n1.incarnation + 10;
     let suspect = swim_core::wire::Suspect { incarnation: inc, node: "n1", from: "n9" };
-    inject(&mut h, 1, 0, &encode(&Message::Suspect(suspect)));
+    // Relayed by n2: a datagram from n1 itself would have n0 tell the real
+    // n1 of its suspicion, and n1 refute with its own metadata.
+    inject(&mut h, 2, 0, &encode(&Message::Suspect(suspect)));
     assert_eq!(h.state_at(0, 1), Some(swim_core::State::Suspect));
     h.events[0].clear();
     let tags = [0xFF, 0x81, 0xA1, b'k', 0xA1, b'v']; // Serf tags {k: v}
-    inject(&mut h, 1, 0, &alive(inc + 1, &tags));
+    inject(&mut h, 2, 0, &alive(inc + 1, &tags));
     let kinds: Vec<&str> = h.events[0]
         .iter()
         .filter(|e| e.node().id.as_str() == "n1")

@@ -13,9 +13,9 @@
 //! * **Faults** ([`Fault`]), applied now or scheduled with [`Sim::at`]: loss
 //!   (uniform or bursty Gilbert–Elliott, [`Loss`]), latency distributions
 //!   ([`Latency`]), partitions and cut links, crash, crash-and-restart, pause and
-//!   resume, slow nodes, graceful leave. They apply to datagrams and to streams
-//!   (a blocked stream fails after its timeout; loss delays a stream like a TCP
-//!   retransmission).
+//!   resume, slow nodes, dark hosts (connectivity that comes and goes),
+//!   graceful leave. They apply to datagrams and to streams (a blocked stream
+//!   fails after its timeout; loss delays a stream like a TCP retransmission).
 //! * **Measurements** ([`Report`]): time to first suspicion and to dead of each
 //!   crash at every observer, false suspicions and deaths of running nodes,
 //!   join and broadcast convergence, datagrams and bytes per node per period,
@@ -59,7 +59,7 @@ pub mod svg;
 
 pub use net::{Latency, Loss};
 pub use report::{BroadcastRecord, Counters, CrashRecord, Dist, JoinRecord, Report, Sample};
-pub use sim::{node_addr, node_index, node_name, Fault, Sim, PORT};
+pub use sim::{node_addr, node_index, node_name, Fault, Sim, DARK_PERIOD, PORT};
 
 /// A fast protocol (200 ms probes, 50 ms gossip, 5 s push-pull) so a test or
 /// a quick experiment covers many periods in little wall time.

@@ -52,6 +52,8 @@ options (override the scenario's):
   --pause-for D
   --slow K             slow K nodes down by --slow-by (default 300ms) for the whole run
   --slow-by D
+  --dark K             K hosts drop all their traffic for --dark-for (default 400ms) of every second
+  --dark-for D
   --partition A:L      split the cluster in halves at A for L (e.g. 5s:20s)
   --broadcasts K       tracked broadcasts in the first half of the run (default 3)
   --duration D         length of the measured run (after the bootstrap)
@@ -303,6 +305,8 @@ fn real_main(args: Vec<String>) -> Result<(), Fail> {
             "--pause-for" => spec.pause_for = parse_duration(&value)?,
             "--slow" => spec.slow = count(&value)?,
             "--slow-by" => spec.slow_by = parse_duration(&value)?,
+            "--dark" => spec.dark = count(&value)?,
+            "--dark-for" => spec.dark_for = parse_duration(&value)?,
             "--partition" => {
                 let (a, l) = value.split_once(':').ok_or("--partition wants START:LENGTH")?;
                 spec.partition = Some((parse_duration(a)?, parse_duration(l)?));

@@ -64,9 +64,9 @@ pub struct Counters {
     /// `Leave` (dead) events about a node whose process was running normally.
     pub false_deaths: u64,
     /// `Suspect` events about a healthy node: running normally and not
-    /// slowed (`--slow`): the Lifeguard paper's false positives.
+    /// slowed (`--slow`) nor dark (`--dark`): the Lifeguard paper's false positives.
     pub false_suspicions_healthy: u64,
-    /// `Leave` (dead) events about a healthy node (running, not slowed).
+    /// `Leave` (dead) events about a healthy node (running, not slowed or dark).
     pub false_deaths_healthy: u64,
     /// All `Suspect` events.
     pub suspicions: u64,
@@ -290,7 +290,7 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "of healthy (not slowed) nodes: false suspicions {}   false deaths {}",
+            "of healthy (not slowed or dark) nodes: false suspicions {}   false deaths {}",
             c.false_suspicions_healthy, c.false_deaths_healthy
         )?;
         writeln!(f, "suspicions (all): {}   deaths (all): {}", c.suspicions, c.deaths)?;

@@ -57,6 +57,11 @@ pub struct Spec {
     pub slow: usize,
     /// The processing delay of a slow node.
     pub slow_by: Duration,
+    /// Dark hosts: all their traffic dropped for `dark_for` of every second
+    /// for the whole run ([`Fault::Dark`]).
+    pub dark: usize,
+    /// How long a dark host is dark in every second.
+    pub dark_for: Duration,
     /// A partition in two halves: (start, length) from the start of the run.
     pub partition: Option<(Duration, Duration)>,
     /// Tracked broadcasts, spread over the first half of the run.
@@ -82,6 +87,8 @@ impl Default for Spec {
             pause_for: Duration::from_secs(5),
             slow: 0,
             slow_by: Duration::from_millis(300),
+            dark: 0,
+            dark_for: Duration::from_millis(400),
             partition: None,
             broadcasts: 3,
             duration: Duration::from_secs(60),
@@ -152,6 +159,9 @@ impl Spec {
             if k > 0 {
                 let _ = write!(s, ", {what} {k}");
             }
+        }
+        if self.dark > 0 {
+            let _ = write!(s, ", dark {} ({:?} of every second)", self.dark, self.dark_for);
         }
         if let Some((a, l)) = self.partition {
             let _ = write!(s, ", partition in halves at {a:?} for {l:?}");
@@ -237,6 +247,9 @@ pub fn run(spec: &Spec) -> Result<Outcome, swim_core::ConfigError> {
     }
     for i in pick_distinct(&mut sim, spec.slow, &mut taken) {
         sim.apply(Fault::Slow(i, spec.slow_by));
+    }
+    for i in pick_distinct(&mut sim, spec.dark, &mut taken) {
+        sim.apply(Fault::Dark(i, spec.dark_for));
     }
     if let Some((start, len)) = spec.partition {
         let half: Vec<usize> = (0..spec.nodes / 2).collect();

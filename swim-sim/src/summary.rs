@@ -106,13 +106,13 @@ impl Summary {
             m(FALSE_SUSPICIONS, Some("false suspicions/run"), Some(self.false_suspicions as f64 / runs), 1),
             m(FALSE_DEATHS, Some("false deaths/run"), Some(self.false_deaths as f64 / runs), 1),
             m(
-                "false suspicions of healthy (not slowed) nodes, per run",
+                "false suspicions of healthy (not slowed or dark) nodes, per run",
                 None,
                 Some(self.false_suspicions_healthy as f64 / runs),
                 1,
             ),
             m(
-                "false deaths of healthy (not slowed) nodes, per run",
+                "false deaths of healthy (not slowed or dark) nodes, per run",
                 None,
                 Some(self.false_deaths_healthy as f64 / runs),
                 1,

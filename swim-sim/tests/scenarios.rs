@@ -113,6 +113,21 @@ fn a_slow_node_under_bursty_loss_keeps_the_cluster_together() {
     assert_eq!(r.counters.false_deaths, 0, "{r}");
 }
 
+#[test]
+fn a_dark_host_is_suspected_but_nobody_dies() {
+    // Dark 400 ms of every second: suspected often, never dead, and as an
+    // observer it kills nobody either.
+    let mut sim = cluster(10, 7);
+    sim.apply(Fault::Dark(3, Duration::from_millis(400)));
+    sim.run_for(Duration::from_secs(60));
+    let r = sim.report();
+    assert!(r.counters.false_suspicions > 0, "the darkness drops packets: {r}");
+    assert_eq!(r.counters.false_deaths, 0, "{r}");
+    // Dark all the time is a host cut off: dead everywhere.
+    sim.apply(Fault::Dark(3, swim_sim::DARK_PERIOD));
+    sim.run_until(|s| s.dead_everywhere(3), Duration::from_secs(60)).expect("n3 dead once dark for good");
+}
+
 fn traced_run(seed: u64) -> (u64, usize) {
     let mut sim = Sim::new(seed, fast()).unwrap();
     sim.add_nodes(24);
@@ -184,4 +199,18 @@ fn a_warm_start_across_a_partition_converges_once_it_heals() {
         .filter(|m| m.state == State::Alive)
         .count()
         == 11));
+}
+
+#[test]
+#[ignore = "an experiment: DARK_SEED, DARK_NODES; prints the trace about the dark host"]
+fn experiment_dark_host_trace() {
+    let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let mut sim = cluster(env("DARK_NODES", 10) as usize, env("DARK_SEED", 7));
+    sim.record_trace();
+    sim.apply(Fault::Dark(3, Duration::from_millis(400)));
+    sim.run_for(Duration::from_secs(60));
+    for l in sim.trace_lines().iter().filter(|l| l.contains("n3 ") || l.contains(" dead ")) {
+        println!("{l}");
+    }
+    println!("{}", sim.report());
 }

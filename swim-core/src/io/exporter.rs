@@ -148,6 +148,12 @@ pub const METRICS: &[MetricInfo] = &[
         |m| m.suspicions_deferred,
     ),
     total(
+        "swim_suspicions_retold_total",
+        "Suspects told of their suspicion again because a packet came from them.",
+        "",
+        |m| m.suspicions_retold,
+    ),
+    total(
         "swim_declared_dead_total",
         "Members declared dead by this node's suspicion timers.",
         "memberlist.msg.dead",

@@ -573,7 +573,7 @@ impl<R: RngCore> Swim<R> {
                 return;
             }
         };
-        self.note_heard(from);
+        self.note_heard(now, from);
         self.dispatch(now, from, plain, 0, deliver);
     }
 

@@ -26,6 +26,9 @@ pub struct Suspicion {
     heard: bool,
     /// No deadline before this (set by [`Suspicion::defer`]).
     floor: Instant,
+    /// When the suspect was last told of the suspicion because it was
+    /// heard from ([`Suspicion::retell`]).
+    retold: Option<Instant>,
 }
 
 impl Suspicion {
@@ -41,6 +44,7 @@ impl Suspicion {
             deadline: now,
             heard: false,
             floor: now,
+            retold: None,
         };
         s.deadline = now + s.timeout();
         s
@@ -72,6 +76,16 @@ impl Suspicion {
     /// Records that a packet came from the suspect itself.
     pub fn heard_from(&mut self) {
         self.heard = true;
+    }
+
+    /// Whether to tell the suspect of its suspicion again now that a packet
+    /// came from it: at most once per `every`, and true the first time.
+    pub fn retell(&mut self, now: Instant, every: Duration) -> bool {
+        if self.retold.is_some_and(|t| now.saturating_duration_since(t) < every) {
+            return false;
+        }
+        self.retold = Some(now);
+        true
     }
 
     /// At the deadline: when the suspect was heard from since the suspicion
@@ -142,15 +156,35 @@ impl Awareness {
 
 impl<R: RngCore> Swim<R> {
     /// A packet came from `from`: if it is a suspected member, that is
-    /// evidence it runs (see [`Suspicion::defer`]).
-    pub(super) fn note_heard(&mut self, from: SocketAddr) {
+    /// evidence it runs (see [`Suspicion::defer`]), and — buddy system — the
+    /// suspect is told of its suspicion again, at most once per protocol
+    /// interval, so that it refutes (and answers this node directly). Told
+    /// before the packet is handled: should the packet carry the refutation,
+    /// the stale suspicion costs a datagram (the suspect ignores it, or
+    /// answers with its alive message).
+    ///
+    /// The suspicion's first telling (with the failed probe, and its
+    /// gossip) goes out while this node cannot reach the suspect, by
+    /// definition; a host whose connectivity comes and goes loses them all
+    /// in one dark spell. A packet that arrives shows a moment when the two
+    /// can talk: the answer goes out then. memberlist tells the suspect only
+    /// with its next probes of it.
+    pub(super) fn note_heard(&mut self, now: Instant, from: SocketAddr) {
         if self.suspicions.is_empty() {
             return;
         }
         let Some(m) = self.members.by_addr(from) else { return };
-        if let Some(s) = self.suspicions.get_mut(m.id.as_str()) {
-            s.heard_from();
+        let Some(s) = self.suspicions.get_mut(m.id.as_str()) else { return };
+        s.heard_from();
+        if !self.cfg.lifeguard_buddy_system || m.state != State::Suspect {
+            return;
         }
+        if !s.retell(now, self.cfg.protocol_interval) {
+            return;
+        }
+        let (incarnation, addr, node) = (m.incarnation, m.addr(), m.id.clone());
+        self.metrics.suspicions_retold += 1;
+        self.enqueue(addr, OutKind::Suspect { incarnation, node });
     }
 
     /// Declares dead the suspects whose timer ran out — unless a packet came
@@ -219,6 +253,16 @@ mod tests {
         assert_eq!(s.deadline(), t0 + min);
         assert!(!s.confirm("d"), "past k nothing changes");
         assert_eq!(s.confirmations(), 2);
+    }
+
+    #[test]
+    fn a_suspect_is_retold_at_most_once_per_interval() {
+        let t0 = Instant::ZERO;
+        let sec = Duration::from_secs(1);
+        let mut s = Suspicion::new(t0, NodeId::from("a"), 2, sec, sec * 6);
+        assert!(s.retell(t0, sec), "the first packet from the suspect");
+        assert!(!s.retell(t0 + sec / 2, sec));
+        assert!(s.retell(t0 + sec, sec));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Faults and scenario controls: [`Fault`] (loss, latency, partitions, cut
-//! links, crash, restart, pause, resume, slow nodes, leave, broadcasts, new
+//! links, crash, restart, pause, resume, slow nodes, dark hosts, leave,
+//! broadcasts, new
 //! nodes), applied now or scheduled for later, and the control RNG's draws
 //! that scenarios make so their choices follow the seed.
 
@@ -10,6 +11,9 @@ use crate::net::{Latency, Loss};
 use rand_core::RngCore;
 use std::time::Duration;
 use swim_core::Instant;
+
+/// The cycle of a [`Fault::Dark`] host: dark, then reachable, every second.
+pub const DARK_PERIOD: Duration = Duration::from_secs(1);
 
 /// A fault or action, applied now ([`Sim::apply`]) or scheduled ([`Sim::at`]).
 /// Faults compose: loss, latency, partitions, cut links and node faults all
@@ -45,6 +49,11 @@ pub enum Fault {
     /// Every packet and stream the node handles, and its timers, are processed
     /// this much late (a CPU-starved node). `Duration::ZERO` makes it normal.
     Slow(usize, Duration),
+    /// Every packet and stream from or to the node's host is dropped for this
+    /// long at the start of every [`DARK_PERIOD`] (the phase differs from
+    /// node to node): a host whose connectivity comes and goes, as an observer
+    /// and as a member. `Duration::ZERO` makes it normal.
+    Dark(usize, Duration),
     /// The node leaves gracefully (it keeps running until crashed).
     Leave(usize),
     /// The node broadcasts a tracked message (see [`Sim::broadcast`]).
@@ -142,6 +151,12 @@ impl Sim {
                 self.drain(i);
             }
             Fault::Slow(i, d) if valid(i) => self.nodes[i].slow = d,
+            Fault::Dark(i, d) if valid(i) => {
+                self.nodes[i].dark_for = d.min(DARK_PERIOD);
+                // Spread the phases so dark hosts are not dark together.
+                let phase = DARK_PERIOD.as_nanos() as u64 * ((i as u64 * 7919) % 1000) / 1000;
+                self.nodes[i].dark_phase = Duration::from_nanos(phase);
+            }
             Fault::Leave(i) if valid(i) && self.nodes[i].running() => {
                 let now = self.now;
                 if let Some(s) = self.nodes[i].swim.as_mut() {

@@ -31,7 +31,7 @@ mod queue;
 mod trace;
 mod views;
 
-pub use faults::Fault;
+pub use faults::{Fault, DARK_PERIOD};
 pub use network::{node_addr, node_index, PORT};
 pub use nodes::node_name;
 

@@ -44,6 +44,11 @@ impl Sim {
             && !self.cuts.contains(&(a.min(b), a.max(b)))
     }
 
+    /// Whether either host is dark at `t` ([`Fault::Dark`](super::Fault::Dark)).
+    fn dark(&self, a: usize, b: usize, t: Instant) -> bool {
+        self.nodes[a].dark_at(t) || self.nodes[b].dark_at(t)
+    }
+
     pub(super) fn send_datagram(&mut self, from: usize, dst: SocketAddr, len: usize) {
         self.counters.datagrams_sent += 1;
         self.counters.datagram_bytes += len as u64;
@@ -63,6 +68,11 @@ impl Sim {
             return;
         }
         let lat = self.latency.sample_between(&mut self.net_rng, from, to);
+        // Dropped on the way out of a dark sender or into a dark receiver.
+        if self.nodes[from].dark_at(self.now) || self.nodes[to].dark_at(self.now + lat) {
+            self.counters.datagrams_lost += 1;
+            return;
+        }
         let mut data = self.pool.pop().unwrap_or_default();
         data.clear();
         data.extend_from_slice(&self.buf[..len]);
@@ -85,16 +95,19 @@ impl Sim {
         if self.instant_streams {
             return Some(t);
         }
-        let mut at = t + self.latency.sample_between(&mut self.net_rng, a, b);
+        let lat = self.latency.sample_between(&mut self.net_rng, a, b);
+        let mut sent = t;
         let mut rto = STREAM_RTO;
         let mut bad = self.nodes[b].loss_bad;
         for _ in 0..STREAM_MAX_RETRIES {
-            if !self.loss.lose(&mut self.net_rng, &mut bad) {
+            // Lost to the loss model or to a dark host: sent again an RTO later.
+            if !self.loss.lose(&mut self.net_rng, &mut bad) && !self.dark(a, b, sent) {
                 break;
             }
-            at += rto;
+            sent += rto;
             rto *= 2;
         }
+        let at = sent + lat;
         self.nodes[b].loss_bad = bad;
         let at = at + self.nodes[b].slow;
         (at <= deadline).then_some(at)

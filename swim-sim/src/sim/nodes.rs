@@ -3,6 +3,7 @@
 //! reading them, and the lives of nodes: adding (one by one, or converged at
 //! once), starting a core, joining through a live node and retrying.
 
+use super::faults::DARK_PERIOD;
 use super::network::node_addr;
 use super::queue::Ev;
 use super::{mix, Sim};
@@ -33,6 +34,10 @@ pub(super) struct NodeSlot {
     pub(super) gen: u32,
     pub(super) wake_at: Option<Instant>,
     pub(super) slow: Duration,
+    /// Dark (all traffic dropped) for this long at the start of every second
+    /// (offset by `dark_phase`): a host with bursty connectivity.
+    pub(super) dark_for: Duration,
+    pub(super) dark_phase: Duration,
     pub(super) group: u32,
     pub(super) joined: bool,
     pub(super) join_pending: Option<u64>,
@@ -50,6 +55,21 @@ pub(super) struct NodeSlot {
 impl NodeSlot {
     pub(super) fn running(&self) -> bool {
         self.status == Status::Up && !self.leaving && self.swim.is_some()
+    }
+
+    /// Whether the host drops all its traffic at `now` (see [`Fault::Dark`](super::Fault::Dark)).
+    pub(super) fn dark_at(&self, now: Instant) -> bool {
+        if self.dark_for.is_zero() {
+            return false;
+        }
+        let period = DARK_PERIOD.as_nanos() as u64;
+        let t = (now.as_nanos() + self.dark_phase.as_nanos() as u64) % period;
+        t < self.dark_for.as_nanos() as u64
+    }
+
+    /// Neither slowed nor dark: the Lifeguard paper's healthy member.
+    pub(super) fn healthy(&self) -> bool {
+        self.slow.is_zero() && self.dark_for.is_zero()
     }
 }
 
@@ -124,6 +144,8 @@ impl Sim {
             gen: 0,
             wake_at: None,
             slow: Duration::ZERO,
+            dark_for: Duration::ZERO,
+            dark_phase: Duration::ZERO,
             group: 0,
             joined: false,
             join_pending: None,

@@ -86,7 +86,7 @@ impl Sim {
         let subject_running = matches!(kind, "suspect" | "dead")
             && self.nodes[s].running()
             && self.nodes[s].swim.as_ref().is_some_and(|sw| inc >= sw.incarnation());
-        let subject_healthy = subject_running && self.nodes[s].slow.is_zero();
+        let subject_healthy = subject_running && self.nodes[s].healthy();
         match kind {
             "join" | "alive" | "update" => {
                 self.views.set(o, s, V_ALIVE);

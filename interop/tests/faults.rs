@@ -516,12 +516,15 @@ fn loss_on_every_host_kills_nobody() {
 /// it dead, and one view returns when the bursts stop. Counted, not
 /// asserted: the bursty host as an *observer* sometimes declares healthy
 /// members dead (its suspicion outlives the refutations its blackouts
-/// swallow; they refute at once, and every node records the death and the
-/// return) — swim and memberlist alike (docs/reliability.md).
+/// swallow; they refute at once) — the Go peer in most runs, a swim node
+/// rarely since suspects are told again when heard from
+/// (docs/reliability.md). `SWIM_BURSTY_HOST=1` or `4` runs one host only.
 #[test]
 fn bursty_loss_on_one_host_never_gets_it_declared_dead() {
     let mut figures = Vec::new();
-    for (h, which) in [(1usize, "a tokio node's host"), (4, "the Go peer's host")] {
+    let hosts = [(1usize, "a tokio node's host"), (4, "the Go peer's host")];
+    let only = std::env::var("SWIM_BURSTY_HOST").ok().and_then(|h| h.parse::<usize>().ok());
+    for (h, which) in hosts.into_iter().filter(|(h, _)| only.is_none_or(|o| o == *h)) {
         let mut net = Net::new();
         net.cluster(true);
         let t0 = Instant::now();

@@ -167,6 +167,14 @@ pub struct Config {
     /// accuser at once), so it refutes within one round trip. For
     /// experiments: false leaves it to hear by gossip.
     pub lifeguard_buddy_system: bool,
+    /// swim's refutation shortcuts beyond memberlist (default true): an
+    /// accused node sends its alive message straight to the accuser; a
+    /// suspicion timer is moved on while the suspect is heard from; a
+    /// suspect heard from is told of its suspicion again
+    /// (docs/performance.md, "False deaths under packet loss"). For
+    /// experiments: false behaves as memberlist does (the simulator models
+    /// Go peers with it).
+    pub direct_refutation: bool,
     /// Cluster label: packets and streams of other labels are refused (default
     /// empty: no label). At most 255 bytes.
     pub label: String,
@@ -278,6 +286,7 @@ impl fmt::Debug for Config {
             lifeguard_local_health,
             lifeguard_dynamic_suspicion,
             lifeguard_buddy_system,
+            direct_refutation,
             label,
             compression,
             tags,
@@ -328,6 +337,7 @@ impl fmt::Debug for Config {
             .field("lifeguard_local_health", lifeguard_local_health)
             .field("lifeguard_dynamic_suspicion", lifeguard_dynamic_suspicion)
             .field("lifeguard_buddy_system", lifeguard_buddy_system)
+            .field("direct_refutation", direct_refutation)
             .field("label", label)
             .field("compression", compression)
             .field("tags", tags)
@@ -392,6 +402,7 @@ impl Default for Config {
             lifeguard_local_health: true,
             lifeguard_dynamic_suspicion: true,
             lifeguard_buddy_system: true,
+            direct_refutation: true,
             label: String::new(),
             compression: false,
             tags: BTreeMap::new(),

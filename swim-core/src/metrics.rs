@@ -79,8 +79,9 @@ pub struct Metrics {
     /// Suspicion timers that ran out while the suspect was heard from
     /// directly since: moved on instead of declaring it dead.
     pub suspicions_deferred: u64,
-    /// Suspects told of their suspicion again because a packet came from
-    /// them (at most once per protocol interval each).
+    /// Suspects told of their suspicion again: a packet came from them (at
+    /// most once per protocol interval each), or a reminder of a suspicion
+    /// this node raised and nobody confirmed (once per minimum timeout).
     pub suspicions_retold: u64,
     /// Refutations sent straight to a member that accused this node (besides
     /// gossiping them).

@@ -214,3 +214,74 @@ fn experiment_dark_host_trace() {
     }
     println!("{}", sim.report());
 }
+
+#[test]
+fn a_dark_observer_in_50_nodes_kills_no_healthy_member() {
+    // Seed 2 before the reminders: the dark n49's suspicion of n25 and all
+    // its gossip went out in one dark spell, nobody else suspected n25, and
+    // n49 neither probed nor heard from it in the 8 s unconfirmed timeout:
+    // n25 dead at 37 nodes before it refuted.
+    let mut sim = cluster_with_last(50, 2, fast());
+    sim.apply(Fault::Dark(49, Duration::from_millis(400)));
+    sim.run_for(Duration::from_secs(60));
+    let r = sim.report();
+    assert!(r.counters.false_suspicions > 0, "{r}");
+    assert_eq!(r.counters.false_deaths_healthy, 0, "{r}");
+}
+
+/// `n` nodes, the last one configured as `last` (e.g. a Go-like peer).
+fn cluster_with_last(n: usize, seed: u64, last: Config) -> Sim {
+    let mut sim = Sim::new(seed, fast()).unwrap();
+    sim.configure_node(n - 1, last).unwrap();
+    sim.add_nodes(n);
+    sim.run_until(Sim::converged, Duration::from_secs(60)).expect("the cluster converges");
+    sim.reset_measurements();
+    sim
+}
+
+#[test]
+#[ignore = "an experiment: DARK_NODES (5), DARK_SEEDS (20); a dark Go-like peer among swim nodes"]
+fn experiment_dark_go_like_peer() {
+    let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let n = env("DARK_NODES", 5) as usize;
+    for (what, direct) in [("swim", true), ("go-like", false)] {
+        let (mut deaths, mut healthy, mut susp) = (0, 0, 0);
+        for seed in 1..=env("DARK_SEEDS", 20) {
+            let last = Config { direct_refutation: direct, ..fast() };
+            let mut sim = cluster_with_last(n, seed, last);
+            let dark = env("DARK_INDEX", n as u64 - 1) as usize;
+            sim.apply(Fault::Dark(dark, Duration::from_millis(400)));
+            sim.run_for(Duration::from_secs(60));
+            let c = sim.report().counters;
+            if std::env::var("DARK_VERBOSE").is_ok() {
+                println!("seed {seed}: healthy deaths {}", c.false_deaths_healthy);
+            }
+            deaths += c.false_deaths - c.false_deaths_healthy;
+            healthy += c.false_deaths_healthy;
+            susp += c.false_suspicions;
+        }
+        println!("dark {what} peer, {n} nodes: deaths of the dark peer {deaths}, of healthy members {healthy}, false suspicions {susp}");
+    }
+}
+
+#[test]
+#[ignore = "an experiment: the trace of a dark observer's false death (DARK_SEED, DARK_NODES)"]
+fn experiment_dark_observer_trace() {
+    let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let n = env("DARK_NODES", 50) as usize;
+    let mut sim = cluster_with_last(n, env("DARK_SEED", 2), fast());
+    sim.record_trace();
+    sim.apply(Fault::Dark(n - 1, Duration::from_millis(400)));
+    sim.run_for(Duration::from_secs(60));
+    let first_dead = sim.trace_lines().iter().find(|l| l.contains(" dead ")).cloned();
+    let Some(line) = first_dead else { return };
+    println!("first death: {line}");
+    let subject = line.split_whitespace().nth(3).unwrap().to_string();
+    let me = format!("n{}", n - 1);
+    for l in sim.trace_lines().iter().filter(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        w.len() > 3 && w[3] == subject && (w[1] == me || w[2] != "suspect")
+    }) {
+        println!("{l}");
+    }
+}

@@ -149,7 +149,7 @@ pub const METRICS: &[MetricInfo] = &[
     ),
     total(
         "swim_suspicions_retold_total",
-        "Suspects told of their suspicion again because a packet came from them.",
+        "Suspects told of their suspicion again (heard from, or reminded of an unconfirmed one).",
         "",
         |m| m.suspicions_retold,
     ),

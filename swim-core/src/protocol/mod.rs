@@ -474,6 +474,7 @@ impl<R: RngCore> Swim<R> {
         self.advance_probe(now);
         self.expire_suspicions(now);
         if self.leave.is_none() && now >= self.next_probe {
+            self.remind_suspects(now);
             self.start_probe(now);
         }
         self.eager_gossip(now);

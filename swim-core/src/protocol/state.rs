@@ -82,7 +82,7 @@ impl<R: RngCore> Swim<R> {
     /// memberlist only gossips a refutation; the accuser, whose timer started
     /// first, then often declares the node dead before the gossip reaches it.
     fn answer_accuser(&mut self, now: Instant, accuser: &str) {
-        if accuser == self.name.as_str() || self.leave.is_some() {
+        if accuser == self.name.as_str() || self.leave.is_some() || !self.cfg.direct_refutation {
             return;
         }
         let Some(addr) = self.members.get(accuser).filter(|m| m.state.is_live()).map(|m| m.addr()) else {

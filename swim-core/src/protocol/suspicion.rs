@@ -29,6 +29,9 @@ pub struct Suspicion {
     /// When the suspect was last told of the suspicion because it was
     /// heard from ([`Suspicion::retell`]).
     retold: Option<Instant>,
+    /// When the first accuser next reminds the suspect of an unconfirmed
+    /// suspicion ([`Suspicion::remind`]).
+    next_remind: Instant,
 }
 
 impl Suspicion {
@@ -45,6 +48,7 @@ impl Suspicion {
             heard: false,
             floor: now,
             retold: None,
+            next_remind: now + min,
         };
         s.deadline = now + s.timeout();
         s
@@ -85,6 +89,18 @@ impl Suspicion {
             return false;
         }
         self.retold = Some(now);
+        true
+    }
+
+    /// Whether the first accuser, `me`, should remind the suspect now: the
+    /// suspicion is unconfirmed (nobody else has raised it: the gossip of
+    /// it may all have been lost) and `min` has passed since it started or
+    /// since the last reminder.
+    pub fn remind(&mut self, now: Instant, me: &str) -> bool {
+        if now < self.next_remind || self.confirmers.len() > 1 || self.confirmers[0].as_str() != me {
+            return false;
+        }
+        self.next_remind = now + self.min;
         true
     }
 
@@ -176,7 +192,7 @@ impl<R: RngCore> Swim<R> {
         let Some(m) = self.members.by_addr(from) else { return };
         let Some(s) = self.suspicions.get_mut(m.id.as_str()) else { return };
         s.heard_from();
-        if !self.cfg.lifeguard_buddy_system || m.state != State::Suspect {
+        if !self.cfg.lifeguard_buddy_system || !self.cfg.direct_refutation || m.state != State::Suspect {
             return;
         }
         if !s.retell(now, self.cfg.protocol_interval) {
@@ -185,6 +201,36 @@ impl<R: RngCore> Swim<R> {
         let (incarnation, addr, node) = (m.incarnation, m.addr(), m.id.clone());
         self.metrics.suspicions_retold += 1;
         self.enqueue(addr, OutKind::Suspect { incarnation, node });
+    }
+
+    /// On the probe ticker: for each suspicion this node raised and nobody
+    /// has confirmed, once per minimum timeout, the suspect is told again
+    /// directly (buddy system; with `direct_refutation`) so that it refutes.
+    ///
+    /// A suspicion starts when this node could not reach the suspect, and
+    /// its first telling and all its gossip go out within a few gossip
+    /// rounds: a host whose connectivity comes and goes can lose every one
+    /// of them in one dark spell, and in a large cluster it may not hear
+    /// from the suspect (nor probe it) again before the unconfirmed timeout
+    /// (8 s at 50 nodes and 200 ms probes) runs out. Reminders spread over
+    /// that timeout cost a datagram each; a suspect that refutes answers the
+    /// accuser directly. memberlist sends none.
+    pub(super) fn remind_suspects(&mut self, now: Instant) {
+        if self.suspicions.is_empty() || !self.cfg.lifeguard_buddy_system || !self.cfg.direct_refutation {
+            return;
+        }
+        let me = self.name.clone();
+        let due: Vec<NodeId> = self
+            .suspicions
+            .iter_mut()
+            .filter_map(|(id, s)| s.remind(now, me.as_str()).then(|| id.clone()))
+            .collect();
+        for id in due {
+            let Some(m) = self.members.get(&id).filter(|m| m.state == State::Suspect) else { continue };
+            let (incarnation, addr) = (m.incarnation, m.addr());
+            self.metrics.suspicions_retold += 1;
+            self.enqueue(addr, OutKind::Suspect { incarnation, node: id });
+        }
     }
 
     /// Declares dead the suspects whose timer ran out — unless a packet came
@@ -210,7 +256,7 @@ impl<R: RngCore> Swim<R> {
                 self.suspicions.remove(&id);
                 continue;
             }
-            if self.suspicions.get_mut(&id).is_some_and(|s| s.defer(now)) {
+            if self.cfg.direct_refutation && self.suspicions.get_mut(&id).is_some_and(|s| s.defer(now)) {
                 let (incarnation, addr) = (m.incarnation, m.addr());
                 self.metrics.suspicions_deferred += 1;
                 self.enqueue(addr, OutKind::Suspect { incarnation, node: id });
@@ -263,6 +309,20 @@ mod tests {
         assert!(s.retell(t0, sec), "the first packet from the suspect");
         assert!(!s.retell(t0 + sec / 2, sec));
         assert!(s.retell(t0 + sec, sec));
+    }
+
+    #[test]
+    fn only_the_accuser_reminds_and_only_while_unconfirmed() {
+        let t0 = Instant::ZERO;
+        let sec = Duration::from_secs(1);
+        let mut s = Suspicion::new(t0, NodeId::from("me"), 2, sec, sec * 6);
+        assert!(!s.remind(t0, "me"), "not before the minimum timeout");
+        assert!(!s.remind(t0 + sec, "other"), "not a node that only heard of it");
+        assert!(s.remind(t0 + sec, "me"));
+        assert!(!s.remind(t0 + sec + sec / 2, "me"), "once per minimum timeout");
+        assert!(s.remind(t0 + sec * 2, "me"));
+        assert!(s.confirm("b"));
+        assert!(!s.remind(t0 + sec * 3, "me"), "a confirmed suspicion spreads by itself");
     }
 
     #[test]

@@ -42,7 +42,7 @@ use nodes::NodeSlot;
 use queue::{Ev, Scheduled};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::time::Duration;
 use swim_core::{Config, ConfigError, Instant};
 use trace::Fnv;
@@ -62,6 +62,8 @@ fn mix(seed: u64, a: u64, b: u64) -> u64 {
 pub struct Sim {
     seed: u64,
     config: Config,
+    /// Nodes whose configuration differs from `config` ([`Sim::configure_node`]).
+    node_configs: BTreeMap<usize, Config>,
     now: Instant,
     seq: u64,
     queue: BinaryHeap<Scheduled>,
@@ -111,6 +113,16 @@ impl std::fmt::Debug for Sim {
 }
 
 impl Sim {
+    /// Node `i` (created later, or restarted) runs with `config` instead of
+    /// the simulation's: e.g. a node that behaves as a Go memberlist peer
+    /// (`direct_refutation: false`) in a swim cluster. Timings should stay
+    /// those of the cluster.
+    pub fn configure_node(&mut self, i: usize, config: Config) -> Result<(), ConfigError> {
+        config.validate()?;
+        self.node_configs.insert(i, config);
+        Ok(())
+    }
+
     /// A simulation driven entirely by `seed`, whose nodes use `config`
     /// (`node_name` is set per node: `n0`, `n1`, …). No nodes yet; the
     /// network starts perfect but for LAN latency ([`Latency::default`]).
@@ -120,6 +132,7 @@ impl Sim {
         Ok(Sim {
             seed,
             config,
+            node_configs: BTreeMap::new(),
             now: Instant::ZERO,
             seq: 0,
             queue: BinaryHeap::new(),

@@ -311,7 +311,8 @@ impl Sim {
     fn start_core(&mut self, i: usize) {
         let slot = &mut self.nodes[i];
         slot.gen += 1;
-        let cfg = Config { node_name: Some(node_name(i)), ..self.config.clone() };
+        let base = self.node_configs.get(&i).unwrap_or(&self.config);
+        let cfg = Config { node_name: Some(node_name(i)), ..base.clone() };
         let rng = ChaCha8Rng::seed_from_u64(mix(self.seed, i as u64, slot.gen as u64));
         let mut swim = Swim::new(cfg, slot.addr, rng, self.now).expect("the config was validated");
         swim.set_interner(self.names.clone());

@@ -367,9 +367,8 @@ impl Snapshot {
     /// [`Swim::poll_probe_result`]).
     pub fn take<R: RngCore>(core: &mut Swim<R>) -> Snapshot {
         let mut members = [0u64; 4];
-        let me = core.local_node();
-        for n in core.all_members().chain(core::iter::once(me)) {
-            members[state_index(n.state)] += 1;
+        for state in core.member_states() {
+            members[state_index(state)] += 1;
         }
         let probe_rtts = core::iter::from_fn(|| core.poll_probe_result())
             .filter(|r| r.outcome.is_acked())
@@ -397,15 +396,91 @@ fn state_index(s: State) -> usize {
 const STATES: [&str; 4] = ["alive", "suspect", "dead", "left"];
 
 /// Publishes snapshots of one node into the installed `metrics` recorder.
-#[derive(Debug, Clone)]
+///
+/// The handles (one per name and label set) are registered once and
+/// reused: a publication sets atomics, it builds no keys and allocates
+/// nothing. They are registered again when a different recorder is in
+/// place (e.g. one installed after the node started), at the next
+/// publication.
+#[derive(Clone)]
 pub struct Exporter {
     node: SharedString,
+    handles: Option<Handles>,
+}
+
+/// The handles of one recorder, in the order [`each_counter`] and
+/// [`each_gauge`] visit them.
+#[derive(Clone)]
+struct Handles {
+    /// The recorder's address: another one means registering again.
+    recorder: usize,
+    counters: Vec<metrics::Counter>,
+    gauges: Vec<metrics::Gauge>,
+    rtt: metrics::Histogram,
+}
+
+impl core::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Exporter")
+            .field("node", &self.node)
+            .field("registered", &self.handles.is_some())
+            .finish()
+    }
+}
+
+/// The address of the recorder `metrics` hands out now (the no-op one
+/// when none is installed).
+fn recorder_id() -> usize {
+    metrics::with_recorder(|r| r as *const dyn metrics::Recorder as *const () as usize)
+}
+
+/// Visits every counter: its name, its label besides `node`, its value in `m`.
+fn each_counter(m: &Metrics, mut f: impl FnMut(&'static str, Option<(&'static str, &'static str)>, u64)) {
+    for info in METRICS {
+        if let Some(value) = info.value {
+            f(info.name, None, value(m));
+        }
+    }
+    for (outcome, v) in [
+        ("delivered", m.broadcasts_received),
+        ("duplicate", m.broadcasts_duplicate),
+        ("replayed", m.broadcasts_replayed),
+    ] {
+        f("swim_broadcasts_received_total", Some(("outcome", outcome)), v);
+    }
+    for (kind, v) in m.messages_sent.by_kind() {
+        f("swim_messages_sent_total", Some(("kind", kind)), v);
+    }
+    for (kind, v) in m.messages_received.by_kind() {
+        f("swim_messages_received_total", Some(("kind", kind)), v);
+    }
+    for ((reason, _), v) in DROP_REASONS.iter().zip(drops(m)) {
+        f("swim_dropped_total", Some(("reason", reason)), v);
+    }
+}
+
+/// Visits every gauge: its name, its label besides `node`, its value in `s`.
+fn each_gauge(s: &Snapshot, mut f: impl FnMut(&'static str, Option<(&'static str, &'static str)>, f64)) {
+    for (state, n) in STATES.iter().zip(s.members) {
+        f("swim_members", Some(("state", state)), n as f64);
+    }
+    f("swim_gossip_queue_depth", None, s.gossip_queue_depth as f64);
+    f("swim_health_score", None, f64::from(s.health_score));
 }
 
 impl Exporter {
     /// An exporter labelling everything `node = node_name`. Describes every
-    /// metric (help text) to the recorder installed now.
+    /// metric (help text) to the recorder installed now, and again to any
+    /// other one it later publishes to.
     pub fn new(node_name: &str) -> Self {
+        let mut e = Exporter { node: SharedString::from(Arc::<str>::from(node_name)), handles: None };
+        e.register();
+        e
+    }
+
+    /// Describes every metric to the current recorder and registers the
+    /// handles publications set.
+    fn register(&mut self) {
         for m in METRICS {
             let help = SharedString::const_str(m.help);
             match m.kind {
@@ -414,7 +489,16 @@ impl Exporter {
                 MetricKind::Histogram => metrics::describe_histogram!(m.name, help),
             }
         }
-        Exporter { node: SharedString::from(Arc::<str>::from(node_name)) }
+        let mut counters = Vec::new();
+        each_counter(&Metrics::default(), |name, extra, _| {
+            counters.push(metrics::counter!(name, self.labels(extra)));
+        });
+        let mut gauges = Vec::new();
+        each_gauge(&Snapshot::default(), |name, extra, _| {
+            gauges.push(metrics::gauge!(name, self.labels(extra)));
+        });
+        let rtt = metrics::histogram!("swim_probe_rtt_seconds", self.labels(None));
+        self.handles = Some(Handles { recorder: recorder_id(), counters, gauges, rtt });
     }
 
     fn labels(&self, extra: Option<(&'static str, &'static str)>) -> Vec<Label> {
@@ -426,43 +510,27 @@ impl Exporter {
         v
     }
 
-    fn counter(&self, name: &'static str, extra: Option<(&'static str, &'static str)>, value: u64) {
-        metrics::counter!(name, self.labels(extra)).absolute(value);
-    }
-
     /// Sets every counter and gauge from `s` and records its probe
     /// round-trip times (seconds) into `swim_probe_rtt_seconds`.
-    pub fn publish(&self, s: &Snapshot) {
-        let m = &s.metrics;
-        for info in METRICS {
-            if let Some(value) = info.value {
-                self.counter(info.name, None, value(m));
+    pub fn publish(&mut self, s: &Snapshot) {
+        if self.handles.as_ref().is_none_or(|h| h.recorder != recorder_id()) {
+            self.register();
+        }
+        let Some(h) = &self.handles else { return };
+        let mut counters = h.counters.iter();
+        each_counter(&s.metrics, |_, _, v| {
+            if let Some(c) = counters.next() {
+                c.absolute(v);
             }
-        }
-        for (outcome, v) in [
-            ("delivered", m.broadcasts_received),
-            ("duplicate", m.broadcasts_duplicate),
-            ("replayed", m.broadcasts_replayed),
-        ] {
-            self.counter("swim_broadcasts_received_total", Some(("outcome", outcome)), v);
-        }
-        for (kind, v) in m.messages_sent.by_kind() {
-            self.counter("swim_messages_sent_total", Some(("kind", kind)), v);
-        }
-        for (kind, v) in m.messages_received.by_kind() {
-            self.counter("swim_messages_received_total", Some(("kind", kind)), v);
-        }
-        for ((reason, _), v) in DROP_REASONS.iter().zip(drops(m)) {
-            self.counter("swim_dropped_total", Some(("reason", reason)), v);
-        }
-        for (state, n) in STATES.iter().zip(s.members) {
-            metrics::gauge!("swim_members", self.labels(Some(("state", state)))).set(n as f64);
-        }
-        metrics::gauge!("swim_gossip_queue_depth", self.labels(None)).set(s.gossip_queue_depth as f64);
-        metrics::gauge!("swim_health_score", self.labels(None)).set(s.health_score);
-        let rtt = metrics::histogram!("swim_probe_rtt_seconds", self.labels(None));
+        });
+        let mut gauges = h.gauges.iter();
+        each_gauge(s, |_, _, v| {
+            if let Some(g) = gauges.next() {
+                g.set(v);
+            }
+        });
         for d in &s.probe_rtts {
-            rtt.record(d.as_secs_f64());
+            h.rtt.record(d.as_secs_f64());
         }
     }
 }
@@ -498,6 +566,73 @@ impl Ticker {
 mod tests {
     use super::*;
     use alloc::string::String;
+
+    /// A recorder that keeps its counters and counts registrations.
+    #[derive(Default)]
+    struct Counting {
+        counters: std::sync::Mutex<Vec<(String, Arc<core::sync::atomic::AtomicU64>)>>,
+        registered: core::sync::atomic::AtomicUsize,
+    }
+
+    impl metrics::Recorder for Counting {
+        fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+            self.registered.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            let cell = Arc::new(core::sync::atomic::AtomicU64::new(0));
+            let labels: Vec<String> =
+                key.labels().map(|l| alloc::format!("{}={}", l.key(), l.value())).collect();
+            let name = alloc::format!("{}{{{}}}", key.name(), labels.join(","));
+            self.counters.lock().unwrap().push((name, cell.clone()));
+            metrics::Counter::from_arc(cell)
+        }
+        fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            self.registered.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            metrics::Gauge::noop()
+        }
+        fn register_histogram(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Histogram {
+            self.registered.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            metrics::Histogram::noop()
+        }
+    }
+
+    impl Counting {
+        fn value(&self, name: &str) -> Option<u64> {
+            let counters = self.counters.lock().unwrap();
+            counters
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, c)| c.load(core::sync::atomic::Ordering::Relaxed))
+        }
+    }
+
+    #[test]
+    fn handles_are_registered_once_per_recorder_and_a_later_recorder_gets_them_too() {
+        // Made before any recorder is in place, as a node started early is.
+        let mut exporter = Exporter::new("n1");
+        let mut s = Snapshot::default();
+        s.metrics.probes = 5;
+        s.metrics.messages_sent.ack = 2;
+        exporter.publish(&s);
+        let rec = Counting::default();
+        metrics::with_local_recorder(&rec, || exporter.publish(&s));
+        let per_recorder = rec.registered.load(core::sync::atomic::Ordering::Relaxed);
+        assert!(per_recorder > 60, "every metric registered: {per_recorder}");
+        assert_eq!(rec.value("swim_probes_total{node=n1}"), Some(5));
+        assert_eq!(rec.value("swim_messages_sent_total{node=n1,kind=ack}"), Some(2));
+        assert_eq!(rec.value("swim_messages_sent_total{node=n1,kind=ping}"), Some(0));
+        s.metrics.probes = 9;
+        for _ in 0..10 {
+            metrics::with_local_recorder(&rec, || exporter.publish(&s));
+        }
+        assert_eq!(rec.value("swim_probes_total{node=n1}"), Some(9));
+        assert_eq!(
+            rec.registered.load(core::sync::atomic::Ordering::Relaxed),
+            per_recorder,
+            "handles reused"
+        );
+    }
 
     #[test]
     fn the_names_publish_writes_out_by_hand_are_the_listed_ones_without_a_field() {

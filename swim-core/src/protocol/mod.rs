@@ -367,6 +367,14 @@ impl<R: RngCore> Swim<R> {
         self.members.iter().map(Member::node)
     }
 
+    /// The state of every member known, this node's first (what
+    /// [`local_node`](Self::local_node) and [`all_members`](Self::all_members)
+    /// report, without building their views).
+    pub fn member_states(&self) -> impl Iterator<Item = State> + '_ {
+        let me = if self.leave.is_some() { State::Left } else { State::Alive };
+        core::iter::once(me).chain(self.members.iter().map(|m| m.state))
+    }
+
     /// A known member by name (not this node).
     pub fn member(&self, id: &str) -> Option<Node> {
         self.members.get(id).map(Member::node)

@@ -53,6 +53,7 @@ use smol::io::{AsyncReadExt, AsyncWriteExt};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use swim_core::io::batch_udp::{self, BatchUdp};
@@ -111,6 +112,8 @@ impl Smol {
 pub struct Udp {
     socket: async_io::Async<std::net::UdpSocket>,
     batch: BatchUdp,
+    /// The last batch received emptied the socket (see [`BatchUdp::emptied`]).
+    emptied: AtomicBool,
 }
 /// A smol TCP listener.
 #[derive(Debug)]
@@ -147,7 +150,7 @@ impl swim_core::runtime::Runtime for Smol {
     async fn bind_udp(&self, addr: SocketAddr) -> io::Result<Udp> {
         let socket = async_io::Async::<std::net::UdpSocket>::bind(addr)?;
         let batch = BatchUdp::new(socket.get_ref())?;
-        Ok(Udp { socket, batch })
+        Ok(Udp { socket, batch, emptied: AtomicBool::new(false) })
     }
 
     async fn bind_tcp(&self, addr: SocketAddr) -> io::Result<Listener> {
@@ -197,7 +200,16 @@ impl swim_core::runtime::Udp for Udp {
     }
 
     async fn recv_batch(&self, slots: &mut [RecvSlot]) -> io::Result<usize> {
-        self.socket.read_with(|s| self.batch.try_recv(s, slots)).await
+        // After a batch that emptied the socket, wait for readiness first
+        // (async-io re-arms the socket, which reports data already queued)
+        // instead of a receive call that would only say `WouldBlock`.
+        if self.emptied.swap(false, Ordering::Relaxed) {
+            self.socket.readable().await?;
+        }
+        let asked = slots.len();
+        let n = self.socket.read_with(|s| self.batch.try_recv(s, slots)).await?;
+        self.emptied.store(self.batch.emptied(n, asked), Ordering::Relaxed);
+        Ok(n)
     }
 
     fn gro_segments(&self) -> usize {

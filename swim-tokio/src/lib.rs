@@ -195,7 +195,27 @@ impl swim_core::runtime::Udp for Udp {
     }
 
     async fn recv_batch(&self, slots: &mut [RecvSlot]) -> io::Result<usize> {
-        self.socket.async_io(Interest::READABLE, || self.batch.try_recv(&self.socket, slots)).await
+        let asked = slots.len();
+        loop {
+            self.socket.readable().await?;
+            // A batch that emptied the socket clears its readiness as a
+            // `WouldBlock` does (tokio keeps it if an event came meanwhile),
+            // sparing the receive call that would only say so.
+            let mut emptied = 0;
+            let got = self.socket.try_io(Interest::READABLE, || {
+                let n = self.batch.try_recv(&self.socket, slots)?;
+                if n > 0 && self.batch.emptied(n, asked) {
+                    emptied = n;
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(n)
+            });
+            match got {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && emptied == 0 => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(emptied),
+                other => return other,
+            }
+        }
     }
 
     fn gro_segments(&self) -> usize {

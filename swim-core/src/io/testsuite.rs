@@ -49,7 +49,8 @@ macro_rules! cluster_test_suite {
             the_cluster_reports_what_the_core_knows,
             hooks_latest_broadcasts_and_the_allow_list_work_through_the_cluster,
             queries_are_answered_by_every_handler_and_end_at_their_timeout,
-            a_node_with_a_taken_name_yields_and_shuts_down);
+            a_node_with_a_taken_name_yields_and_shuts_down,
+            a_socket_emptied_by_a_batch_still_wakes_for_every_later_datagram);
     };
     (@each $rt:ty, $block_on:path, $($name:ident),*) => {
         $(
@@ -263,6 +264,49 @@ pub async fn a_burst_of_direct_messages_is_coalesced_and_all_delivered_in_order<
     for n in &nodes {
         n.shutdown().await;
     }
+}
+
+/// Shared driver test: `recv_batch` after a batch that emptied the socket
+/// waits for readiness without asking the socket again
+/// ([`crate::io::batch_udp::BatchUdp::emptied`]); no datagram sent around
+/// that moment may be left waiting. Another thread sends 4,000 datagrams in
+/// bursts of 1 to 20 with pauses of 0 to 300 µs; every one must arrive, each
+/// receive within 2 s.
+pub async fn a_socket_emptied_by_a_batch_still_wakes_for_every_later_datagram<R: Runtime>() {
+    use crate::io::runtime::{RecvSlot, Udp};
+    let rt = R::current();
+    let rx = rt.bind_udp("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let to = rx.local_addr().unwrap();
+    const N: usize = 4000;
+    let sender = std::thread::spawn(move || {
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut k: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut sent = 0;
+        while sent < N {
+            k = k.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let burst = ((k >> 33) % 20 + 1) as usize;
+            for _ in 0..burst.min(N - sent) {
+                tx.send_to(&(sent as u32).to_be_bytes(), to).unwrap();
+                sent += 1;
+            }
+            std::thread::sleep(Duration::from_micros((k >> 45) % 300));
+        }
+    });
+    let mut slots: Vec<RecvSlot> = (0..8).map(|_| RecvSlot::new(64)).collect();
+    let mut got = 0usize;
+    while got < N {
+        let n = timeout(&rt, Duration::from_secs(2), rx.recv_batch(&mut slots))
+            .await
+            .unwrap_or_else(|| panic!("no datagram for 2 s with {got} of {N} received"))
+            .unwrap();
+        for slot in &mut slots[..n] {
+            for d in slot.datagrams_mut() {
+                assert_eq!(u32::from_be_bytes(d.try_into().unwrap()) as usize, got, "in order");
+                got += 1;
+            }
+        }
+    }
+    sender.join().unwrap();
 }
 
 /// Shared driver test: a push-pull larger than

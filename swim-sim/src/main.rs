@@ -54,6 +54,8 @@ options (override the scenario's):
   --slow-by D
   --dark K             K hosts drop all their traffic for --dark-for (default 400ms) of every second
   --dark-for D
+  --go-like K          the last K nodes behave as Go memberlist peers (direct_refutation=false);
+                       K = --nodes: a memberlist-like cluster, to compare with swim's
   --partition A:L      split the cluster in halves at A for L (e.g. 5s:20s)
   --broadcasts K       tracked broadcasts in the first half of the run (default 3)
   --duration D         length of the measured run (after the bootstrap)
@@ -307,6 +309,7 @@ fn real_main(args: Vec<String>) -> Result<(), Fail> {
             "--slow-by" => spec.slow_by = parse_duration(&value)?,
             "--dark" => spec.dark = count(&value)?,
             "--dark-for" => spec.dark_for = parse_duration(&value)?,
+            "--go-like" => spec.go_like = count(&value)?,
             "--partition" => {
                 let (a, l) = value.split_once(':').ok_or("--partition wants START:LENGTH")?;
                 spec.partition = Some((parse_duration(a)?, parse_duration(l)?));

@@ -62,6 +62,10 @@ pub struct Spec {
     pub dark: usize,
     /// How long a dark host is dark in every second.
     pub dark_for: Duration,
+    /// Nodes that behave as Go memberlist peers: the last `go_like` nodes
+    /// run with `direct_refutation: false` (no direct answer to accusers,
+    /// no retelling of suspicions), for mixed Rust/Go clusters.
+    pub go_like: usize,
     /// A partition in two halves: (start, length) from the start of the run.
     pub partition: Option<(Duration, Duration)>,
     /// Tracked broadcasts, spread over the first half of the run.
@@ -89,6 +93,7 @@ impl Default for Spec {
             slow_by: Duration::from_millis(300),
             dark: 0,
             dark_for: Duration::from_millis(400),
+            go_like: 0,
             partition: None,
             broadcasts: 3,
             duration: Duration::from_secs(60),
@@ -163,6 +168,9 @@ impl Spec {
         if self.dark > 0 {
             let _ = write!(s, ", dark {} ({:?} of every second)", self.dark, self.dark_for);
         }
+        if self.go_like > 0 {
+            let _ = write!(s, ", go-like {} (the last nodes)", self.go_like.min(self.nodes));
+        }
         if let Some((a, l)) = self.partition {
             let _ = write!(s, ", partition in halves at {a:?} for {l:?}");
         }
@@ -209,6 +217,9 @@ fn pick_distinct(sim: &mut Sim, k: usize, taken: &mut Vec<usize>) -> Vec<usize> 
 /// Bootstraps the cluster, then runs the scenario and measures it.
 pub fn run(spec: &Spec) -> Result<Outcome, swim_core::ConfigError> {
     let mut sim = Sim::new(spec.seed, spec.config.clone())?;
+    for i in spec.nodes.saturating_sub(spec.go_like)..spec.nodes {
+        sim.configure_node(i, Config { direct_refutation: false, ..spec.config.clone() })?;
+    }
     let wall = WallInstant::now();
     let bootstrap = bootstrap(&mut sim, spec.nodes, spec.bootstrap_limit);
     let bootstrap_wall = wall.elapsed();

@@ -285,3 +285,32 @@ fn experiment_dark_observer_trace() {
         println!("{l}");
     }
 }
+
+#[test]
+fn go_like_nodes_are_memberlist_and_a_dark_one_kills_healthy_members_where_swim_does_not() {
+    // `--go-like K`: the same dark host (400 ms of every second) in 50
+    // nodes, once with every node memberlist-like and once as swim.
+    let run = |go_like: usize| {
+        let spec = swim_sim::scenario::Spec {
+            nodes: 50,
+            seed: 2,
+            config: fast(),
+            dark: 1,
+            go_like,
+            broadcasts: 0,
+            duration: Duration::from_secs(60),
+            ..Default::default()
+        };
+        assert!(spec.describe_scenario().contains(if go_like > 0 { "go-like 50" } else { "dark 1" }));
+        let outcome = swim_sim::scenario::run(&spec).unwrap();
+        let retold: u64 =
+            (0..50).filter_map(|i| outcome.sim.node(i)).map(|n| n.metrics().suspicions_retold).sum();
+        (outcome.report.counters.false_deaths_healthy, retold)
+    };
+    let (swim_deaths, swim_retold) = run(0);
+    let (go_deaths, go_retold) = run(50);
+    assert_eq!(swim_deaths, 0, "swim: no healthy member dies");
+    assert!(swim_retold > 0, "swim retells suspicions");
+    assert_eq!(go_retold, 0, "memberlist-like nodes never retell");
+    assert!(go_deaths > 0, "memberlist-like: the dark observer kills healthy members");
+}

@@ -22,6 +22,10 @@ use rand_core::RngCore;
 pub const DIMENSIONS: usize = 8;
 /// Serf's `PingVersion`: the first byte of a coordinate ack payload.
 pub const PING_VERSION: u8 = 1;
+/// Bytes Serf's ack payload takes at most: the version byte, a map of four
+/// keys, eight float64s and three more (each msgpack float64 is 9 bytes).
+pub const PAYLOAD_MAX: usize =
+    1 + 1 + (1 + 3) + 1 + 9 * DIMENSIONS + (1 + 5) + 9 + (1 + 10) + 9 + (1 + 6) + 9;
 const ERROR_MAX: f64 = 1.5;
 const CE: f64 = 0.25;
 const CC: f64 = 0.25;
@@ -115,7 +119,16 @@ impl Coordinate {
 
     /// Appends Serf's ack payload: its ping version byte (1) + the msgpack map.
     pub fn encode_payload(&self, out: &mut Vec<u8>) {
-        let body = |w: &mut Writer<'_>| -> Result<(), EncodeError> {
+        let mut buf = [0u8; PAYLOAD_MAX];
+        out.extend_from_slice(self.encode_payload_into(&mut buf));
+    }
+
+    /// Writes Serf's ack payload into `buf` (no allocation); returns it.
+    pub fn encode_payload_into<'b>(&self, buf: &'b mut [u8; PAYLOAD_MAX]) -> &'b [u8] {
+        let (version, body) = buf.split_at_mut(1);
+        version[0] = PING_VERSION;
+        let mut w = Writer::new(body);
+        let written = (|| -> Result<(), EncodeError> {
             w.map_header(4)?;
             w.str("Vec")?;
             w.array_header(DIMENSIONS)?;
@@ -126,14 +139,10 @@ impl Coordinate {
             w.f64(self.adjustment)?;
             w.str("Height")?;
             w.f64(self.height)
-        };
-        out.push(PING_VERSION);
-        let len = crate::wire::msgpack::measure(body);
-        let _ = crate::wire::append_with(out, len, |b| {
-            let mut w = Writer::new(b);
-            body(&mut w)?;
-            Ok(w.position())
-        });
+        })();
+        // Every coordinate takes exactly PAYLOAD_MAX (a test checks it).
+        let len = if written.is_ok() { 1 + w.position() } else { 0 };
+        &buf[..len]
     }
 
     /// Decodes Serf's ack payload; another version byte, another
@@ -181,7 +190,7 @@ impl Coordinate {
 /// `coordinate.Client` and `coordCache`).
 #[derive(Debug, Clone)]
 pub(super) struct Coordinates {
-    coord: Coordinate,
+    pub(super) coord: Coordinate,
     origin: Coordinate,
     adjustments: [f64; ADJUSTMENT_WINDOW],
     adjustment_index: usize,
@@ -305,13 +314,6 @@ impl<R: RngCore> Swim<R> {
         Some(self.member_coordinate(a)?.distance_to(&self.member_coordinate(b)?))
     }
 
-    /// The ack payload carrying this node's coordinate.
-    pub(super) fn coordinate_payload(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(128);
-        self.coordinates.coord.encode_payload(&mut out);
-        out
-    }
-
     /// A direct probe of `node` came back after `rtt` with `payload`.
     pub(super) fn observe_coordinate(&mut self, node: &NodeId, rtt: Duration, payload: &[u8]) {
         match Coordinate::decode_payload(payload) {
@@ -338,6 +340,7 @@ mod tests {
         let mut p = Vec::new();
         c.encode_payload(&mut p);
         assert_eq!(p[0], PING_VERSION);
+        assert_eq!(p.len(), PAYLOAD_MAX, "every coordinate takes the same room: all float64s");
         assert_eq!(Coordinate::decode_payload(&p), Ok(c));
         assert!(Coordinate::decode_payload(&[2, 0x80]).is_err(), "another version");
         assert!(Coordinate::decode_payload(&[]).is_err());

@@ -12,6 +12,7 @@ use super::{encode_vec, OutKind, PendingStream, Swim};
 use crate::node::{NodeId, State};
 use crate::protocol::hooks::MAX_ACK_PAYLOAD;
 use crate::protocol::members::WireAddr;
+use crate::protocol::transmit::AckPayload;
 use crate::time::Instant;
 use crate::trace::ProbeSpan;
 use crate::wire::{self, Message};
@@ -159,7 +160,8 @@ impl<R: RngCore> Swim<R> {
             }
             !forget
         });
-        self.probe_order = (0..self.members.len() as u32).collect();
+        self.probe_order.clear();
+        self.probe_order.extend(0..self.members.len() as u32);
         for i in (1..self.probe_order.len()).rev() {
             let j = self.random_below(i + 1);
             self.probe_order.swap(i, j);
@@ -319,7 +321,10 @@ impl<R: RngCore> Swim<R> {
     pub(super) fn handle_ack(&mut self, now: Instant, seq: u32, path: AckPath, payload: &[u8]) {
         if let Some(r) = self.relays.remove(&seq) {
             // memberlist relays no payload either.
-            self.enqueue(r.reply_to, OutKind::Ack { seq: r.orig_seq, payload: Vec::new() });
+            self.enqueue(
+                r.reply_to,
+                OutKind::Ack { seq: r.orig_seq, payload: AckPayload::Bytes(Vec::new()) },
+            );
             return;
         }
         if let Some(probe) = self.probe.take_if(|p| p.seq == seq) {
@@ -377,9 +382,10 @@ impl<R: RngCore> Swim<R> {
     /// The payload of an ack this node sends: its network coordinate with
     /// `Config::coordinates` (Serf's format), else the application's (empty
     /// without hooks, or when it is over [`MAX_ACK_PAYLOAD`]: then counted).
-    fn ack_payload(&mut self) -> Vec<u8> {
+    /// The coordinate is written when the ack is encoded: no buffer per ack.
+    fn ack_payload(&mut self) -> AckPayload {
         if self.cfg.coordinates {
-            return self.coordinate_payload();
+            return AckPayload::Coordinate;
         }
         let mut out = Vec::new();
         if let Some(h) = self.hooks.as_mut() {
@@ -389,6 +395,6 @@ impl<R: RngCore> Swim<R> {
                 out = Vec::new();
             }
         }
-        out
+        AckPayload::Bytes(out)
     }
 }

@@ -32,8 +32,7 @@ pub(super) enum OutKind {
     },
     Ack {
         seq: u32,
-        /// From `Hooks::ack_payload` (empty: none).
-        payload: Vec<u8>,
+        payload: AckPayload,
     },
     Nack {
         seq: u32,
@@ -47,6 +46,16 @@ pub(super) enum OutKind {
     /// A whole encoded message (a Serf query response or relay).
     User(Vec<u8>),
     Gossip,
+}
+
+/// What an ack carries.
+#[derive(Debug, Clone)]
+pub(super) enum AckPayload {
+    /// This node's network coordinate (Serf's format), written as the ack
+    /// is encoded.
+    Coordinate,
+    /// From `Hooks::ack_payload` (empty: none).
+    Bytes(Vec<u8>),
 }
 
 #[derive(Debug, Clone)]
@@ -168,6 +177,11 @@ impl<R: RngCore> Swim<R> {
                 }),
             ),
             OutKind::Ack { seq, payload } => {
+                let mut coordinate = [0u8; super::coordinate::PAYLOAD_MAX];
+                let payload = match payload {
+                    AckPayload::Coordinate => self.coordinates.coord.encode_payload_into(&mut coordinate),
+                    AckPayload::Bytes(b) => b,
+                };
                 push_msg(&mut b, &Message::Ack(wire::Ack { seq_no: *seq, payload }))
             }
             OutKind::Nack { seq } => push_msg(&mut b, &Message::Nack(wire::Nack { seq_no: *seq })),

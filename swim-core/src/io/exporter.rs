@@ -366,21 +366,24 @@ impl Snapshot {
     /// Reads `core`, draining its probe results (see
     /// [`Swim::poll_probe_result`]).
     pub fn take<R: RngCore>(core: &mut Swim<R>) -> Snapshot {
-        let mut members = [0u64; 4];
+        let mut s = Snapshot::default();
+        s.refresh(core);
+        s
+    }
+
+    /// Reads `core` into this snapshot, as [`take`](Self::take) does,
+    /// reusing its buffer: no allocation once it has held a second's probes.
+    pub fn refresh<R: RngCore>(&mut self, core: &mut Swim<R>) {
+        self.members = [0; 4];
         for state in core.member_states() {
-            members[state_index(state)] += 1;
+            self.members[state_index(state)] += 1;
         }
-        let probe_rtts = core::iter::from_fn(|| core.poll_probe_result())
-            .filter(|r| r.outcome.is_acked())
-            .map(|r| r.rtt)
-            .collect();
-        Snapshot {
-            metrics: core.metrics(),
-            members,
-            gossip_queue_depth: core.gossip_queue_len(),
-            health_score: core.health_score(),
-            probe_rtts,
-        }
+        self.probe_rtts.clear();
+        let acked = core::iter::from_fn(|| core.poll_probe_result()).filter(|r| r.outcome.is_acked());
+        self.probe_rtts.extend(acked.map(|r| r.rtt));
+        self.metrics = core.metrics();
+        self.gossip_queue_depth = core.gossip_queue_len();
+        self.health_score = core.health_score();
     }
 }
 
@@ -539,13 +542,14 @@ impl Exporter {
 /// on its first wake-up once [`EXPORT_INTERVAL`] passed.
 pub(crate) struct Ticker {
     exporter: Exporter,
+    snapshot: Snapshot,
     last: Option<std::time::Instant>,
 }
 
 impl Ticker {
     pub(crate) fn new(shared: &Shared) -> Ticker {
         let name = shared.read(|c| c.name().clone());
-        Ticker { exporter: Exporter::new(name.as_str()), last: None }
+        Ticker { exporter: Exporter::new(name.as_str()), snapshot: Snapshot::default(), last: None }
     }
 
     /// Publishes if an interval passed since the last time; returns when
@@ -553,9 +557,9 @@ impl Ticker {
     pub(crate) fn tick(&mut self, shared: &Shared) -> std::time::Instant {
         let now = std::time::Instant::now();
         if self.last.is_none_or(|t| now.duration_since(t) >= EXPORT_INTERVAL * 9 / 10) {
-            let mut s = shared.with_core_quiet(Snapshot::take);
-            shared.add_driver_counters(&mut s.metrics);
-            self.exporter.publish(&s);
+            shared.with_core_quiet(|core| self.snapshot.refresh(core));
+            shared.add_driver_counters(&mut self.snapshot.metrics);
+            self.exporter.publish(&self.snapshot);
             self.last = Some(now);
         }
         self.last.unwrap_or(now) + 2 * EXPORT_INTERVAL
